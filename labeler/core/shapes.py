@@ -66,7 +66,9 @@ class Shape:
         return cls("box", class_id, ((x1, y1), (x2, y2)), id)
 
     @classmethod
-    def polygon(cls, class_id: int, points: list[Point] | tuple[Point, ...], id: int | None = None) -> Shape:
+    def polygon(
+        cls, class_id: int, points: list[Point] | tuple[Point, ...], id: int | None = None
+    ) -> Shape:
         return cls("polygon", class_id, tuple(points), id)
 
     # -- geometry -----------------------------------------------------------------------
@@ -108,7 +110,9 @@ class Shape:
         return json.dumps([[_num(x), _num(y)] for x, y in self.points], separators=(",", ":"))
 
     @classmethod
-    def from_row(cls, kind: str, class_id: int, geometry: str | None, id: int | None = None) -> Shape:
+    def from_row(
+        cls, kind: str, class_id: int, geometry: str | None, id: int | None = None
+    ) -> Shape:
         pts = tuple((float(x), float(y)) for x, y in json.loads(geometry or "[]"))
         return cls(kind, class_id, pts, id)  # type: ignore[arg-type]
 

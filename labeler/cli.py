@@ -1,0 +1,298 @@
+"""The `labeler` command: a thin shell over core, store and ml.
+
+Every command takes the project file first, exits 0 on success, and on bad input prints one
+line on stderr, exits non-zero and changes nothing. `--json` prints one JSON document on
+stdout; progress bars go to stderr. Heavy modules (torch, Qt) are imported only by the
+commands that need them, so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from labeler import __version__
+from labeler.core.errors import LabelerError
+
+
+# -- output helpers ---------------------------------------------------------------------
+class ProgressBar:
+    """A progress bar on stderr, drawn only when stderr is a terminal (quiet in logs)."""
+
+    def __init__(self, label: str, enabled: bool | None = None) -> None:
+        self.label = label
+        forced = os.environ.get("LABELER_PROGRESS")
+        self.enabled = (forced == "1") if forced in ("0", "1") else sys.stderr.isatty()
+        if enabled is not None:
+            self.enabled = enabled
+        self.start = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and done < total:
+            return
+        self._last = now
+        width = 30
+        frac = done / total if total else 0.0
+        bar = "#" * int(frac * width)
+        rate = done / max(now - self.start, 1e-9)
+        sys.stderr.write(
+            f"\r{self.label} [{bar:<{width}}] {done}/{total} {rate:,.0f}/s"
+            + ("\n" if total and done >= total else "")
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
+    """Print `data` as JSON with --json, else call `human` to print it for people."""
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, indent=2, sort_keys=False)
+        sys.stdout.write("\n")
+    else:
+        human()
+
+
+def _open(path: str):
+    from labeler.store.project import Project
+
+    return Project.open(path)
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    from labeler.store.project import Project
+
+    with Project.create(args.project) as p:
+        emit(
+            args,
+            {"project": str(p.path), "schema": p.schema_version},
+            lambda: print(f"created {p.path}"),
+        )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from labeler.store.importer import import_folders
+
+    if args.format not in ("auto", "folder"):
+        raise LabelerError(f"import format {args.format!r} is not available in this build")
+    with _open(args.project) as p:
+        bar = ProgressBar("importing")
+        report = import_folders(
+            p,
+            args.sources,
+            labels_from_folders=args.labels_from_folders,
+            copy=args.copy,
+            progress=bar,
+        )
+
+        def human() -> None:
+            print(
+                f"added {report.added} image(s); {report.already_present} already in the"
+                f" project; {len(report.duplicates)} duplicate(s);"
+                f" {len(report.skipped)} skipped"
+                + (f"; {report.relinked} relinked" if report.relinked else "")
+            )
+            if report.classes_created:
+                print(f"classes created: {', '.join(report.classes_created)}")
+            for s in report.duplicates:
+                print(f"duplicate: {s.path}: {s.reason}")
+            for s in report.skipped:
+                print(f"skipped: {s.path}: {s.reason}")
+
+        emit(args, report.to_dict(), human)
+    return 0
+
+
+def _class_dict(c) -> dict:
+    return {"id": c.id, "name": c.name, "colour": c.colour, "shortcut": c.shortcut}
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    with _open(args.project) as p:
+        action = args.action
+        params = args.names
+        expected = {"list": 0, "rename": 2, "merge": 2, "remove": 1}
+        if action == "add":
+            if not params:
+                raise LabelerError("classes add needs at least one NAME")
+        elif len(params) != expected[action]:
+            raise LabelerError(
+                f"classes {action} takes {expected[action]} name(s), got {len(params)}"
+            )
+        result: dict[str, Any] = {}
+        if action == "add":
+            for name in params:  # validate all first: bad input changes nothing
+                if p.class_by_name(name) is not None:
+                    raise LabelerError(f"class {name.strip()!r} already exists")
+            if len({n.strip().lower() for n in params}) != len(params):
+                raise LabelerError("the same class name is given twice")
+            with p.atomic():
+                added = [p.add_class(n) for n in params]
+            result = {"added": [_class_dict(c) for c in added]}
+        elif action == "rename":
+            result = {"renamed": _class_dict(p.rename_class(*params))}
+        elif action == "merge":
+            result = {"moved_shapes": p.merge_classes(*params), "into": params[1]}
+        elif action == "remove":
+            result = {
+                "removed": params[0],
+                "deleted_shapes": p.remove_class(params[0], force=args.force),
+            }
+        stats = {c["id"]: c for c in p.stats()["classes"]}
+        listing = [
+            _class_dict(c) | {"images": stats[c.id]["images"], "shapes": stats[c.id]["shapes"]}
+            for c in p.classes()
+        ]
+        result["classes"] = listing
+
+        def human() -> None:
+            if action != "list":
+                print({k: v for k, v in result.items() if k != "classes"})
+            for c in listing:
+                key = c["shortcut"] or "-"
+                print(
+                    f"{c['id']:>4}  [{key}] {c['name']:<24} {c['images']:>7} images  {c['shapes']:>7} shapes  {c['colour']}"
+                )
+
+        emit(args, result, human)
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    with _open(args.project) as p:
+        image = p.find_image(args.image)
+        cls = p.require_class(args.cls)
+        removed = p.set_tag(image.id, cls.id)
+        names = {c.id: c.name for c in p.classes()}
+        tags = [names[s.class_id] for s in p.shapes(image.id) if s.kind == "tag"]
+        data = {
+            "image": image.id,
+            "path": image.path,
+            "tags": tags,
+            "replaced": [names.get(s.class_id) for s in removed],
+        }
+        emit(args, data, lambda: print(f"{image.path}: {', '.join(tags)}"))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args.project) as p:
+        s = p.stats()
+
+        def human() -> None:
+            sp = s["splits"]
+            print(
+                f"{s['images']} images ({s['unlabeled']} unlabeled, {s['generated']} generated);"
+                f" train {sp['train']}, val {sp['val']}, test {sp['test']},"
+                f" unassigned {sp['unassigned']}"
+            )
+            print(f"{'class':<24}{'images':>8}{'shapes':>8}{'train':>8}{'val':>8}{'test':>8}")
+            for c in s["classes"]:
+                cs = c["splits"]
+                print(
+                    f"{c['name']:<24}{c['images']:>8}{c['shapes']:>8}"
+                    f"{cs['train']:>8}{cs['val']:>8}{cs['test']:>8}"
+                )
+            ratio = s["imbalance_ratio"]
+            print(f"imbalance ratio: {ratio if ratio is not None else 'n/a'}")
+
+        emit(args, s, human)
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from labeler.gui.app import run_gui  # Qt is imported only for this command
+
+    return run_gui(args.project)
+
+
+# -- parser -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labeler",
+        description="Build image datasets offline: label, check, balance, augment, export.",
+    )
+    parser.add_argument("--version", action="version", version=f"labeler {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str, json_flag=True):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="print one JSON document")
+        return sp
+
+    sp = command("init", cmd_init, "create a new, empty project file")
+    sp.add_argument("project", help="the project file to create (NAME.labeler)")
+
+    sp = command("import", cmd_import, "import images (folders are searched recursively)")
+    sp.add_argument("project")
+    sp.add_argument("sources", nargs="+", metavar="SOURCE")
+    sp.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "folder", "coco", "yolo", "voc", "labelme", "cvat"],
+        help="what SOURCE holds (default: auto)",
+    )
+    sp.add_argument(
+        "--labels-from-folders",
+        action="store_true",
+        help="SOURCE/<class>/image.jpg: tag each image with its first folder's name",
+    )
+    sp.add_argument("--copy", action="store_true", help="copy files into the project's folder")
+
+    sp = command("classes", cmd_classes, "list, add, rename, merge or remove classes")
+    sp.add_argument("project")
+    sp.add_argument("action", choices=["list", "add", "rename", "merge", "remove"])
+    sp.add_argument("names", nargs="*", metavar="NAME")
+    sp.add_argument("--force", action="store_true", help="remove: also delete the class's shapes")
+
+    sp = command("label", cmd_label, "tag an image with a class (IMAGE = id or path)")
+    sp.add_argument("project")
+    sp.add_argument("image", metavar="IMAGE")
+    sp.add_argument("cls", metavar="CLASS")
+
+    sp = command("stats", cmd_stats, "counts per class and split, unlabeled, imbalance ratio")
+    sp.add_argument("project")
+
+    sp = command("gui", cmd_gui, "open the annotation window", json_flag=False)
+    sp.add_argument("project", nargs="?", default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except LabelerError as e:
+        print(f"labeler: error: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.OperationalError as e:
+        print(f"labeler: error: project database: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = f": {e.filename}" if e.filename else ""
+        print(f"labeler: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labeler: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Reading image files: identity, header facts, a verified decode, and the perceptual hash.
+
+Everything a bad file can do wrong ends here as a `BadImage` with a one-line reason, so an
+import can report it and go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from labeler.core.errors import LabelerError
+from labeler.core.imagehash import phash
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+)
+SUPPORTED_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "BMP", "TIFF", "WEBP", "MPO"})
+
+MAX_PIXELS = 200_000_000
+"""Decompression-bomb guard: a file whose header claims more pixels than this (200 MP, e.g.
+an 18,000 × 11,000 scan) is refused before any decode. Real photos are far below it."""
+
+MAX_BYTES = 2 * 1024**3
+"""Files larger than 2 GiB are refused: they cannot be hashed in memory on modest machines."""
+
+# EXIF orientations 5..8 swap width and height once applied.
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+
+# Pillow's own bomb check would raise at 2x its limit; ours is explicit and documented above.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class BadImage(LabelerError):
+    """A file that cannot be imported; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the import stores about a file. Width and height are after EXIF orientation."""
+
+    sha256: str
+    phash: int
+    width: int
+    height: int
+    format: str
+    bytes: int
+    channels: int
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
+    """Read a file whole, turning every OS failure into a `BadImage` reason."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        reason = "broken symlink" if p.is_symlink() else "file not found"
+        raise BadImage(reason) from None
+    except PermissionError:
+        raise BadImage("permission denied") from None
+    if not p.is_file():
+        raise BadImage("not a regular file")
+    if st.st_size == 0:
+        raise BadImage("empty file (0 bytes)")
+    if st.st_size > MAX_BYTES:
+        raise BadImage(f"file too large ({st.st_size} bytes > {MAX_BYTES})")
+    try:
+        return p.read_bytes()
+    except PermissionError:
+        raise BadImage("permission denied") from None
+    except OSError as e:
+        raise BadImage(f"cannot read file: {e.strerror or e}") from None
+
+
+def read_header(data: bytes) -> tuple[str, int, int, int, int]:
+    """(format, width, height, channels, exif_orientation) from the header only."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                fmt = im.format or "?"
+                w, h = im.size
+                channels = len(im.getbands())
+                try:
+                    orientation = int(im.getexif().get(0x0112, 1) or 1)
+                except Exception:  # a malformed EXIF block should not reject the pixels
+                    orientation = 1
+    except Exception:
+        raise BadImage("not an image (unrecognised or corrupt header)") from None
+    if fmt not in SUPPORTED_FORMATS:
+        raise BadImage(f"unsupported image format {fmt}")
+    if w <= 0 or h <= 0:
+        raise BadImage(f"invalid image size {w}x{h}")
+    if orientation in _SWAPPING_ORIENTATIONS:
+        w, h = h, w
+    return ("JPEG" if fmt == "MPO" else fmt), w, h, channels, orientation
+
+
+def decode(data: bytes, *, reduced: int = 1, grey: bool = False) -> np.ndarray:
+    """Decode with OpenCV (EXIF orientation applied); `reduced` is 1, 2, 4 or 8.
+
+    Raises `BadImage` for truncated or corrupt data (OpenCV returns nothing for those).
+    """
+    flags = {
+        (1, False): cv2.IMREAD_COLOR,
+        (2, False): cv2.IMREAD_REDUCED_COLOR_2,
+        (4, False): cv2.IMREAD_REDUCED_COLOR_4,
+        (8, False): cv2.IMREAD_REDUCED_COLOR_8,
+        (1, True): cv2.IMREAD_GRAYSCALE,
+        (2, True): cv2.IMREAD_REDUCED_GRAYSCALE_2,
+        (4, True): cv2.IMREAD_REDUCED_GRAYSCALE_4,
+        (8, True): cv2.IMREAD_REDUCED_GRAYSCALE_8,
+    }[(reduced, grey)]
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if img is None or img.size == 0:
+        raise BadImage("corrupt or truncated image data")
+    return img
+
+
+def probe_bytes(data: bytes) -> ImageInfo:
+    """Identify, measure and verify one image file's bytes."""
+    fmt, w, h, channels, _ = read_header(data)
+    if w * h > MAX_PIXELS:
+        raise BadImage(f"too many pixels ({w}x{h} > {MAX_PIXELS:,} limit; decompression bomb?)")
+    # A reduced decode verifies the whole stream and is all the hash needs.
+    reduced = 4 if min(w, h) >= 256 else 1
+    grey = decode(data, reduced=reduced, grey=True)
+    return ImageInfo(
+        sha256=hashlib.sha256(data).hexdigest(),
+        phash=phash(grey),
+        width=w,
+        height=h,
+        format=fmt,
+        bytes=len(data),
+        channels=channels,
+    )
+
+
+def probe_file(path: str | os.PathLike[str]) -> ImageInfo:
+    """`probe_bytes` for a file on disk; every failure is a `BadImage` with its reason."""
+    return probe_bytes(read_file_bytes(path))
+
+
+def load_image(path: str | os.PathLike[str], *, reduced: int = 1) -> np.ndarray:
+    """Decode a file to BGR uint8, upright (EXIF orientation applied)."""
+    return decode(read_file_bytes(path), reduced=reduced)

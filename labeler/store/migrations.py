@@ -1,0 +1,111 @@
+"""Numbered forward migrations of the project schema.
+
+`PRAGMA user_version` holds the number of migrations applied. A migration is appended, never
+edited once released: a project made by any older version must upgrade through the same steps
+(tests open a committed project file made with schema 1).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+APPLICATION_ID = 0x4C41424C  # "LABL": tells our project files from other SQLite files
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits the pending transaction first, so a failing migration
+    # would leave a half-upgraded file.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _m0001_initial(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE classes (
+            id        INTEGER PRIMARY KEY,
+            name      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            colour    TEXT NOT NULL,
+            shortcut  TEXT,
+            position  INTEGER NOT NULL
+        );
+        CREATE TABLE images (
+            id          INTEGER PRIMARY KEY,
+            path        TEXT NOT NULL,
+            sha256      TEXT NOT NULL UNIQUE,
+            phash       INTEGER,
+            width       INTEGER NOT NULL,
+            height      INTEGER NOT NULL,
+            format      TEXT NOT NULL,
+            bytes       INTEGER NOT NULL,
+            channels    INTEGER NOT NULL DEFAULT 3,
+            provenance  TEXT NOT NULL DEFAULT 'imported'
+                        CHECK (provenance IN ('imported', 'generated')),
+            provenance_info TEXT,
+            status      TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'reviewed')),
+            split       TEXT CHECK (split IN ('train', 'val', 'test')),
+            added_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE INDEX images_path ON images(path);
+        CREATE INDEX images_split ON images(split);
+        CREATE TABLE shapes (
+            id          INTEGER PRIMARY KEY,
+            image_id    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            class_id    INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+            kind        TEXT NOT NULL CHECK (kind IN ('tag', 'box', 'polygon')),
+            geometry    TEXT NOT NULL DEFAULT '[]',
+            created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE INDEX shapes_image ON shapes(image_id);
+        CREATE INDEX shapes_class ON shapes(class_id, image_id);
+        -- An image carries a class as a tag at most once.
+        CREATE UNIQUE INDEX shapes_one_tag ON shapes(image_id, class_id) WHERE kind = 'tag';
+        """,
+    )
+
+
+def _m0002_settings_and_groups(conn: sqlite3.Connection) -> None:
+    # Project settings (single- or multi-label, ...) and the folder an image came from,
+    # which leakage-safe splits use as a user group.
+    _run(
+        conn,
+        """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        ALTER TABLE images ADD COLUMN source_group TEXT;
+        CREATE INDEX images_source_group ON images(source_group);
+        CREATE INDEX images_phash ON images(phash);
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m0001_initial,
+    _m0002_settings_and_groups,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def apply_migrations(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> list[int]:
+    """Apply the pending migrations (each in its own transaction); return their numbers.
+
+    Plain SQL only: sqlite-utils' write helpers wrap themselves in ``with conn:``, which
+    would commit the migration's transaction half way (docs/adr/0002).
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    ran = []
+    for number in range(current + 1, upto + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number - 1](conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        ran.append(number)
+    return ran

@@ -1,0 +1,157 @@
+"""The `labeler` command as users and scripts meet it: output, JSON shapes, error exits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from labeler.cli import build_parser, main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv: str):
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def proj(tmp_path, capsys, cifar_subset, photos) -> Path:
+    path = tmp_path / "p.labeler"
+    assert run(capsys, "init", path)[0] == 0
+    assert run(capsys, "import", path, cifar_subset, "--labels-from-folders")[0] == 0
+    assert run(capsys, "import", path, photos)[0] == 0
+    return path
+
+
+def test_version_is_printed(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert re.fullmatch(r"labeler \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+def test_installed_console_script_runs(tmp_path):
+    exe = Path(sys.executable).parent / "labeler"
+    out = subprocess.run([exe, "init", tmp_path / "x.labeler"], capture_output=True, text=True)
+    assert out.returncode == 0 and (tmp_path / "x.labeler").exists()
+
+
+def test_init_json_and_refusal(capsys, tmp_path):
+    data = run_json(capsys, "init", tmp_path / "a.labeler")
+    assert data["schema"] >= 1 and data["project"].endswith("a.labeler")
+    code, out, err = run(capsys, "init", tmp_path / "a.labeler")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("labeler: error:")
+
+
+def test_import_json_lists_skipped_files(capsys, tmp_path, photos):
+    path = tmp_path / "p.labeler"
+    run(capsys, "init", path)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    data = run_json(capsys, "import", path, photos)
+    assert data["added"] == 8
+    assert data["skipped"] == [
+        {"path": str(photos / "broken.jpg"), "reason": data["skipped"][0]["reason"]}
+    ]
+    assert data["skipped"][0]["reason"]
+    again = run_json(capsys, "import", path, photos)
+    assert again["added"] == 0 and again["already_present"] == 8
+
+
+def test_import_of_missing_folder_fails_and_changes_nothing(capsys, proj, tmp_path):
+    before = digest(proj)
+    code, _, err = run(capsys, "import", proj, tmp_path / "nope")
+    assert code == 1 and "no such file or folder" in err
+    assert digest(proj) == before
+
+
+def test_classes_add_list_rename_merge_remove(capsys, proj):
+    data = run_json(capsys, "classes", proj, "add", "bird", "ship")
+    assert [c["name"] for c in data["added"]] == ["bird", "ship"]
+    listing = run_json(capsys, "classes", proj, "list")["classes"]
+    assert [c["name"] for c in listing] == ["airplane", "cat", "truck", "bird", "ship"]
+    assert listing[0] | {"images": 5} == listing[0] and set(listing[0]) >= {
+        "id", "name", "colour", "shortcut", "images", "shapes"
+    }  # fmt: skip
+    assert run_json(capsys, "classes", proj, "rename", "ship", "boat")["renamed"]["name"] == "boat"
+    merged = run_json(capsys, "classes", proj, "merge", "truck", "airplane")
+    assert merged["moved_shapes"] == 3
+    removed = run_json(capsys, "classes", proj, "remove", "boat")
+    assert removed["deleted_shapes"] == 0
+    names = [c["name"] for c in removed["classes"]]
+    assert names == ["airplane", "cat", "bird"]
+    code, out, _ = run(capsys, "classes", proj, "list")
+    assert code == 0 and "airplane" in out and "8 images" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["classes", "{p}", "add", "cat"], "already exists"),
+        (["classes", "{p}", "add", "new", "a/b"], "not allowed"),
+        (["classes", "{p}", "rename", "nope", "x"], "no class named 'nope'"),
+        (["classes", "{p}", "merge", "cat", "cat"], "into itself"),
+        (["classes", "{p}", "remove", "cat"], "used by 4 shape"),
+        (["classes", "{p}", "rename", "cat"], "takes 2 name"),
+        (["label", "{p}", "astronaut.jpg", "dinosaur"], "no class named 'dinosaur'"),
+        (["label", "{p}", "nothing.jpg", "cat"], "no image 'nothing.jpg'"),
+        (["stats", "{d}/missing.labeler"], "no project at"),
+        (["import", "{p}", "x", "--format", "coco"], "not available"),
+    ],
+)
+def test_bad_input_is_one_line_nonzero_and_changes_nothing(capsys, proj, argv, message):
+    before = digest(proj)
+    argv = [a.format(p=proj, d=proj.parent) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code != 0 and out == ""
+    assert err.count("\n") == 1 and err.startswith("labeler: error:")
+    assert message in err
+    assert digest(proj) == before
+
+
+def test_adding_one_bad_name_among_good_ones_adds_none(capsys, proj):
+    code, _, _ = run(capsys, "classes", proj, "add", "bird", "cat")
+    assert code == 1
+    names = [c["name"] for c in run_json(capsys, "classes", proj, "list")["classes"]]
+    assert "bird" not in names
+
+
+def test_label_by_name_and_id_single_label_replaces(capsys, proj):
+    data = run_json(capsys, "label", proj, "astronaut.jpg", "cat")
+    assert data["tags"] == ["cat"] and data["replaced"] == []
+    again = run_json(capsys, "label", proj, str(data["image"]), "truck")
+    assert again["tags"] == ["truck"] and again["replaced"] == ["cat"]
+
+
+def test_stats_json_and_table(capsys, proj):
+    s = run_json(capsys, "stats", proj)
+    assert s["images"] == 20 and s["unlabeled"] == 8
+    assert {c["name"]: c["images"] for c in s["classes"]} == {"airplane": 5, "cat": 4, "truck": 3}
+    assert s["imbalance_ratio"] == pytest.approx(5 / 3, abs=1e-3)
+    assert s["splits"]["unassigned"] == 20
+    code, out, _ = run(capsys, "stats", proj)
+    assert code == 0 and "imbalance ratio: 1.667" in out
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in sub.choices:
+        assert f"labeler {name}" in readme, f"README does not document 'labeler {name}'"
