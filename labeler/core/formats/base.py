@@ -1,0 +1,134 @@
+"""The exporter and importer interfaces and the registry that plugins extend.
+
+The registries are plain dicts, name to object; tests iterate over them, so a format
+registered without a round trip test fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from labeler.core.errors import LabelerError
+from labeler.core.formats.model import ExportItem, ImportResult
+from labeler.core.shapes import Shape
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An item as a format will write it: its image path inside the export and the shapes
+    the format can hold (converted, clipped, or dropped by the format's rules)."""
+
+    item: ExportItem
+    path: str
+    shapes: tuple[Shape, ...]
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """Writes one dataset layout.
+
+    ``place`` decides, for each item (in order), where its image goes and which shapes
+    the format keeps, or returns a reason to skip it; it sees all items at once because
+    some choices (YOLO's detect or segment mode) are made per export. ``write`` writes the annotation files for the placed
+    items into ``root`` (a temporary folder that becomes ``final_dir``) and returns their
+    paths relative to ``root``. ``importer`` names the importer that reads the layout back
+    for the check after export; ``tolerance_px`` is the rounding that check allows.
+    """
+
+    name: str
+    importer: str
+    tolerance_px: float
+
+    def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]: ...
+
+    def write(
+        self,
+        placed: Sequence[Placed],
+        classes: Sequence[tuple[int, str]],
+        root: Path,
+        final_dir: Path,
+    ) -> list[str]: ...
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Reads one dataset layout into plain records; ``detect`` is a cheap guess used by
+    ``--format auto``. ``read`` never raises for a bad file inside the dataset: it reports
+    a problem and goes on."""
+
+    name: str
+
+    def detect(self, root: Path) -> bool: ...
+
+    def read(self, root: Path) -> ImportResult: ...
+
+
+EXPORTERS: dict[str, Exporter] = {}
+IMPORTERS: dict[str, Importer] = {}
+
+
+def register_exporter(exporter: Exporter, replace: bool = False) -> Exporter:
+    """Add an exporter under ``exporter.name``; a plugin passes ``replace=True`` to override."""
+    if not isinstance(exporter, Exporter):
+        raise LabelerError(f"{exporter!r} is not an exporter (needs name, importer, place, write)")
+    if exporter.name in EXPORTERS and not replace:
+        raise LabelerError(f"an exporter named {exporter.name!r} is already registered")
+    EXPORTERS[exporter.name] = exporter
+    return exporter
+
+
+def register_importer(importer: Importer, replace: bool = False) -> Importer:
+    """Add an importer under ``importer.name``; a plugin passes ``replace=True`` to override."""
+    if not isinstance(importer, Importer):
+        raise LabelerError(f"{importer!r} is not an importer (needs name, detect, read)")
+    if importer.name in IMPORTERS and not replace:
+        raise LabelerError(f"an importer named {importer.name!r} is already registered")
+    IMPORTERS[importer.name] = importer
+    return importer
+
+
+def get_exporter(name: str) -> Exporter:
+    try:
+        return EXPORTERS[name]
+    except KeyError:
+        raise LabelerError(
+            f"unknown export format {name!r}; known: {', '.join(sorted(EXPORTERS))}"
+        ) from None
+
+
+def get_importer(name: str) -> Importer:
+    try:
+        return IMPORTERS[name]
+    except KeyError:
+        raise LabelerError(
+            f"unknown import format {name!r}; known: {', '.join(sorted(IMPORTERS))}"
+        ) from None
+
+
+def clipped(shape: Shape, width: int, height: int) -> Shape:
+    """The shape with every point clamped into the image; formats that store normalised
+    or integer coordinates cannot hold points outside it."""
+    if shape.kind == "tag":
+        return shape
+    pts = tuple((min(max(x, 0.0), width), min(max(y, 0.0), height)) for x, y in shape.points)
+    return shape.with_points(pts)
+
+
+def as_box(shape: Shape) -> Shape:
+    """A polygon's bounding box as a box; boxes pass unchanged."""
+    if shape.kind != "polygon":
+        return shape
+    x1, y1, x2, y2 = shape.bbox()  # type: ignore[misc]
+    return Shape.box(shape.class_id, x1, y1, x2, y2)
+
+
+def split_of(name: str) -> str | None:
+    """Map a subset name used by other tools (train2017, validation, Test) to our split."""
+    low = name.lower()
+    for prefix, split in (("train", "train"), ("val", "val"), ("test", "test")):
+        if low.startswith(prefix):
+            return split
+    return None

@@ -1,0 +1,261 @@
+"""COCO detection JSON: one ``annotations/instances_{split}.json`` per split.
+
+Layout written::
+
+    annotations/instances_train.json     images/train/<file_name>
+    annotations/instances_val.json       images/val/<file_name>
+
+``file_name`` in the JSON is relative to ``images/<split>``, so
+``CocoDetection(root="images/train", annFile="annotations/instances_train.json")`` works.
+Image, annotation and category ids start at 1; category ids follow the class list order
+(not the project's class ids). A box is ``bbox=[x, y, w, h]`` with ``area=w*h`` and no
+``segmentation``; a polygon has ``segmentation=[[x1, y1, ...]]``, its bounding box and
+its shoelace area. ``iscrowd`` is 0. Image-level tags have no place in COCO instances and
+are not written. Only splits with images get a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from labeler.core.errors import LabelerError
+from labeler.core.formats._io import FormatProblem, display, inside, load_json, num, safe_relpath
+from labeler.core.formats._io import write_text as _write_text
+from labeler.core.formats.base import Placed, clipped, split_of
+from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.shapes import Shape
+
+
+class CocoExporter:
+    name = "coco"
+    importer = "coco"
+    tolerance_px = 0.001
+
+    def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
+        return [
+            Placed(
+                it,
+                f"images/{it.split}/{it.file_name}",
+                tuple(clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag"),
+            )
+            for it in items
+        ]
+
+    def write(
+        self,
+        placed: Sequence[Placed],
+        classes: Sequence[tuple[int, str]],
+        root: Path,
+        final_dir: Path,
+    ) -> list[str]:
+        cat_ids = {cid: i for i, (cid, _) in enumerate(classes, 1)}
+        categories = [
+            {"id": i, "name": name, "supercategory": "none"}
+            for i, (_, name) in enumerate(classes, 1)
+        ]
+        files = []
+        for split in SPLITS:
+            group = [p for p in placed if p.item.split == split]
+            if not group:
+                continue
+            doc = _document(group, cat_ids, categories)
+            rel = f"annotations/instances_{split}.json"
+            _write_text(root / rel, json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n")
+            files.append(rel)
+        return files
+
+
+def _document(
+    group: Sequence[Placed], cat_ids: dict[int, int], categories: list[dict[str, Any]]
+) -> dict[str, Any]:
+    images, annotations = [], []
+    for image_id, p in enumerate(group, 1):
+        it = p.item
+        images.append(
+            {"id": image_id, "file_name": it.file_name, "width": it.width, "height": it.height}
+        )
+        for s in p.shapes:
+            annotations.append(_annotation(len(annotations) + 1, image_id, cat_ids[s.class_id], s))
+    return {
+        "info": {"description": "Exported by Labeler"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+
+
+def _annotation(ann_id: int, image_id: int, cat_id: int, s: Shape) -> dict[str, Any]:
+    x1, y1, x2, y2 = s.bbox()  # type: ignore[misc]
+    ann: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": cat_id,
+        "bbox": [num(x1), num(y1), num(x2 - x1), num(y2 - y1)],
+        "area": num(s.area()),
+        "iscrowd": 0,
+    }
+    if s.kind == "polygon":
+        ann["segmentation"] = [[num(v) for pt in s.points for v in pt]]
+    return ann
+
+
+class CocoImporter:
+    """Reads ``annotations/*.json`` (or ``*.json`` at the root) in COCO detection form.
+
+    Images are looked for in ``images/<subset>``, ``<subset>``, ``images`` or the root,
+    where ``instances_<subset>.json`` names the subset; the split comes from the subset
+    name (train2017 is train). RLE masks and crowd annotations are reported and skipped.
+    """
+
+    name = "coco"
+
+    def detect(self, root: Path) -> bool:
+        return bool(_annotation_files(root))
+
+    def read(self, root: Path) -> ImportResult:
+        result = ImportResult()
+        for path in _annotation_files(root):
+            label = display(root, path)
+            try:
+                doc = load_json(path, label)
+                _read_document(root, path, label, doc, result)
+            except FormatProblem as e:
+                result.problems.append(str(e))
+        return result
+
+
+def _annotation_files(root: Path) -> list[Path]:
+    found = []
+    for folder in (root / "annotations", root):
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            head = path.read_bytes()[:4096]
+            if b'"images"' in head or b'"annotations"' in head or b'"categories"' in head:
+                found.append(path)
+        if found:
+            break
+    return found
+
+
+def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportResult) -> None:
+    if not isinstance(doc, dict):
+        raise FormatProblem(f"{label}: expected a JSON object at the top")
+    subset = path.stem.removeprefix("instances_")
+    split = split_of(subset)
+    cats = _categories(doc, label, result)
+    images = _images(root, path.parent, subset, doc, label, result)
+    shapes: dict[int, list[ImportedShape]] = {i: [] for i in images}
+    for k, ann in enumerate(_list(doc, "annotations", label)):
+        where = f"{label}: annotations[{k}]"
+        try:
+            image_id, found = _annotation_shapes(ann, where, cats)
+        except FormatProblem as e:
+            result.problems.append(str(e))
+            continue
+        except LabelerError as e:
+            result.problems.append(f"{where}: {e}")
+            continue
+        if image_id not in shapes:
+            result.problems.append(f"{where}.image_id: no image with id {image_id}")
+            continue
+        shapes[image_id].extend(found)
+    for image_id, (rel, w, h) in images.items():
+        result.records.append(ImportRecord(rel, w, h, tuple(shapes[image_id]), split))
+
+
+def _list(doc: dict[str, Any], key: str, label: str) -> list[Any]:
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        raise FormatProblem(f"{label}: {key}: expected a list")
+    return value
+
+
+def _categories(doc: dict[str, Any], label: str, result: ImportResult) -> dict[int, str]:
+    cats: dict[int, str] = {}
+    for k, cat in enumerate(_list(doc, "categories", label)):
+        if not isinstance(cat, dict) or not isinstance(cat.get("id"), int):
+            result.problems.append(f"{label}: categories[{k}].id: expected an integer")
+        elif not isinstance(cat.get("name"), str) or not cat["name"].strip():
+            result.problems.append(f"{label}: categories[{k}].name: expected a name")
+        else:
+            cats[cat["id"]] = cat["name"]
+    for cid in sorted(cats):
+        result.add_class(cats[cid])
+    return cats
+
+
+def _images(
+    root: Path, base: Path, subset: str, doc: dict[str, Any], label: str, result: ImportResult
+) -> dict[int, tuple[str, int, int]]:
+    entries = _list(doc, "images", label)
+    image_dir = _image_dir(root, base, subset, entries)
+    images: dict[int, tuple[str, int, int]] = {}
+    for k, img in enumerate(entries):
+        where = f"{label}: images[{k}]"
+        try:
+            if not isinstance(img, dict) or not isinstance(img.get("id"), int):
+                raise FormatProblem(f"{where}.id: expected an integer")
+            rel = safe_relpath(img.get("file_name"))
+            w, h = img.get("width"), img.get("height")
+            if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+                raise FormatProblem(f"{where}: width and height must be positive integers")
+            images[img["id"]] = (inside(root, image_dir / rel), w, h)
+        except FormatProblem as e:
+            msg = str(e)
+            result.problems.append(msg if msg.startswith(label) else f"{where}.file_name: {msg}")
+    return images
+
+
+def _image_dir(root: Path, base: Path, subset: str, entries: list[Any]) -> Path:
+    first = next((e.get("file_name") for e in entries if isinstance(e, dict)), None)
+    candidates = [root / "images" / subset, root / subset, root / "images", base, root]
+    for folder in candidates:
+        if isinstance(first, str) and (folder / first).is_file():
+            return folder
+    return next((c for c in candidates if c.is_dir()), root)
+
+
+def _annotation_shapes(
+    ann: Any, where: str, cats: dict[int, str]
+) -> tuple[int, list[ImportedShape]]:
+    if not isinstance(ann, dict):
+        raise FormatProblem(f"{where}: expected an object")
+    if ann.get("category_id") not in cats:
+        raise FormatProblem(f"{where}.category_id: unknown category {ann.get('category_id')!r}")
+    if ann.get("iscrowd", 0):
+        raise FormatProblem(f"{where}.iscrowd: crowd annotations are not supported")
+    name = cats[ann["category_id"]]
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):
+        raise FormatProblem(f"{where}.segmentation: RLE masks are not supported")
+    if seg:
+        return ann.get("image_id"), _polygons(seg, where, name)
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_num(v) for v in bbox)):
+        raise FormatProblem(f"{where}.bbox: expected 4 numbers")
+    x, y, w, h = (float(v) for v in bbox)
+    if w < 0 or h < 0:
+        raise FormatProblem(f"{where}.bbox: negative width or height")
+    return ann.get("image_id"), [ImportedShape(name, "box", ((x, y), (x + w, y + h)))]
+
+
+def _polygons(seg: Any, where: str, name: str) -> list[ImportedShape]:
+    if not isinstance(seg, list):
+        raise FormatProblem(f"{where}.segmentation: expected a list of polygons")
+    shapes = []
+    for j, poly in enumerate(seg):
+        ok = isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0
+        if not ok or not all(_is_num(v) for v in poly):
+            raise FormatProblem(
+                f"{where}.segmentation[{j}]: expected an even list of at least 6 numbers"
+            )
+        pts = tuple((float(poly[i]), float(poly[i + 1])) for i in range(0, len(poly), 2))
+        shapes.append(ImportedShape(name, "polygon", pts))
+    return shapes
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v

@@ -1,0 +1,165 @@
+"""Plain values that cross the boundary between the formats and their callers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labeler.core.errors import LabelerError
+from labeler.core.formats._io import FormatProblem, safe_relpath
+from labeler.core.shapes import SHAPE_KINDS, Point, Shape
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """One image to export.
+
+    ``source_path`` is the image on disk. ``file_name`` is its unique, safe relative POSIX
+    name inside each split of the export (subfolders allowed, e.g. ``"cat/0001.jpg"``).
+    ``width``/``height`` are the upright size (EXIF orientation applied), the frame the
+    ``shapes`` live in. ``sha256`` is the source bytes' hash as the project knows it (None
+    for a file made for this export). ``prerendered=True`` says the bytes at ``source_path``
+    were written for this export (an augmented copy): already upright and metadata-free,
+    so they are linked as they are and never re-encoded.
+    """
+
+    image_id: int
+    source_path: Path
+    file_name: str
+    width: int
+    height: int
+    split: str
+    shapes: tuple[Shape, ...] = ()
+    sha256: str | None = None
+    generated: bool = False
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    prerendered: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source_path", Path(self.source_path))
+        object.__setattr__(self, "shapes", tuple(self.shapes))
+        try:
+            clean = safe_relpath(self.file_name)
+        except FormatProblem as e:
+            raise LabelerError(f"image {self.image_id}: {e}") from None
+        if clean != self.file_name:
+            raise LabelerError(
+                f"image {self.image_id}: file name {self.file_name!r} is not normalised"
+            )
+        if self.split not in SPLITS:
+            raise LabelerError(f"{self.file_name}: unknown split {self.split!r}")
+        if self.generated and self.split != "train":
+            raise LabelerError(f"{self.file_name}: a generated image can only be exported to train")
+        if self.width <= 0 or self.height <= 0:
+            raise LabelerError(f"{self.file_name}: bad size {self.width}x{self.height}")
+
+
+@dataclass(frozen=True)
+class ImportedShape:
+    """A shape read from a dataset, with its class by name (the store maps names to ids).
+
+    ``points`` follow ``Shape``: none for a tag, two corners for a box, 3+ vertices for a
+    polygon, in pixels of the upright image.
+    """
+
+    class_name: str
+    kind: str
+    points: tuple[Point, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in SHAPE_KINDS:
+            raise LabelerError(f"unknown shape kind {self.kind!r}")
+        # Reuse Shape's validation and box normalisation.
+        shape = Shape(self.kind, 0, self.points)  # type: ignore[arg-type]
+        object.__setattr__(self, "points", shape.points)
+
+    def to_shape(self, class_id: int) -> Shape:
+        return Shape(self.kind, class_id, self.points)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One image found in a dataset: ``path`` is relative to the dataset root (POSIX)."""
+
+    path: str
+    width: int
+    height: int
+    shapes: tuple[ImportedShape, ...] = ()
+    split: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "width": self.width,
+            "height": self.height,
+            "split": self.split,
+            "shapes": [
+                {"class": s.class_name, "kind": s.kind, "points": [list(p) for p in s.points]}
+                for s in self.shapes
+            ],
+        }
+
+
+@dataclass
+class ImportResult:
+    """What an importer found: records, class names in the dataset's order, and one line
+    per problem (the file and key or line, then what is wrong). A problem skips only the
+    file, image or shape it is about."""
+
+    records: list[ImportRecord] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add_class(self, name: str) -> None:
+        if name not in self.classes:
+            self.classes.append(name)
+
+
+@dataclass
+class ExportReport:
+    """The outcome of ``export_dataset``; ``to_json()`` is what ``export --json`` prints."""
+
+    format: str
+    out_dir: Path
+    images: dict[str, int]
+    shapes: dict[str, dict[str, dict[str, int]]]
+    files: list[str]
+    linked: int = 0
+    copied: int = 0
+    reencoded: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    verified: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "out_dir": str(self.out_dir),
+            "images": self.images,
+            "shapes": self.shapes,
+            "annotation_files": self.files,
+            "linked": self.linked,
+            "copied": self.copied,
+            "reencoded": self.reencoded,
+            "skipped": [{"file_name": f, "reason": r} for f, r in self.skipped],
+            "warnings": self.warnings,
+            "verified": self.verified,
+        }
+
+
+def class_table(classes: Sequence[tuple[int, str]]) -> dict[int, str]:
+    """Check the class list (unique ids and names, no blank name) and map id to name."""
+    table: dict[int, str] = {}
+    for cid, name in classes:
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise LabelerError(f"class {cid} has a blank or padded name {name!r}")
+        if cid in table:
+            raise LabelerError(f"class id {cid} is listed twice")
+        table[cid] = name
+    if len(set(table.values())) != len(table):
+        raise LabelerError("two classes share a name")
+    return table

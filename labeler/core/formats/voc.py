@@ -1,0 +1,225 @@
+"""Pascal VOC: one XML file per image.
+
+Layout written::
+
+    JPEGImages/<file_name>                 (the original extension is kept)
+    Annotations/<file_name stem>.xml
+    ImageSets/Main/{train,val,test}.txt     (stems, one per line, splits with images)
+    labelmap.txt                            (CVAT/Datumaro form: ``name:::`` per class)
+
+Coordinates are VOC's 1-based inclusive integer pixels: ``xmin = round(x1) + 1``,
+``xmax = round(x2)``; reading back gives ``x1 = xmin - 1``, ``x2 = xmax``, so a box moves
+by at most half a pixel. VOC holds boxes only: a polygon is written as its bounding box
+and tags are not written. Note that torchvision's ``VOCDetection`` assumes ``.jpg``.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from labeler.core.errors import LabelerError
+from labeler.core.formats._io import (
+    FormatProblem,
+    display,
+    image_size,
+    inside,
+    parse_xml,
+    safe_relpath,
+    write_text,
+)
+from labeler.core.formats.base import Placed, as_box, clipped
+from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.shapes import Shape
+
+
+def _round(v: float) -> int:
+    return math.floor(v + 0.5)  # half up, not Python's half-to-even: stable and obvious
+
+
+def _voc_box(s: Shape, w: int, h: int) -> tuple[int, int, int, int]:
+    (x1, y1), (x2, y2) = s.points
+    xmin, ymin = min(_round(x1) + 1, w), min(_round(y1) + 1, h)
+    return xmin, ymin, max(xmin, _round(x2)), max(ymin, _round(y2))
+
+
+class VocExporter:
+    name = "voc"
+    importer = "voc"
+    tolerance_px = 0.0  # place() already rounds; the check compares the rounded boxes
+
+    def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
+        bad = [n for n in names.values() if ":" in n or "\n" in n]
+        if bad:
+            raise LabelerError(f"class name {bad[0]!r} cannot be written to a VOC labelmap")
+        out: list[Placed | str] = []
+        for it in items:
+            shapes = []
+            for s in it.shapes:
+                if s.kind == "tag":
+                    continue
+                box = as_box(clipped(s, it.width, it.height))
+                xmin, ymin, xmax, ymax = _voc_box(box, it.width, it.height)
+                shapes.append(Shape.box(s.class_id, xmin - 1, ymin - 1, xmax, ymax))
+            out.append(Placed(it, f"JPEGImages/{it.file_name}", tuple(shapes)))
+        return out
+
+    def write(
+        self,
+        placed: Sequence[Placed],
+        classes: Sequence[tuple[int, str]],
+        root: Path,
+        final_dir: Path,
+    ) -> list[str]:
+        names = dict(classes)
+        files = []
+        for p in placed:
+            rel = f"Annotations/{_stem(p.item.file_name)}.xml"
+            write_text(root / rel, _xml(p, names))
+            files.append(rel)
+        for split in SPLITS:
+            stems = [_stem(p.item.file_name) for p in placed if p.item.split == split]
+            if stems:
+                rel = f"ImageSets/Main/{split}.txt"
+                write_text(root / rel, "".join(s + "\n" for s in stems))
+                files.append(rel)
+        header = "# label:color_rgb:parts:actions\n"
+        write_text(root / "labelmap.txt", header + "".join(f"{n}:::\n" for _, n in classes))
+        files.append("labelmap.txt")
+        return files
+
+
+def _stem(file_name: str) -> str:
+    return str(PurePosixPath(file_name).with_suffix(""))
+
+
+def _xml(p: Placed, names: dict[int, str]) -> str:
+    it = p.item
+    root = ET.Element("annotation")
+    ET.SubElement(root, "folder").text = "JPEGImages"
+    ET.SubElement(root, "filename").text = it.file_name
+    ET.SubElement(ET.SubElement(root, "source"), "database").text = "Labeler"
+    size = ET.SubElement(root, "size")
+    for tag, value in (("width", it.width), ("height", it.height), ("depth", 3)):
+        ET.SubElement(size, tag).text = str(value)
+    ET.SubElement(root, "segmented").text = "0"
+    for s in p.shapes:
+        obj = ET.SubElement(root, "object")
+        ET.SubElement(obj, "name").text = names[s.class_id]
+        ET.SubElement(obj, "pose").text = "Unspecified"
+        ET.SubElement(obj, "truncated").text = "0"
+        ET.SubElement(obj, "difficult").text = "0"
+        box = ET.SubElement(obj, "bndbox")
+        (x1, y1), (x2, y2) = s.points
+        for tag, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", x2), ("ymax", y2)):
+            ET.SubElement(box, tag).text = str(int(value))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+class VocImporter:
+    """Reads ``Annotations/**/*.xml``; images from ``JPEGImages/<filename>`` (or beside
+    the XML); splits from ``ImageSets/Main/{train,val,test}.txt`` when present. Float
+    coordinates (written by some tools) are accepted."""
+
+    name = "voc"
+
+    def detect(self, root: Path) -> bool:
+        return (root / "Annotations").is_dir()
+
+    def read(self, root: Path) -> ImportResult:
+        result = ImportResult()
+        for line in _labelmap(root):
+            result.add_class(line)
+        splits = _splits(root)
+        ann_dir = root / "Annotations"
+        for path in sorted(ann_dir.rglob("*.xml")) if ann_dir.is_dir() else []:
+            label = display(root, path)
+            try:
+                record = _read_xml(root, path, label, result)
+            except FormatProblem as e:
+                result.problems.append(str(e))
+                continue
+            stem = path.relative_to(ann_dir).with_suffix("").as_posix()
+            result.records.append(
+                ImportRecord(
+                    record.path, record.width, record.height, record.shapes, splits.get(stem)
+                )
+            )
+        return result
+
+
+def _labelmap(root: Path) -> list[str]:
+    path = root / "labelmap.txt"
+    if not path.is_file():
+        return []
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            names.append(line.split(":", 1)[0].strip())
+    return names
+
+
+def _splits(root: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for split in SPLITS:
+        path = root / "ImageSets" / "Main" / f"{split}.txt"
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").split():
+                out.setdefault(line, split)
+    return out
+
+
+def _read_xml(root: Path, path: Path, label: str, result: ImportResult) -> ImportRecord:
+    doc = parse_xml(path, label)
+    if doc.tag != "annotation":
+        raise FormatProblem(f"{label}: expected <annotation>, found <{doc.tag}>")
+    name = doc.findtext("filename")
+    try:
+        rel = safe_relpath(name or "")
+    except FormatProblem as e:
+        raise FormatProblem(f"{label}: filename: {e}") from None
+    image = root / "JPEGImages" / rel
+    if not image.is_file() and (path.parent / rel).is_file():
+        image = path.parent / rel
+    rel_path = inside(root, image)
+    w, h = _size(doc, image, label)
+    shapes = []
+    for k, obj in enumerate(doc.findall("object"), 1):
+        try:
+            shapes.append(_object(obj, f"{label}: object[{k}]"))
+        except (FormatProblem, LabelerError) as e:
+            result.problems.append(str(e))
+            continue
+        result.add_class(shapes[-1].class_name)
+    return ImportRecord(rel_path, w, h, tuple(shapes))
+
+
+def _size(doc: ET.Element, image: Path, label: str) -> tuple[int, int]:
+    try:
+        w = int(doc.findtext("size/width") or 0)
+        h = int(doc.findtext("size/height") or 0)
+    except ValueError:
+        raise FormatProblem(f"{label}: size: expected integer width and height") from None
+    if w > 0 and h > 0:
+        return w, h
+    if image.is_file():
+        return image_size(image)
+    raise FormatProblem(f"{label}: size: missing, and the image {image.name} is not there")
+
+
+def _object(obj: ET.Element, where: str) -> ImportedShape:
+    name = (obj.findtext("name") or "").strip()
+    if not name:
+        raise FormatProblem(f"{where}/name: missing")
+    coords = []
+    for tag in ("xmin", "ymin", "xmax", "ymax"):
+        text = obj.findtext(f"bndbox/{tag}")
+        try:
+            coords.append(float(text))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise FormatProblem(f"{where}/bndbox/{tag}: expected a number, got {text!r}") from None
+    xmin, ymin, xmax, ymax = coords
+    return ImportedShape(name, "box", ((xmin - 1, ymin - 1), (xmax, ymax)))

@@ -1,0 +1,285 @@
+"""YOLO in the Ultralytics layout.
+
+Layout written::
+
+    data.yaml
+    images/<split>/<file_name>
+    labels/<split>/<file_name without extension>.txt
+
+Each label line is ``cls cx cy w h`` (detect mode) or ``cls x1 y1 x2 y2 ...`` (segment
+mode), normalised to 0..1 with 6 decimals, ``cls`` the 0-based position in the class
+list. One file never mixes the two: in detect mode a polygon is written as its bounding
+box; in segment mode a box is written as its 4-corner polygon. The ``yolo`` format picks
+segment mode when the export has any polygon and detect mode otherwise; ``yolo-detect``
+and ``yolo-segment`` force one. Points are clamped into the image (Ultralytics drops
+labels outside 0..1). An image with no shapes gets an empty label file: a background
+image. Tags are not written.
+
+``data.yaml`` sets ``path:`` to the absolute export folder and ``train: images/train``
+(etc.) relative to it; see ADR 0020. Moving the folder means editing that one line;
+our importer resolves the split folders next to ``data.yaml`` first, then via ``path``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from labeler.core.errors import LabelerError
+from labeler.core.formats._io import (
+    IMAGE_SUFFIXES,
+    FormatProblem,
+    display,
+    image_size,
+    inside,
+    write_text,
+)
+from labeler.core.formats._yaml import parse_yaml
+from labeler.core.formats.base import Placed, as_box, clipped
+from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.shapes import Shape
+
+
+class YoloExporter:
+    """``mode`` is "auto", "detect" or "segment"; auto is decided once per export."""
+
+    importer = "yolo"
+    # Half a unit in the 6th decimal of a 100k-pixel side is still only 0.05 px.
+    tolerance_px = 0.05
+
+    def __init__(self, name: str, mode: str) -> None:
+        if mode not in ("auto", "detect", "segment"):
+            raise LabelerError(f"unknown YOLO mode {mode!r}")
+        self.name = name
+        self.mode = mode
+
+    def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
+        clip = [
+            tuple(clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag")
+            for it in items
+        ]
+        segment = _segment_mode(self.mode, clip)
+        return [
+            Placed(it, f"images/{it.split}/{it.file_name}", _converted(shapes, segment))
+            for it, shapes in zip(items, clip, strict=True)
+        ]
+
+    def write(
+        self,
+        placed: Sequence[Placed],
+        classes: Sequence[tuple[int, str]],
+        root: Path,
+        final_dir: Path,
+    ) -> list[str]:
+        index = {cid: i for i, (cid, _) in enumerate(classes)}
+        files = []
+        for p in placed:
+            w, h = p.item.width, p.item.height
+            lines = [_line(s, index[s.class_id], w, h) for s in p.shapes]
+            rel = label_path(p.path)
+            write_text(root / rel, "".join(line + "\n" for line in lines))
+            files.append(rel)
+        splits = [s for s in SPLITS if any(p.item.split == s for p in placed)]
+        write_text(root / "data.yaml", _data_yaml(final_dir, splits, classes))
+        files.append("data.yaml")
+        return files
+
+
+def _segment_mode(mode: str, shapes: Sequence[Sequence[Shape]]) -> bool:
+    if mode != "auto":
+        return mode == "segment"
+    return any(s.kind == "polygon" for group in shapes for s in group)
+
+
+def _as_polygon(s: Shape) -> Shape:
+    if s.kind != "box":
+        return s
+    (x1, y1), (x2, y2) = s.points
+    return Shape.polygon(s.class_id, [(x1, y1), (x2, y1), (x2, y2), (x1, y2)])
+
+
+def label_path(image_path: str) -> str:
+    """Ultralytics' rule: the last ``images`` folder becomes ``labels``, suffix ``.txt``."""
+    parts = list(PurePosixPath(image_path).with_suffix(".txt").parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return "/".join(parts)
+
+
+def _line(s: Shape, index: int, w: int, h: int) -> str:
+    if s.kind == "box":
+        (x1, y1), (x2, y2) = s.points
+        vals = ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h)
+    else:
+        vals = tuple(v / d for x, y in s.points for v, d in ((x, w), (y, h)))
+    return " ".join([str(index), *(f"{v:.6f}" for v in vals)])
+
+
+def _data_yaml(final_dir: Path, splits: Sequence[str], classes: Sequence[tuple[int, str]]) -> str:
+    lines = [
+        "# Written by Labeler. `path` is where this export was written; if you move the",
+        "# folder, change `path` (the split folders below are relative to it).",
+        f"path: {json.dumps(str(final_dir), ensure_ascii=False)}",
+    ]
+    lines += [f"{split}: images/{split}" for split in splits]
+    lines.append(f"nc: {len(classes)}")
+    lines.append("names:")
+    lines += [
+        f"  {i}: {json.dumps(name, ensure_ascii=False)}" for i, (_, name) in enumerate(classes)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _converted(shapes: Sequence[Shape], segment: bool) -> tuple[Shape, ...]:
+    return tuple(_as_polygon(s) if segment else as_box(s) for s in shapes)
+
+
+class YoloImporter:
+    """Reads a dataset described by ``data.yaml`` (or the first ``*.yaml`` at the root).
+
+    Split entries may be a folder or a list of folders; a ``.txt`` list of images is
+    reported as unsupported. Folders are resolved next to the YAML file first, then under
+    ``path``; a folder outside the dataset root is refused. A label line with 5 values is
+    a box, with an odd number of 7 or more a polygon; anything else is reported with its
+    line number. An image with no label file has no shapes.
+    """
+
+    name = "yolo"
+
+    def detect(self, root: Path) -> bool:
+        return _yaml_file(root) is not None and (root / "labels").is_dir()
+
+    def read(self, root: Path) -> ImportResult:
+        result = ImportResult()
+        yaml_path = _yaml_file(root)
+        if yaml_path is None:
+            result.problems.append(f"{root}: no data.yaml found")
+            return result
+        label = display(root, yaml_path)
+        try:
+            data = parse_yaml(yaml_path.read_text(encoding="utf-8-sig"), label)
+            names = _names(data, label)
+        except FormatProblem as e:
+            result.problems.append(str(e))
+            return result
+        except (OSError, UnicodeDecodeError) as e:
+            result.problems.append(f"{label}: cannot read: {e}")
+            return result
+        for name in names:
+            result.add_class(name)
+        for split in SPLITS:
+            for folder in _split_folders(root, yaml_path, data, split, label, result):
+                _read_folder(root, folder, split, names, result)
+        return result
+
+
+def _yaml_file(root: Path) -> Path | None:
+    if (root / "data.yaml").is_file():
+        return root / "data.yaml"
+    found = sorted(root.glob("*.yaml")) + sorted(root.glob("*.yml"))
+    return found[0] if found else None
+
+
+def _names(data: dict, label: str) -> list[str]:
+    names = data.get("names")
+    if isinstance(names, list):
+        out = [str(n) for n in names]
+    elif isinstance(names, dict):
+        keys = sorted(names)
+        if keys != list(range(len(keys))):
+            raise FormatProblem(f"{label}: names: expected indices 0..{len(keys) - 1}")
+        out = [str(names[k]) for k in keys]
+    else:
+        raise FormatProblem(f"{label}: names: expected a list or an index-to-name mapping")
+    if len(set(out)) != len(out):
+        raise FormatProblem(f"{label}: names: two classes share a name")
+    return out
+
+
+def _split_folders(
+    root: Path, yaml_path: Path, data: dict, split: str, label: str, result: ImportResult
+) -> list[Path]:
+    entry = data.get(split)
+    if entry is None:
+        return []
+    entries = entry if isinstance(entry, list) else [entry]
+    bases = [yaml_path.parent]
+    if isinstance(data.get("path"), str) and data["path"]:
+        bases.append(yaml_path.parent / data["path"])  # an absolute path replaces the parent
+    folders = []
+    for value in entries:
+        if not isinstance(value, str) or value.endswith(".txt"):
+            result.problems.append(f"{label}: {split}: only image folders are supported")
+            continue
+        folder = next((b / value for b in bases if (b / value).is_dir()), None)
+        if folder is None:
+            result.problems.append(f"{label}: {split}: folder {value!r} not found")
+            continue
+        try:
+            inside(root, folder)
+        except FormatProblem:
+            result.problems.append(f"{label}: {split}: folder {value!r} is outside the dataset")
+            continue
+        folders.append(folder)
+    return folders
+
+
+def _read_folder(
+    root: Path, folder: Path, split: str, names: list[str], result: ImportResult
+) -> None:
+    for image in sorted(folder.rglob("*")):
+        if image.suffix.lower() not in IMAGE_SUFFIXES or not image.is_file():
+            continue
+        try:
+            rel = inside(root, image)
+            w, h = image_size(image)
+        except (FormatProblem, LabelerError) as e:
+            result.problems.append(str(e))
+            continue
+        label_file = root / label_path(rel)
+        shapes = _read_labels(root, label_file, names, w, h, result) if label_file.is_file() else []
+        result.records.append(ImportRecord(rel, w, h, tuple(shapes), split))
+
+
+def _read_labels(
+    root: Path, path: Path, names: list[str], w: int, h: int, result: ImportResult
+) -> list[ImportedShape]:
+    label = display(root, path)
+    shapes = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            shapes.append(_parse_line(line.split(), names, w, h))
+        except (FormatProblem, LabelerError) as e:
+            result.problems.append(f"{label}: line {lineno}: {e}")
+    return shapes
+
+
+def _parse_line(tokens: list[str], names: list[str], w: int, h: int) -> ImportedShape:
+    n = len(tokens) - 1
+    if not (n == 4 or (n >= 6 and n % 2 == 0)):
+        raise FormatProblem(
+            f"expected a class and 4 numbers (box) or 6 or more (polygon), got {n} numbers"
+        )
+    if not tokens[0].isdigit() or int(tokens[0]) >= len(names):
+        raise FormatProblem(f"class {tokens[0]!r} is not an index into names (0..{len(names) - 1})")
+    try:
+        vals = [float(t) for t in tokens[1:]]
+    except ValueError:
+        raise FormatProblem("coordinates must be numbers") from None
+    if any(not (-0.001 <= v <= 1.001) for v in vals):
+        raise FormatProblem("coordinates must be normalised to 0..1")
+    name = names[int(tokens[0])]
+    if n == 4:
+        cx, cy, bw, bh = vals
+        return ImportedShape(
+            name,
+            "box",
+            (((cx - bw / 2) * w, (cy - bh / 2) * h), ((cx + bw / 2) * w, (cy + bh / 2) * h)),
+        )
+    pts = tuple((vals[i] * w, vals[i + 1] * h) for i in range(0, n, 2))
+    return ImportedShape(name, "polygon", pts)
