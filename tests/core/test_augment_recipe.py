@@ -81,7 +81,7 @@ BAD = [
         _doc({"some_of": [{"op": "gamma"}], "n": [1, 3]}),
         "steps[0]: some_of: n must be a pair [low, high] of integers within [0, 1]",
     ),
-    (_doc({"one_of": []}), "one_of needs at least one step"),
+    (_doc({"one_of": []}), "steps[0]: one_of needs at least one step"),
     (_doc({"op": "rotate", "one_of": []}), "steps[0]: a step needs exactly one of"),
     (_doc({"op": "rotate", "prob": 0.5}), "steps[0] (rotate): unknown key 'prob'"),
     (_doc({"op": "rotate", "version": 9}), "steps[0] (rotate): op version 9 is newer"),

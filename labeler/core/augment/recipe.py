@@ -112,7 +112,7 @@ class SomeOf:
         ):
             raise LabelerError(
                 f"some_of: n must be a pair [low, high] of integers within [0, {len(self.steps)}],"
-                f" got {n!r}"
+                f" got {list(n) if isinstance(n, tuple) else n!r}"
             )
         object.__setattr__(self, "n", (int(n[0]), int(n[1])))
         object.__setattr__(self, "p", _check_p(self.p, "some_of"))
@@ -273,13 +273,14 @@ def _parse_step(item: Any, where: str) -> Step:
             f"{label}: unknown key {extra[0]!r}; expected: {', '.join(sorted(allowed))}"
         )
     p = _check_p(item.get("p", 1.0), label)
-    if kind == "one_of":
-        return OneOf(_parse_steps(item["one_of"], f"{where}.one_of"), p=p)
-    if kind == "some_of":
-        steps = _parse_steps(item["some_of"], f"{where}.some_of")
-        n = item.get("n", [1, 1])
+    if kind in ("one_of", "some_of"):
+        steps = _parse_steps(item[kind], f"{where}.{kind}")
+        if not steps:
+            raise LabelerError(f"{where}: {kind} needs at least one step")
+        if kind == "one_of":
+            return OneOf(steps, p=p)
         try:
-            return SomeOf(steps, n=tuple(n) if isinstance(n, list) else n, p=p)
+            return SomeOf(steps, n=item.get("n", (1, 1)), p=p)
         except LabelerError as exc:
             raise LabelerError(f"{where}: {exc}") from None
     return OpStep(_parse_op(item, label, where), p=p)
