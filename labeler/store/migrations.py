@@ -83,9 +83,36 @@ def _m0002_settings_and_groups(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0003_recipes_and_versions(conn: sqlite3.Connection) -> None:
+    # Augmentation recipes by name, and every export as a reproducible dataset version.
+    _run(
+        conn,
+        """
+        CREATE TABLE recipes (
+            name        TEXT PRIMARY KEY COLLATE NOCASE,
+            definition  TEXT NOT NULL,
+            created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE dataset_versions (
+            id          INTEGER PRIMARY KEY,
+            created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            format      TEXT NOT NULL,
+            out_dir     TEXT NOT NULL,
+            seed        INTEGER NOT NULL,
+            recipe      TEXT,
+            multiplier  INTEGER NOT NULL DEFAULT 0,
+            fingerprint TEXT NOT NULL,
+            manifest    TEXT NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m0001_initial,
     _m0002_settings_and_groups,
+    _m0003_recipes_and_versions,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
