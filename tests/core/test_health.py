@@ -332,3 +332,14 @@ def test_stacked_shapes_among_many_boxes() -> None:
     report = run_health(HealthData([image], {1: boxes}, {1: "a"}))
     rows = report.by_check("annotations.stacked").details["shapes"]
     assert [(r["shape_index"], r["other_shape_index"]) for r in rows] == [(2, 14)]
+
+
+def test_the_planted_report_serialises(planted, tmp_path: Path) -> None:
+    import json
+
+    _, report = planted
+    doc = json.loads(report.to_json())
+    assert {f["check"] for f in doc["findings"]} >= set(PLANTED_CHECKS)
+    page = report.to_html()
+    (tmp_path / "health.html").write_text(page, encoding="utf-8")
+    assert "http://" not in page and "https://" not in page and "data:image/png" in page

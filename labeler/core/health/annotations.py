@@ -159,25 +159,25 @@ def _check_image(
 _TEXTS = {
     "degenerate": (
         "warning",
-        "{n} shapes have no area",
+        ("{n} shape has no area", "{n} shapes have no area"),
         "Boxes or polygons with (almost) zero area: a click instead of a drag, or collinear points.",
         "Open the images and delete or redraw these shapes.",
     ),
     "outside": (
         "warning",
-        "{n} shapes lie outside their image",
+        ("{n} shape lies outside its image", "{n} shapes lie outside their image"),
         "Shapes that extend past the image border (or lie wholly outside it).",
         "Open the images and clip or redraw these shapes.",
     ),
     "self_intersecting": (
         "warning",
-        "{n} polygons cross themselves",
+        ("{n} polygon crosses itself", "{n} polygons cross themselves"),
         "Self-intersecting polygons give undefined masks in most training code.",
         "Open the images and redraw these polygons.",
     ),
     "stacked": (
         "warning",
-        "{n} shapes are stacked on an identical shape",
+        ("{n} shape is stacked on an identical one", "{n} shapes are stacked on an identical one"),
         "Two shapes on one image cover the same place (a double click or a double import).",
         "Open the images and delete the extra shape.",
     ),
@@ -189,7 +189,7 @@ def _finding(key: str, rows: list[dict[str, Any]]) -> Finding:
     return Finding(
         f"annotations.{key}",
         severity,  # type: ignore[arg-type]
-        title.format(n=len(rows)),
+        title[len(rows) != 1].format(n=len(rows)),
         message,
         suggestion,
         "open_images",

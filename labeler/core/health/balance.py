@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from statistics import median
 from typing import Any
 
-from labeler.core.health.model import Finding, HealthImage, HealthOptions
+from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural
 from labeler.core.shapes import Shape
 
 UNASSIGNED = "unassigned"
@@ -92,7 +92,7 @@ def check_balance(
                 Finding(
                     "balance.small_classes",
                     "warning",
-                    f"{len(thin)} classes are too small to learn from",
+                    f"{plural(len(thin), 'class is', 'classes are')} too small to learn from",
                     f"Below {limit:.0f} images (the larger of {opts.min_class_images} and "
                     f"{opts.min_class_fraction_of_median:.0%} of the median class): {listing}.",
                     "Label more images of these classes, or ask for GAN suggestions.",
@@ -106,7 +106,7 @@ def check_balance(
             Finding(
                 "balance.empty_classes",
                 "warning",
-                f"{len(empty)} classes have no images",
+                f"{plural(len(empty), 'class has', 'classes have')} no images",
                 "Empty: " + ", ".join(f"'{name(c)}'" for c in empty) + ".",
                 "Label images with these classes or remove the classes.",
                 None,
@@ -120,8 +120,8 @@ def check_balance(
             Finding(
                 "balance.unlabeled",
                 "warning",
-                f"{len(unlabeled)} images have no label",
-                f"{len(unlabeled)} of {len(images)} images carry no tag, box or polygon.",
+                f"{plural(len(unlabeled), 'image has', 'images have')} no label",
+                f"{len(unlabeled)} of {plural(len(images), 'image', 'images')} carry no tag, box or polygon.",
                 "Open them and label them, or remove them from the project.",
                 "open_images",
                 image_ids=unlabeled,
@@ -164,7 +164,7 @@ def _split_findings(images, labels, stats, name) -> list[Finding]:
                 Finding(
                     "balance.unassigned",
                     "info",
-                    f"{len(unassigned)} images are in no split",
+                    f"{plural(len(unassigned), 'image is', 'images are')} in no split",
                     "Other images have a split; these do not and would be left out of exports.",
                     "Re-split the dataset to place them.",
                     "resplit",

@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from labeler.core.health.model import Finding, HealthOptions
+from labeler.core.health.model import Finding, HealthOptions, plural
 
 FEATURE_SIDE = 32
 PCA_DIMS = 64
@@ -207,7 +207,7 @@ def check_suspicious(
         Finding(
             "labels.suspicious",
             "info" if weak else "warning",
-            f"{len(flagged)} labels look suspicious",
+            f"{plural(len(flagged), 'label looks', 'labels look')} suspicious",
             "A simple classifier, trained without each image, confidently prefers another "
             "class for these images (ranked by margin)." + note,
             "Open them in order and correct the labels that are wrong.",

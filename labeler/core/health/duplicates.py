@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from labeler.core.health.model import Finding, HealthImage, HealthOptions
+from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural
 from labeler.core.neardup import clusters_from_pairs, near_duplicate_pairs
 
 Pair = tuple[int, int, int]
@@ -35,8 +35,8 @@ def check_duplicates(
             Finding(
                 "duplicates.exact",
                 "warning",
-                f"{n_extra} images are exact copies of another",
-                f"{len(exact_groups)} groups of images have identical bytes (same SHA-256).",
+                f"{plural(n_extra, 'image is an exact copy', 'images are exact copies')} of another",
+                f"{plural(len(exact_groups), 'group of images has', 'groups of images have')} identical bytes (same SHA-256).",
                 "Keep one image of each group and remove the copies.",
                 "remove_duplicates",
                 image_ids=sorted({i for g in exact_groups for i in g[1:]}),
@@ -50,7 +50,7 @@ def check_duplicates(
             Finding(
                 "duplicates.near",
                 "warning",
-                f"{len(near_groups)} groups of near-duplicate images",
+                f"{plural(len(near_groups), 'group', 'groups')} of near-duplicate images",
                 f"{len(near_only)} pairs of images look alike (pHash distance <= "
                 f"{opts.near_duplicate_distance} of 64 bits) without being identical files.",
                 "Review each group; keep the best image, or keep the group in one split.",
@@ -71,7 +71,7 @@ def check_duplicates(
             Finding(
                 "duplicates.no_phash",
                 "info",
-                f"{len(missing_hash)} images have no perceptual hash",
+                f"{plural(len(missing_hash), 'image has', 'images have')} no perceptual hash",
                 "The near-duplicate and leakage checks could not look at them.",
                 "Re-import or re-scan these images so that their hash is computed.",
                 "open_images",
@@ -130,7 +130,7 @@ def _leakage(pairs: list[Pair], by_id: Mapping[int, HealthImage]) -> list[Findin
         Finding(
             "duplicates.leakage",
             "error",
-            f"{len(leaks)} duplicate pairs cross splits (leakage)",
+            f"{plural(len(leaks), 'duplicate pair crosses', 'duplicate pairs cross')} splits (leakage)",
             "The same or nearly the same image sits in two splits, so test scores overstate "
             "what the model learned.",
             "Re-split with duplicate groups kept together on one side.",
@@ -161,7 +161,7 @@ def _label_conflicts(
         Finding(
             "duplicates.label_conflict",
             "warning",
-            f"{len(conflicts)} duplicate pairs carry different labels",
+            f"{plural(len(conflicts), 'duplicate pair carries', 'duplicate pairs carry')} different labels",
             "Two copies of the same picture were labeled differently: one of them is likely wrong.",
             "Open each pair and make the labels agree.",
             "open_images",

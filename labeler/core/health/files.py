@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from labeler.core.health.model import Finding, HealthImage, HealthOptions
+from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
@@ -98,7 +98,7 @@ def check_missing(
             Finding(
                 "files.moved",
                 "warning",
-                f"{len(moved)} missing files were found elsewhere",
+                f"{plural(len(moved), 'missing file was', 'missing files were')} found elsewhere",
                 "Files with the same SHA-256 as these missing images exist at a new path.",
                 "Relink the images to the proposed paths.",
                 "relink",
@@ -113,7 +113,7 @@ def check_missing(
             Finding(
                 "files.missing",
                 "error",
-                f"{len(lost)} image files are missing",
+                f"{plural(len(lost), 'image file is', 'image files are')} missing",
                 "These files are gone and no file with the same content was found in the "
                 "searched folders.",
                 "Restore the files (or point the search at where they are now), or remove "
@@ -138,7 +138,7 @@ def check_files(
             Finding(
                 "files.unreadable",
                 "error",
-                f"{len(unreadable)} image files cannot be decoded",
+                f"{plural(len(unreadable), 'image file', 'image files')} cannot be decoded",
                 "The files exist but do not decode as images (truncated or corrupt).",
                 "Replace the files from a good copy, or remove these images.",
                 "open_images",
@@ -170,7 +170,7 @@ def _size_findings(sized: Sequence[HealthImage], opts: HealthOptions) -> list[Fi
             Finding(
                 "files.small_images",
                 "warning",
-                f"{len(small)} images are very small",
+                f"{plural(len(small), 'image is', 'images are')} very small",
                 f"Shorter side below {opts.small_image_side} px: little for a model to see.",
                 "Check these are not thumbnails or crops imported by mistake.",
                 "open_images",
@@ -182,7 +182,7 @@ def _size_findings(sized: Sequence[HealthImage], opts: HealthOptions) -> list[Fi
             Finding(
                 "files.large_images",
                 "info",
-                f"{len(large)} images are very large",
+                f"{plural(len(large), 'image is', 'images are')} very large",
                 f"Longer side above {opts.large_image_side} px or more than "
                 f"{opts.large_image_pixels / 1e6:.0f} MP: slow to load and train on.",
                 "Consider downscaling them, or tiling if small objects matter.",
@@ -195,7 +195,7 @@ def _size_findings(sized: Sequence[HealthImage], opts: HealthOptions) -> list[Fi
             Finding(
                 "files.extreme_aspect",
                 "info",
-                f"{len(wide)} images have an extreme aspect ratio",
+                f"{plural(len(wide), 'image has', 'images have')} an extreme aspect ratio",
                 f"Wider or taller than {opts.extreme_aspect_ratio:g} : 1; a square resize "
                 "squashes them.",
                 "Check them; crop or pad before training.",

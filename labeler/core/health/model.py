@@ -25,6 +25,11 @@ ACTIONS: tuple[str, ...] = ("open_images", "relink", "remove_duplicates", "respl
 JSON_SCHEMA = "labeler.health/1"
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """``plural(1, "image is", "images are")`` -> "1 image is"; for titles users read."""
+    return f"{n} {one if n == 1 else many}"
+
+
 @dataclass(frozen=True, slots=True)
 class HealthImage:
     """One image as the health check sees it.
