@@ -300,17 +300,20 @@ def test_fused_warp_is_sharper_than_one_warp_per_op() -> None:
             step("affine", scale=(1.1, 1.1), translate=(0.02, 0.02), shear=(4, 4)),
             step("rotate", angle=(-23, -23)),
             step("resize", width=90, height=90),
+            # The centre only: every intermediate image still has content there, so the
+            # comparison measures blur, not corners lost to an early rotation.
+            step("crop", width=40, height=40),
         )
     )
     planned = plan(recipe, rng_for(0, "", 0), n, n)
     m = np.eye(3)
     for p in planned:
         m = p.matrix @ m
-    oy, ox = np.mgrid[0:90, 0:90] + 0.5
+    oy, ox = np.mgrid[0:40, 0:40] + 0.5
     src = np.linalg.inv(m) @ np.stack([ox.ravel(), oy.ravel(), np.ones(ox.size)])
     sx, sy = src[0] / src[2], src[1] / src[2]
-    ideal = _pattern(sx, sy).reshape(90, 90)
-    inside = ((sx > 2) & (sx < n - 2) & (sy > 2) & (sy < n - 2)).reshape(90, 90)
+    ideal = _pattern(sx, sy).reshape(40, 40)
+    inside = ((sx > 2) & (sx < n - 2) & (sy > 2) & (sy < n - 2)).reshape(40, 40)
     fused = augment(img, [], recipe, rng_for(0, "", 0))[0]
     sequential = augment(img, [], recipe, rng_for(0, "", 0), fuse=False)[0]
     ideal_u8 = np.clip(np.rint(ideal), 0, 255)

@@ -16,7 +16,7 @@ import importlib
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ import numpy as np
 from labeler.core.augment.engine import augment, rng_for
 from labeler.core.augment.recipe import Recipe
 from labeler.core.errors import LabelerError
+from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.shapes import Shape
 
 WRITE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -147,8 +148,8 @@ def augment_files(
     *,
     seed: int | None = None,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: ShouldStop | None = None,
     in_flight: int | None = None,
     mp_context: str = "spawn",
 ) -> Iterator[AugmentResult]:
@@ -166,11 +167,11 @@ def augment_files(
     total = len(jobs)  # type: ignore[arg-type]
     seed = recipe.seed if seed is None else seed
     rng_for(seed, "", 0)  # validate the seed here, not once per job in a worker
-    workers = os.cpu_count() or 1 if workers is None else workers
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 0:
         raise LabelerError(f"workers must be >= 0, got {workers}")
-    stop = should_stop or (lambda: False)
-    report = progress or (lambda done, total: None)
+    stop = should_stop or never_stop
+    report = progress or no_progress
     if workers == 0:
         yield from _serial(jobs, recipe, seed, total, report, stop)
     else:
@@ -178,7 +179,14 @@ def augment_files(
         yield from _pooled(jobs, recipe, seed, total, report, stop, workers, limit, mp_context)
 
 
-def _serial(jobs, recipe, seed, total, report, stop) -> Iterator[AugmentResult]:  # noqa: ANN001
+def _serial(
+    jobs: Iterable[AugmentJob],
+    recipe: Recipe,
+    seed: int,
+    total: int,
+    report: ProgressFn,
+    stop: ShouldStop,
+) -> Iterator[AugmentResult]:
     for done, job in enumerate(jobs, 1):
         if stop():
             return
@@ -188,15 +196,15 @@ def _serial(jobs, recipe, seed, total, report, stop) -> Iterator[AugmentResult]:
 
 
 def _pooled(
-    jobs,
-    recipe,
-    seed,
-    total,
-    report,
-    stop,
-    workers,
-    limit,
-    mp_context,  # noqa: ANN001
+    jobs: Iterable[AugmentJob],
+    recipe: Recipe,
+    seed: int,
+    total: int,
+    report: ProgressFn,
+    stop: ShouldStop,
+    workers: int,
+    limit: int,
+    mp_context: str,
 ) -> Iterator[AugmentResult]:
     modules = tuple(sorted({type(op).__module__ for op in recipe.ops()}))
     pool = ProcessPoolExecutor(
