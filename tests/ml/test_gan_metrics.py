@@ -1,0 +1,103 @@
+"""KID/FID, per-class reports, the small classifier and the three-way evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from labeler.core.errors import LabelerError
+from labeler.ml.classifier import load_classifier, save_classifier, train_classifier
+from labeler.ml.evaluate import evaluate
+from labeler.ml.metrics import classification_report, fid, kid
+
+
+def test_kid_and_fid_are_zero_for_a_set_against_itself_and_grow_with_a_shift():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 16))
+    kid_self, _ = kid(a, a, subsets=5, subset_size=200)
+    kid_shift, _ = kid(a, a + 0.5, subsets=5, subset_size=200)
+    # Unbiased MMD of a set against itself dips a little below zero (shared points sit on the
+    # cross-term's diagonal); it is still tiny next to a real shift.
+    assert abs(kid_self) < 0.06 * kid_shift and kid_shift > 0.5
+    b = rng.standard_normal((300, 16))  # another draw of the same distribution
+    assert abs(kid(a, b)[0]) < 0.01
+    assert fid(a, a) == pytest.approx(0, abs=1e-6) and fid(a, a + 0.5) > 3.9
+
+
+def test_classification_report_counts_the_thinnest_half():
+    report = classification_report(
+        [0, 0, 1, 1, 2, 2], [0, 0, 1, 0, 2, 1], 3, train_counts=np.array([100, 5, 10])
+    )
+    assert [c["recall"] for c in report["per_class"]] == [1.0, 0.5, 0.5]
+    assert report["thin_classes"] == [1] and report["thin_recall"] == 0.5
+    assert report["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_classifier_trains_saves_loads_and_refuses_garbage(mini, tmp_path):
+    images, labels = mini
+    seen = []
+    clf = train_classifier(
+        images,
+        labels,
+        3,
+        steps=3,
+        balanced=True,
+        device="cpu",
+        batch_size=16,
+        arch="tiny",
+        progress=seen.append,
+    )
+    probs, feats = clf.probs_and_features(images[:5])
+    assert probs.shape == (5, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert feats.shape[0] == 5 and seen[-1]["step"] == 3
+    path = tmp_path / "classifier.pt"
+    save_classifier(clf, path)
+    again = load_classifier(path, device="cpu")
+    assert np.allclose(again.probs_and_features(images[:5])[0], probs, atol=1e-5)
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(LabelerError):
+        load_classifier(path, device="cpu")
+
+
+def test_resnet18_classifier_is_adapted_to_small_images():
+    from labeler.ml.classifier import ClassifierConfig, ClassifierNet
+
+    net = ClassifierNet(ClassifierConfig(3, 32, "resnet18"))
+    assert net.backbone.conv1.kernel_size == (3, 3) and net.backbone.conv1.stride == (1, 1)
+    assert net.head.in_features == 512
+
+
+def test_evaluate_reports_three_rows_and_generation_metrics(mini):
+    images, labels = mini
+    rng = np.random.default_rng(0)
+    held = rng.permutation(len(images))[:30]
+    fake = images[labels == 2][:4]
+    out = evaluate(
+        (images, labels),
+        (images[held], labels[held]),
+        3,
+        generated=(fake, np.full(4, 2)),
+        steps=2,
+        batch_size=16,
+        device="cpu",
+        arch="tiny",
+    )
+    assert list(out["rows"]) == ["real", "real_balanced", "real_plus_generated"]
+    assert out["rows"]["real_plus_generated"]["generated_images"] == 4
+    assert out["budget"]["steps"] == 2 and "thin_f1" in out["rows"]["real"]
+    assert out["generation"]["per_class"][2]["kid"] is not None
+    json.dumps(out)
+
+
+def test_ml_imports_nothing_heavy_at_package_level_and_never_qt_or_opencv():
+    code = (
+        "import sys, labeler.ml; assert 'torch' not in sys.modules;"
+        "import labeler.ml.suggest, labeler.ml.train, labeler.ml.evaluate, labeler.ml.classifier;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'cv2', 'sqlite_utils')];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
