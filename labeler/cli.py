@@ -87,8 +87,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from labeler.store.importer import import_folders
 
-    if args.format not in ("auto", "folder"):
-        raise LabelerError(f"import format {args.format!r} is not available in this build")
+    fmt = _annotation_format(args)
+    if fmt is not None:
+        return _import_annotations(args, fmt)
     with _open(args.project) as p:
         bar = ProgressBar("importing")
         report = import_folders(
@@ -114,6 +115,56 @@ def cmd_import(args: argparse.Namespace) -> int:
                 print(f"skipped: {s.path}: {s.reason}")
 
         emit(args, report.to_dict(), human)
+    return 0
+
+
+def _annotation_format(args: argparse.Namespace) -> str | None:
+    """The annotation format to read, or None for a plain folder import."""
+    if args.format == "folder":
+        return None
+    if args.format != "auto":
+        from labeler.core.formats import get_importer
+
+        get_importer(args.format)  # an unknown format is refused before anything is read
+        if len(args.sources) != 1:
+            raise LabelerError(f"--format {args.format} takes one dataset folder")
+        return args.format
+    if len(args.sources) != 1 or args.labels_from_folders or args.copy:
+        return None
+    from pathlib import Path
+
+    from labeler.core.formats import detect_format
+
+    root = Path(args.sources[0])
+    if not root.is_dir():
+        return None
+    try:
+        fmt = detect_format(root)
+    except LabelerError:
+        return None
+    return None if fmt == "imagefolder" else fmt
+
+
+def _import_annotations(args: argparse.Namespace, fmt: str) -> int:
+    from labeler.store.dataset import import_annotations
+
+    if args.labels_from_folders or args.copy:
+        raise LabelerError("--labels-from-folders and --copy apply to folder imports only")
+    with _open(args.project) as p:
+        report = import_annotations(p, args.sources[0], fmt, progress=ProgressBar("importing"))
+
+        def human() -> None:
+            print(
+                f"{fmt}: added {report.images_added} image(s), {report.shapes_added} shape(s);"
+                f" {report.images_known} image(s) already in the project;"
+                f" {len(report.problems)} problem(s)"
+            )
+            if report.classes_created:
+                print(f"classes created: {', '.join(report.classes_created)}")
+            for line in report.problems:
+                print(f"problem: {line}")
+
+        emit(args, report.to_dict() | {"format": fmt}, human)
     return 0
 
 
@@ -214,6 +265,151 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labeler.core.augment import Recipe, load_recipe
+    from labeler.store import recipes as store
+
+    needs_arg = {"add": "FILE.json", "show": "NAME", "remove": "NAME", "preview": "NAME"}
+    if args.action in needs_arg and args.arg is None:
+        raise LabelerError(f"recipe {args.action} needs {needs_arg[args.action]}")
+    with _open(args.project) as p:
+        if args.action == "list":
+            rows = []
+            for r in store.list_recipes(p):
+                recipe = Recipe.from_dict(r.definition)
+                rows.append({"name": r.name, "ops": [op.name for op in recipe.ops()]})
+
+            def human() -> None:
+                for r in rows:
+                    print(f"{r['name']:<24}{', '.join(r['ops'])}")
+                if not rows:
+                    print("no recipes yet (add one with: labeler recipe PROJECT add FILE.json)")
+
+            emit(args, {"recipes": rows}, human)
+        elif args.action == "add":
+            recipe = load_recipe(args.arg)
+            name = args.name or recipe.name or Path(args.arg).stem
+            store.save_recipe(p, name, recipe.to_dict(), replace=args.replace)
+            emit(args, {"added": name, "ops": [op.name for op in recipe.ops()]},
+                 lambda: print(f"added recipe {name!r}"))  # fmt: skip
+        elif args.action == "show":
+            definition = Recipe.from_dict(store.require_recipe(p, args.arg).definition).to_dict()
+            json.dump(definition, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        elif args.action == "remove":
+            store.remove_recipe(p, args.arg)
+            emit(args, {"removed": args.arg}, lambda: print(f"removed recipe {args.arg!r}"))
+        elif args.action == "preview":
+            _recipe_preview(args, p, Recipe.from_dict(store.require_recipe(p, args.arg).definition))
+    return 0
+
+
+def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
+    from pathlib import Path
+
+    from labeler.core.augment import preview_grid, read_image, write_image
+
+    if args.image is None or args.out is None:
+        raise LabelerError("recipe preview needs --image IMAGE and --out GRID.png")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise LabelerError(f"--out must end in .png or .jpg: {out.name}")
+    image = p.find_image(args.image)
+    pixels = read_image(p.resolve(image))
+    colours = {c.id: _bgr(c.colour) for c in p.classes()}
+    grid = preview_grid(
+        pixels, p.shapes(image.id), recipe, n=args.n, seed=args.seed,
+        class_colours=colours, image_key=image.sha256,
+    )  # fmt: skip
+    write_image(out, grid)
+    emit(args, {"out": str(out), "n": args.n, "seed": args.seed, "image": image.id},
+         lambda: print(f"wrote {out} ({args.n} copies of {image.path})"))  # fmt: skip
+
+
+def _bgr(colour: str) -> tuple[int, int, int]:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return (b, g, r)
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from labeler.store.dataset import split_json, split_project
+
+    with _open(args.project) as p:
+        plan = split_project(
+            p,
+            args.ratios,
+            args.seed,
+            reshuffle=args.reshuffle,
+            group_by_folder=args.group_by_folder,
+        )
+        data = split_json(p, plan)
+
+        def human() -> None:
+            im = data["images"]
+            print(
+                f"train {im['train']}, val {im['val']}, test {im['test']} images"
+                f" ({data['new']} newly assigned, {data['moved']} moved; seed {data['seed']})"
+            )
+            print(f"{'class':<24}{'train':>8}{'val':>8}{'test':>8}{'max dev':>9}")
+            for name, dev in data["deviation"].items():
+                cc = data["class_counts"]
+                print(
+                    f"{name:<24}{cc['train'].get(name, 0):>8}{cc['val'].get(name, 0):>8}"
+                    f"{cc['test'].get(name, 0):>8}{dev:>9.3f}"
+                )
+
+        emit(args, data, human)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from labeler.store.dataset import export_project
+
+    with _open(args.project) as p:
+        bar = ProgressBar("exporting")
+        outcome = export_project(
+            p,
+            args.format,
+            args.out,
+            seed=args.seed,
+            recipe=args.recipe,
+            multiplier=args.multiplier,
+            strip_metadata=args.strip_metadata,
+            overwrite=args.overwrite,
+            progress=bar,
+        )
+        data = outcome.to_json()
+
+        def human() -> None:
+            r = data
+            print(
+                f"exported version {r['version']} ({r['format']}) to {r['out_dir']}:"
+                f" train {r['images'].get('train', 0)}, val {r['images'].get('val', 0)},"
+                f" test {r['images'].get('test', 0)} images"
+                + (f" ({r['augmented']} augmented)" if r["augmented"] else "")
+            )
+            if r["auto_split"]:
+                print(f"{r['auto_split']} image(s) had no split and were assigned one first")
+            for split, classes in r["shapes"].items():
+                for cls, kinds in classes.items():
+                    kinds_text = ", ".join(f"{n} {k}" for k, n in kinds.items())
+                    print(f"  {split:<6}{cls:<24}{kinds_text}")
+            for s in r["skipped"]:
+                print(f"not exported: {s['file_name']}: {s['reason']}")
+            for w in r["warnings"]:
+                print(f"warning: {w}")
+            print(
+                "checked: re-read the export and found what was written"
+                if r["verified"]
+                else "NOT verified"
+            )
+
+        emit(args, data, human)
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from labeler.gui.app import run_gui  # Qt is imported only for this command
 
@@ -245,8 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "folder", "coco", "yolo", "voc", "labelme", "cvat"],
-        help="what SOURCE holds (default: auto)",
+        help="what SOURCE holds: auto (default), folder, coco, yolo, voc, labelme, cvat, csv,"
+        " imagefolder, or a plugin's format",
     )
     sp.add_argument(
         "--labels-from-folders",
@@ -269,6 +465,58 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("stats", cmd_stats, "counts per class and split, unlabeled, imbalance ratio")
     sp.add_argument("project")
 
+    sp = command("recipe", cmd_recipe, "augmentation recipes: list, add, show, remove, preview")
+    sp.add_argument("project")
+    sp.add_argument("action", choices=["list", "add", "show", "remove", "preview"])
+    sp.add_argument("arg", nargs="?", default=None, metavar="FILE.json|NAME")
+    sp.add_argument("--name", help="add: store under this name (default: the recipe's own)")
+    sp.add_argument("--replace", action="store_true", help="add: replace a recipe of that name")
+    sp.add_argument("--image", help="preview: the image (id, path or file name)")
+    sp.add_argument("--out", help="preview: the grid to write (.png or .jpg)")
+    sp.add_argument("--n", type=int, default=8, help="preview: number of copies (default 8)")
+    sp.add_argument(
+        "--seed", type=int, default=0, help="preview: the seed, as export --seed (default 0)"
+    )
+
+    sp = command("split", cmd_split, "assign train/val/test: stratified, leakage-safe, stable")
+    sp.add_argument("project")
+    sp.add_argument(
+        "--ratios", type=float, nargs=3, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST")
+    )
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument(
+        "--reshuffle",
+        action="store_true",
+        help="reassign every image, not only those without a split",
+    )
+    sp.add_argument(
+        "--group-by-folder",
+        action="store_true",
+        help="keep images from one source folder in one split",
+    )
+
+    sp = command("export", cmd_export, "export a checked, reproducible dataset version")
+    sp.add_argument("project")
+    sp.add_argument(
+        "--format",
+        required=True,
+        help="imagefolder, coco, yolo, yolo-detect, yolo-segment, voc, csv",
+    )
+    sp.add_argument("--out", required=True, metavar="DIR")
+    sp.add_argument("--recipe", metavar="NAME", help="augment the train split with this recipe")
+    sp.add_argument(
+        "--multiplier",
+        type=int,
+        default=0,
+        metavar="N",
+        help="augmented copies per train image (with --recipe; default 1)",
+    )
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument(
+        "--strip-metadata", action="store_true", help="re-encode images without EXIF/GPS metadata"
+    )
+    sp.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
+
     sp = command("gui", cmd_gui, "open the annotation window", json_flag=False)
     sp.add_argument("project", nargs="?", default=None)
     return parser
@@ -285,6 +533,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.OperationalError as e:
         print(f"labeler: error: project database: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `labeler ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""
         print(f"labeler: error: {e.strerror or e}{where}", file=sys.stderr)

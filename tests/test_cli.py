@@ -113,7 +113,11 @@ def test_classes_add_list_rename_merge_remove(capsys, proj):
         (["label", "{p}", "astronaut.jpg", "dinosaur"], "no class named 'dinosaur'"),
         (["label", "{p}", "nothing.jpg", "cat"], "no image 'nothing.jpg'"),
         (["stats", "{d}/missing.labeler"], "no project at"),
-        (["import", "{p}", "x", "--format", "coco"], "not available"),
+        (["import", "{p}", "{d}/nothing", "--format", "coco"], "is not a folder"),
+        (["export", "{p}", "--format", "tiff", "--out", "{d}/o"], "tiff"),
+        (["export", "{p}", "--format", "coco", "--out", "{d}/o", "--multiplier", "2"], "needs --recipe"),
+        (["recipe", "{p}", "show", "nope"], "no recipe named"),
+        (["split", "{p}", "--ratios", "0.5", "0.5", "0.5"], "ratio"),
     ],
 )
 def test_bad_input_is_one_line_nonzero_and_changes_nothing(capsys, proj, argv, message):
@@ -155,3 +159,71 @@ def test_every_command_is_documented_in_the_readme():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     for name in sub.choices:
         assert f"labeler {name}" in readme, f"README does not document 'labeler {name}'"
+
+
+RECIPE = {
+    "schema_version": 1,
+    "name": "light",
+    "steps": [
+        {"op": "horizontal_flip", "p": 0.5},
+        {"op": "rotate", "params": {"angle": [-10, 10]}},
+    ],
+}
+
+
+def test_split_then_export_then_reimport(capsys, proj, tmp_path):
+    plan = run_json(capsys, "split", proj, "--ratios", "0.6", "0.2", "0.2", "--seed", "4")
+    assert sum(plan["images"].values()) == 20 and plan["new"] == 20
+    assert set(plan["class_counts"]["train"]) <= {"airplane", "cat", "truck"}
+    again = run_json(capsys, "split", proj)
+    assert again["new"] == 0 and again["moved"] == 0  # stable
+    out = run_json(capsys, "export", proj, "--format", "imagefolder", "--out", tmp_path / "if")
+    assert out["verified"] and out["version"] == 1 and out["auto_split"] == 0
+    assert sum(out["images"].values()) == 12  # the 8 untagged photos have no folder to go in
+    code, _, err = run(capsys, "export", proj, "--format", "imagefolder", "--out", tmp_path / "if")
+    assert code == 1 and "not empty" in err and "--overwrite" in err
+    new = tmp_path / "copy.labeler"
+    run(capsys, "init", new)
+    imported = run_json(capsys, "import", new, tmp_path / "if", "--format", "imagefolder")
+    assert imported["images_added"] == 12 and imported["shapes_added"] == 12
+
+
+def test_recipe_add_list_show_preview_and_augmented_export(capsys, proj, tmp_path):
+    recipe = tmp_path / "light.json"
+    recipe.write_text(json.dumps(RECIPE))
+    assert run_json(capsys, "recipe", proj, "add", recipe)["added"] == "light"
+    listing = run_json(capsys, "recipe", proj, "list")["recipes"]
+    assert listing == [{"name": "light", "ops": ["horizontal_flip", "rotate"]}]
+    code, out, _ = run(capsys, "recipe", proj, "show", "light")
+    assert code == 0 and json.loads(out)["steps"][1]["params"]["angle"] == [-10, 10]
+    grid = tmp_path / "grid.png"
+    run_json(capsys, "recipe", proj, "preview", "light", "--image", "coffee.jpg", "--out", grid,
+             "--n", "4")  # fmt: skip
+    import cv2
+
+    assert cv2.imread(str(grid)).shape[0] > 256
+    out = run_json(
+        capsys, "export", proj, "--format", "coco", "--out", tmp_path / "aug",
+        "--recipe", "light", "--multiplier", "2",
+    )  # fmt: skip
+    train = out["images"]["train"]
+    assert out["augmented"] * 3 == train * 2  # two copies per real train image
+    assert run_json(capsys, "recipe", proj, "remove", "light")["removed"] == "light"
+
+
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ({"schema_version": 1, "steps": [{"op": "twirl"}]}, "unknown op 'twirl'"),
+        ({"schema_version": 1, "steps": [{"op": "rotate", "params": {"spin": 3}}]}, "'spin'"),
+        ({"schema_version": 1, "steps": [{"op": "rotate", "p": 2}]}, "p"),
+        ({"schema_version": 99, "steps": []}, "schema"),
+    ],
+)
+def test_bad_recipe_file_is_refused_with_its_problem(capsys, proj, tmp_path, recipe, message):
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(recipe))
+    before = digest(proj)
+    code, _, err = run(capsys, "recipe", proj, "add", f)
+    assert code == 1 and message in err and err.count("\n") == 1
+    assert digest(proj) == before

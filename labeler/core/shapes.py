@@ -119,4 +119,5 @@ class Shape:
 
 def _num(v: float) -> float | int:
     """Store whole-pixel coordinates as ints so the JSON stays short and exact."""
-    return int(v) if float(v).is_integer() else round(v, 4)
+    r = round(float(v), 4)
+    return int(r) if r.is_integer() else r
