@@ -115,7 +115,10 @@ def test_classes_add_list_rename_merge_remove(capsys, proj):
         (["stats", "{d}/missing.labeler"], "no project at"),
         (["import", "{p}", "{d}/nothing", "--format", "coco"], "is not a folder"),
         (["export", "{p}", "--format", "tiff", "--out", "{d}/o"], "tiff"),
-        (["export", "{p}", "--format", "coco", "--out", "{d}/o", "--multiplier", "2"], "needs --recipe"),
+        (
+            ["export", "{p}", "--format", "coco", "--out", "{d}/o", "--multiplier", "2"],
+            "needs --recipe",
+        ),
         (["recipe", "{p}", "show", "nope"], "no recipe named"),
         (["split", "{p}", "--ratios", "0.5", "0.5", "0.5"], "ratio"),
     ],
