@@ -410,6 +410,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from labeler.store.health import project_health, write_html
+
+    with _open(args.project) as p:
+        report = project_health(p, decode_images=not args.quick, progress=ProgressBar("checking"))
+        html = write_html(report, args.html, f"Health of {p.path.name}") if args.html else None
+
+        def human() -> None:
+            counts = report.severity_counts()
+            print(
+                f"{len(report.findings)} finding(s): {counts.get('error', 0)} error(s),"
+                f" {counts.get('warning', 0)} warning(s), {counts.get('info', 0)} note(s)"
+            )
+            for f in report.findings:
+                print(f"[{f.severity}] {f.title}: {f.message}")
+                if f.suggestion:
+                    print(f"    -> {f.suggestion}")
+            if html:
+                print(f"report written to {html}")
+
+        if args.json:
+            sys.stdout.write(report.to_json(indent=2) + "\n")
+        else:
+            human()
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from labeler.gui.app import run_gui  # Qt is imported only for this command
 
@@ -516,6 +543,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--strip-metadata", action="store_true", help="re-encode images without EXIF/GPS metadata"
     )
     sp.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
+
+    sp = command("health", cmd_health, "find what is wrong with the data, and what to do")
+    sp.add_argument("project")
+    sp.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML report")
+    sp.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip decoding images (no unreadable-file or suspicious-label checks)",
+    )
 
     sp = command("gui", cmd_gui, "open the annotation window", json_flag=False)
     sp.add_argument("project", nargs="?", default=None)
