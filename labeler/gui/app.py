@@ -3,49 +3,26 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from labeler import __version__
-from labeler.core.errors import LabelerError
 
 
-class MainWindow(QMainWindow):
-    def __init__(self, project_path: str | None = None) -> None:
-        super().__init__()
-        self.project = None
-        self.setWindowTitle("Labeler")
-        self.resize(1200, 800)
-        self.summary = QLabel("Open or create a project to start.")
-        self.summary.setMargin(24)
-        self.setCentralWidget(self.summary)
-        self.statusBar().showMessage(f"Labeler {__version__}")
-        if project_path:
-            self.open_project(project_path)
-
-    def open_project(self, path: str) -> None:
-        from labeler.store.project import Project
-
-        try:
-            project = Project.open(path)
-        except LabelerError as e:
-            QMessageBox.critical(self, "Cannot open project", str(e))
-            return
-        if self.project is not None:
-            self.project.close()
-        self.project = project
-        self.setWindowTitle(f"{Path(path).name} — Labeler")
-        s = project.stats()
-        self.summary.setText(
-            f"{s['images']} images, {len(s['classes'])} classes, {s['unlabeled']} unlabeled"
-        )
-
-
-def run_gui(project_path: str | None = None) -> int:
+def make_app() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Labeler")
     app.setOrganizationName("Labeler")
+    app.setApplicationVersion(__version__)
+    return app  # type: ignore[return-value]
+
+
+def run_gui(project_path: str | None = None) -> int:
+    """Open the annotation window (on `project_path`, else the last project); returns the
+    exit code of the event loop."""
+    from labeler.gui.main_window import MainWindow
+
+    app = make_app()
     window = MainWindow(project_path)
     window.show()
     return app.exec()

@@ -1,0 +1,681 @@
+"""The canvas: the image, its shapes, and the mouse and keyboard gestures that edit them.
+
+Scene coordinates are original-image pixels (a reduced decode is scaled up to the full size),
+so a shape's points go to the project unchanged. The canvas never writes to the project: it
+emits what the user did (`shape_drawn`, `shapes_edited`) and the window turns that into an
+undoable edit; after the edit the window hands the stored shapes back through `set_shapes`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from labeler.core.shapes import Point, Shape
+
+TOOLS = ("tag", "select", "box", "polygon")
+HANDLE_PX = 5.0  # handle half-size on screen, whatever the zoom
+MIN_BOX_PX = 2.0  # a smaller drag is a click, not a box
+ARROWS = {
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
+
+
+class ShapeItem(QGraphicsItem):
+    """One box or polygon, drawn in its class colour; handles show when selected."""
+
+    def __init__(self, shape: Shape, colour: str, label: str) -> None:
+        super().__init__()
+        self.shape_ = shape
+        self.colour = QColor(colour)
+        self.label = label
+        self.handle = HANDLE_PX  # in scene units; the canvas updates it on zoom
+        self.active_vertex: int | None = None
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setZValue(1)
+
+    # -- geometry ---------------------------------------------------------------------
+    def points(self) -> list[QPointF]:
+        pts = self.shape_.points
+        if self.shape_.kind == "box":
+            (x1, y1), (x2, y2) = pts
+            return [QPointF(x1, y1), QPointF(x2, y1), QPointF(x2, y2), QPointF(x1, y2)]
+        return [QPointF(x, y) for x, y in pts]
+
+    def outline(self) -> QPolygonF:
+        return QPolygonF(self.points())
+
+    def set_shape(self, shape: Shape) -> None:
+        self.prepareGeometryChange()
+        self.shape_ = shape
+        self.update()
+
+    def set_handle_size(self, size: float) -> None:
+        self.prepareGeometryChange()
+        self.handle = size
+
+    def boundingRect(self) -> QRectF:
+        m = self.handle * 2 + 2
+        return self.outline().boundingRect().adjusted(-m, -m, m, m)
+
+    def shape(self) -> QPainterPath:  # Qt's hit-test shape, not ours
+        path = QPainterPath()
+        path.addPolygon(self.outline())
+        path.closeSubpath()
+        stroker = QPainterPathStroker()
+        stroker.setWidth(self.handle * 2)
+        return path.united(stroker.createStroke(path))
+
+    def handle_at(self, pos: QPointF) -> int | None:
+        """The index of the vertex (polygon) or corner (box: TL, TR, BR, BL) under `pos`."""
+        r = self.handle * 1.6
+        best, best_d = None, r
+        for i, p in enumerate(self.points()):
+            d = math.hypot(p.x() - pos.x(), p.y() - pos.y())
+            if d <= best_d:
+                best, best_d = i, d
+        return best
+
+    def edge_at(self, pos: QPointF) -> int | None:
+        """The index i of the edge (i, i+1) under `pos`, for inserting a vertex."""
+        pts = self.points()
+        for i in range(len(pts)):
+            a, b = pts[i], pts[(i + 1) % len(pts)]
+            if _segment_distance(pos, a, b) <= self.handle * 1.6:
+                return i
+        return None
+
+    # -- painting ---------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        selected = self.isSelected()
+        pen = QPen(self.colour, 3 if selected else 2)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        fill = QColor(self.colour)
+        fill.setAlpha(80 if selected else 40)
+        painter.setBrush(QBrush(fill))
+        painter.drawPolygon(self.outline())
+        scale = painter.worldTransform().m11() or 1.0
+        self._paint_label(painter, scale)
+        if selected:
+            painter.setBrush(QBrush(QColor("white")))
+            for i, p in enumerate(self.points()):
+                h = self.handle
+                if i == self.active_vertex:
+                    painter.setBrush(QBrush(self.colour))
+                painter.drawRect(QRectF(p.x() - h, p.y() - h, 2 * h, 2 * h))
+                painter.setBrush(QBrush(QColor("white")))
+
+    def _paint_label(self, painter: QPainter, scale: float) -> None:
+        top_left = self.outline().boundingRect().topLeft()
+        painter.save()
+        painter.translate(top_left)
+        painter.scale(1 / scale, 1 / scale)
+        font = QFont()
+        font.setPixelSize(12)
+        font.setBold(True)
+        painter.setFont(font)
+        w = painter.fontMetrics().horizontalAdvance(self.label) + 8
+        painter.fillRect(QRectF(0, -17, w, 17), self.colour)
+        painter.setPen(QColor("black") if self.colour.lightness() > 140 else QColor("white"))
+        painter.drawText(QRectF(4, -17, w, 17), Qt.AlignmentFlag.AlignVCenter, self.label)
+        painter.restore()
+
+
+def _segment_distance(p: QPointF, a: QPointF, b: QPointF) -> float:
+    ax, ay, bx, by = a.x(), a.y(), b.x(), b.y()
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = (
+        0.0
+        if length2 == 0
+        else max(0.0, min(1.0, ((p.x() - ax) * dx + (p.y() - ay) * dy) / length2))
+    )
+    return math.hypot(p.x() - (ax + t * dx), p.y() - (ay + t * dy))
+
+
+@dataclass
+class _Drag:
+    """A gesture in progress: what it moves and where it started."""
+
+    kind: str  # move | handle | box | pan
+    start: QPointF
+    items: list[ShapeItem] = field(default_factory=list)
+    before: list[Shape] = field(default_factory=list)
+    index: int = -1
+    last_view: QPointF | None = None
+    moved: bool = False
+
+
+class Canvas(QGraphicsView):
+    """The image view and editor. Emits gestures; never writes to the project."""
+
+    shape_drawn = Signal(object)  # Shape without id
+    shapes_edited = Signal(object, object, str)  # before, after, gesture ('' = one step)
+    selection_changed = Signal()
+    zoom_changed = Signal(float)
+    space_tapped = Signal()
+    cursor_moved = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(
+            QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform
+        )
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(QColor("#202124"))
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.tool = "tag"
+        self.colour = "#ffffff"
+        self.class_id: int | None = None
+        self.image_size = (0, 0)
+        self.items_by_id: dict[int, ShapeItem] = {}
+        self.tags: list[tuple[str, str]] = []  # (name, colour) chips drawn over the image
+        self.message = ""
+        self.fit_mode = True
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._pixmap.setZValue(0)
+        self.scene().addItem(self._pixmap)
+        self._preview = QGraphicsPathItem()
+        self._preview.setZValue(2)
+        self.scene().addItem(self._preview)
+        self._drag: _Drag | None = None
+        self._poly: list[QPointF] = []
+        self._space = False
+        self._space_used = False
+        self.scene().selectionChanged.connect(self._on_selection)
+
+    # -- image and shapes -------------------------------------------------------------
+    def set_image(self, width: int, height: int) -> None:
+        """Start showing a new image of this size (pixels come later through set_pixels)."""
+        self.cancel_gesture()
+        self.image_size = (width, height)
+        self._pixmap.setPixmap(QPixmap())
+        self.scene().setSceneRect(QRectF(0, 0, width, height))
+        if self.fit_mode:
+            self.fit()
+
+    def set_pixels(self, image: QImage) -> None:
+        """Show decoded pixels, scaled so scene units stay original-image pixels."""
+        pm = QPixmap.fromImage(image)
+        self._pixmap.setPixmap(pm)
+        w, h = self.image_size
+        if pm.width() and w:
+            self._pixmap.setTransform(
+                self._pixmap.transform().fromScale(w / pm.width(), h / pm.height())
+            )
+        self.viewport().update()
+
+    def has_pixels(self) -> bool:
+        return not self._pixmap.pixmap().isNull()
+
+    def clear(self) -> None:
+        self.set_shapes([], {})
+        self.set_image(0, 0)
+        self.tags = []
+
+    def set_shapes(self, shapes: list[Shape], classes: dict[int, tuple[str, str]]) -> None:
+        """Show these shapes (tags become chips); keeps the selection of ids still present.
+
+        `classes` maps class id -> (name, colour)."""
+        keep = {s.id for s in self.selected_shapes()}
+        scene = self.scene()
+        scene.blockSignals(True)
+        for item in self.items_by_id.values():
+            scene.removeItem(item)
+        self.items_by_id = {}
+        self.tags = []
+        handle = self._handle_size()
+        for s in shapes:
+            name, colour = classes.get(s.class_id, ("?", "#ffffff"))
+            if s.kind == "tag":
+                self.tags.append((name, colour))
+                continue
+            item = ShapeItem(s, colour, name)
+            item.set_handle_size(handle)
+            scene.addItem(item)
+            item.setSelected(s.id in keep)
+            self.items_by_id[s.id] = item  # type: ignore[index]
+        scene.blockSignals(False)
+        self.selection_changed.emit()
+        self.viewport().update()
+
+    def shape_items(self) -> list[ShapeItem]:
+        return list(self.items_by_id.values())
+
+    def selected_items(self) -> list[ShapeItem]:
+        return [i for i in self.items_by_id.values() if i.isSelected()]
+
+    def selected_shapes(self) -> list[Shape]:
+        return [i.shape_ for i in self.selected_items()]
+
+    def select_ids(self, ids: set[int]) -> None:
+        for sid, item in self.items_by_id.items():
+            item.setSelected(sid in ids)
+
+    def selected_vertex(self) -> tuple[ShapeItem, int] | None:
+        for item in self.selected_items():
+            if item.active_vertex is not None and item.shape_.kind == "polygon":
+                return item, item.active_vertex
+        return None
+
+    def show_message(self, text: str) -> None:
+        """A line over the canvas (loading, a missing file); '' hides it."""
+        self.message = text
+        self.viewport().update()
+
+    # -- tools and zoom ---------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(tool)
+        self.cancel_gesture()
+        self.tool = tool
+        drawing = tool in ("box", "polygon")
+        self.viewport().setCursor(
+            Qt.CursorShape.CrossCursor if drawing else Qt.CursorShape.ArrowCursor
+        )
+
+    def set_class(self, class_id: int | None, colour: str) -> None:
+        self.class_id = class_id
+        self.colour = colour
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        self.fit_mode = True
+        w, h = self.image_size
+        if w and h:
+            self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoomed()
+
+    def set_zoom(self, factor: float) -> None:
+        self.fit_mode = False
+        self.setTransform(self.transform().fromScale(factor, factor))
+        self._zoomed()
+
+    def zoom_by(self, factor: float) -> None:
+        self.fit_mode = False
+        new = max(0.02, min(64.0, self.zoom() * factor))
+        f = new / self.zoom()
+        self.scale(f, f)
+        self._zoomed()
+
+    def _zoomed(self) -> None:
+        size = self._handle_size()
+        for item in self.items_by_id.values():
+            item.set_handle_size(size)
+        self.zoom_changed.emit(self.zoom())
+
+    def _handle_size(self) -> float:
+        return HANDLE_PX / (self.zoom() or 1.0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.fit_mode:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y()
+        if delta:
+            self.zoom_by(1.0015**delta)
+        event.accept()
+
+    # -- painting extras --------------------------------------------------------------
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if not (self.tags or self.message):
+            return
+        painter.save()
+        painter.resetTransform()
+        font = QFont()
+        font.setPixelSize(14)
+        font.setBold(True)
+        painter.setFont(font)
+        fm = painter.fontMetrics()
+        x = 10
+        for name, colour in self.tags:
+            w = fm.horizontalAdvance(name) + 16
+            c = QColor(colour)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(c)
+            painter.drawRoundedRect(QRectF(x, 10, w, 24), 6, 6)
+            painter.setPen(QColor("black") if c.lightness() > 140 else QColor("white"))
+            painter.drawText(QRectF(x, 10, w, 24), Qt.AlignmentFlag.AlignCenter, name)
+            x += w + 6
+        if self.message:
+            vr = QRectF(self.viewport().rect())
+            box = QRectF(vr.center().x() - 260, vr.center().y() - 30, 520, 60)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 190))
+            painter.drawRoundedRect(box, 8, 8)
+            painter.setPen(QColor("#ffd479"))
+            painter.drawText(
+                box.adjusted(12, 0, -12, 0),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.message,
+            )
+        painter.restore()
+
+    # -- keyboard ---------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        # Take keys from window shortcuts when they mean something here: Space to pan, arrows
+        # to nudge a selection, Enter/Escape while a polygon is being drawn.
+        if event.type() == QEvent.Type.ShortcutOverride:
+            key = event.key()  # type: ignore[attr-defined]
+            mods = event.modifiers()  # type: ignore[attr-defined]
+            plain = mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+            if (
+                (key == Qt.Key.Key_Space and mods == Qt.KeyboardModifier.NoModifier)
+                or (key in ARROWS and plain and self.selected_items())
+                or (key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape) and self._poly)
+            ):
+                event.accept()
+                return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space, self._space_used = True, False
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if key in ARROWS and self.selected_items():
+            step = 10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            dx, dy = ARROWS[key]
+            self.nudge(dx * step, dy * step)
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._poly:
+            self.close_polygon()
+            return
+        if key == Qt.Key.Key_Escape:
+            if self._poly or self._drag:
+                self.cancel_gesture()
+            else:
+                self.scene().clearSelection()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(self._tool_cursor())
+            if not self._space_used:
+                self.space_tapped.emit()
+            return
+        super().keyReleaseEvent(event)
+
+    def nudge(self, dx: float, dy: float) -> None:
+        items = self.selected_items()
+        before = [i.shape_ for i in items]
+        after = [self._clamped_translate(s, dx, dy) for s in before]
+        if after != before:
+            self.shapes_edited.emit(before, after, "nudge")
+
+    # -- mouse ------------------------------------------------------------------------
+    def scene_point(self, event: QMouseEvent) -> QPointF:
+        return self.mapToScene(event.position().toPoint())
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = self.scene_point(event)
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space
+        ):
+            self._space_used = True
+            self._drag = _Drag("pan", pos, last_view=event.position())
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if button != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        mods = event.modifiers()
+        if self.tool == "polygon" and (self._poly or not self._handle_hit(pos)):
+            self._polygon_click(pos)
+            return
+        hit = self._handle_hit(pos)
+        if hit is not None:
+            item, index = hit
+            if mods & Qt.KeyboardModifier.AltModifier:
+                self._delete_vertex(item, index)
+                return
+            for other in self.selected_items():
+                other.active_vertex = None
+                other.update()
+            item.active_vertex = index
+            self._drag = _Drag("handle", pos, [item], [item.shape_], index)
+            return
+        if self.tool == "box":
+            self._drag = _Drag("box", self._clamp(pos))
+            return
+        self._select_press(event, pos, mods)
+
+    def _select_press(self, event: QMouseEvent, pos: QPointF, mods) -> None:
+        item = self._item_at(pos)
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if item is None:
+            if not ctrl:
+                self.scene().clearSelection()
+            self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+            super().mousePressEvent(event)
+            return
+        if ctrl:
+            item.setSelected(not item.isSelected())
+            return
+        if not item.isSelected():
+            self.scene().clearSelection()
+            item.setSelected(True)
+        for i in self.selected_items():
+            i.active_vertex = None
+        items = self.selected_items()
+        self._drag = _Drag("move", pos, items, [i.shape_ for i in items])
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = self.scene_point(event)
+        self.cursor_moved.emit(pos.x(), pos.y())
+        d = self._drag
+        if d is None:
+            if self._poly:
+                self._show_polygon_preview(pos)
+            return super().mouseMoveEvent(event)
+        d.moved = True
+        if d.kind == "pan":
+            delta = event.position() - d.last_view
+            d.last_view = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+        elif d.kind == "box":
+            end = self._clamp(pos)
+            path = QPainterPath()
+            path.addRect(QRectF(d.start, end).normalized())
+            self._set_preview(path)
+        elif d.kind == "move":
+            dx, dy = pos.x() - d.start.x(), pos.y() - d.start.y()
+            dx, dy = self._limit_translation(d.before, dx, dy)
+            for item, s in zip(d.items, d.before, strict=True):
+                item.set_shape(s.translated(dx, dy))
+        elif d.kind == "handle":
+            item = d.items[0]
+            item.set_shape(_move_point(d.before[0], d.index, self._clamp(pos)))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        d, self._drag = self._drag, None
+        if d is None:
+            super().mouseReleaseEvent(event)
+            self.setDragMode(QGraphicsView.DragMode.NoDrag)
+            return
+        if d.kind == "pan":
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else self._tool_cursor()
+            )
+        elif d.kind == "box":
+            self._set_preview(None)
+            end = self._clamp(self.scene_point(event))
+            w, h = abs(end.x() - d.start.x()), abs(end.y() - d.start.y())
+            if w * self.zoom() >= MIN_BOX_PX and h * self.zoom() >= MIN_BOX_PX and self.class_id:
+                self.shape_drawn.emit(
+                    Shape.box(self.class_id, d.start.x(), d.start.y(), end.x(), end.y())
+                )
+        elif d.kind in ("move", "handle"):
+            after = [i.shape_ for i in d.items]
+            if d.moved and after != d.before:
+                self.shapes_edited.emit(d.before, after, "")
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if self.tool == "polygon" or event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = self.scene_point(event)
+        for item in self._items_at(pos):
+            if item.shape_.kind != "polygon":
+                continue
+            edge = item.edge_at(pos)
+            if edge is not None and item.handle_at(pos) is None:
+                pts = list(item.shape_.points)
+                pts.insert(edge + 1, (pos.x(), pos.y()))
+                self.shapes_edited.emit([item.shape_], [item.shape_.with_points(pts)], "")
+                return
+
+    # -- polygon drawing --------------------------------------------------------------
+    def _polygon_click(self, pos: QPointF) -> None:
+        pos = self._clamp(pos)
+        if len(self._poly) >= 3:
+            first = self._poly[0]
+            if math.hypot(first.x() - pos.x(), first.y() - pos.y()) <= self._handle_size() * 1.6:
+                self.close_polygon()
+                return
+        self._poly.append(pos)
+        self._show_polygon_preview(pos)
+
+    def close_polygon(self) -> None:
+        pts = [(p.x(), p.y()) for p in self._poly]
+        self._poly = []
+        self._set_preview(None)
+        if len(pts) >= 3 and self.class_id:
+            self.shape_drawn.emit(Shape.polygon(self.class_id, pts))
+
+    def _show_polygon_preview(self, cursor: QPointF) -> None:
+        path = QPainterPath()
+        path.addPolygon(QPolygonF([*self._poly, cursor]))
+        h = self._handle_size()
+        for p in self._poly:
+            path.addRect(QRectF(p.x() - h, p.y() - h, 2 * h, 2 * h))
+        self._set_preview(path)
+
+    def _set_preview(self, path: QPainterPath | None) -> None:
+        pen = QPen(QColor(self.colour), 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._preview.setPen(pen)
+        self._preview.setPath(path or QPainterPath())
+
+    def cancel_gesture(self) -> None:
+        if self._drag and self._drag.kind in ("move", "handle"):
+            for item, s in zip(self._drag.items, self._drag.before, strict=True):
+                item.set_shape(s)
+        self._drag = None
+        self._poly = []
+        self._set_preview(None)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _tool_cursor(self) -> Qt.CursorShape:
+        drawing = self.tool in ("box", "polygon")
+        return Qt.CursorShape.CrossCursor if drawing else Qt.CursorShape.ArrowCursor
+
+    def _items_at(self, pos: QPointF) -> list[ShapeItem]:
+        return [i for i in self.scene().items(pos) if isinstance(i, ShapeItem)]
+
+    def _item_at(self, pos: QPointF) -> ShapeItem | None:
+        items = self._items_at(pos)
+        return items[0] if items else None
+
+    def _handle_hit(self, pos: QPointF) -> tuple[ShapeItem, int] | None:
+        for item in self.selected_items():
+            index = item.handle_at(pos)
+            if index is not None:
+                return item, index
+        return None
+
+    def _delete_vertex(self, item: ShapeItem, index: int) -> None:
+        s = item.shape_
+        if s.kind != "polygon" or len(s.points) <= 3:
+            return
+        pts = [p for i, p in enumerate(s.points) if i != index]
+        item.active_vertex = None
+        self.shapes_edited.emit([s], [s.with_points(pts)], "")
+
+    def delete_selected_vertex(self) -> bool:
+        """Delete the active polygon vertex; False when none is active."""
+        hit = self.selected_vertex()
+        if hit is None or len(hit[0].shape_.points) <= 3:
+            return False
+        self._delete_vertex(*hit)
+        return True
+
+    def _clamp(self, pos: QPointF) -> QPointF:
+        w, h = self.image_size
+        return QPointF(min(max(pos.x(), 0.0), float(w)), min(max(pos.y(), 0.0), float(h)))
+
+    def _limit_translation(self, shapes: list[Shape], dx: float, dy: float) -> tuple[float, float]:
+        w, h = self.image_size
+        for s in shapes:
+            x1, y1, x2, y2 = s.bbox()  # type: ignore[misc]
+            dx = min(max(dx, -x1), w - x2)
+            dy = min(max(dy, -y1), h - y2)
+        return dx, dy
+
+    def _clamped_translate(self, s: Shape, dx: float, dy: float) -> Shape:
+        dx, dy = self._limit_translation([s], dx, dy)
+        return s.translated(dx, dy)
+
+    def _on_selection(self) -> None:
+        for item in self.items_by_id.values():
+            if not item.isSelected():
+                item.active_vertex = None
+        self.selection_changed.emit()
+
+
+def _move_point(shape: Shape, index: int, pos: QPointF) -> Shape:
+    """The shape with corner/vertex `index` at `pos` (a box keeps the opposite corner)."""
+    x, y = pos.x(), pos.y()
+    if shape.kind == "box":
+        (x1, y1), (x2, y2) = shape.points
+        corners: list[Point] = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        ox, oy = corners[(index + 2) % 4]
+        if abs(x - ox) < 1 or abs(y - oy) < 1:
+            return shape  # never collapse a box to a line
+        return shape.with_points(((ox, oy), (x, y)))
+    pts = list(shape.points)
+    pts[index] = (x, y)
+    return shape.with_points(pts)

@@ -1,0 +1,171 @@
+"""Dialogs: the import report, the cheat sheet, and the key-binding settings."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QKeySequenceEdit,
+    QLabel,
+    QPlainTextEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labeler.core.model import LabelClass
+from labeler.gui.actions import ACTIONS, MENUS, ActionRegistry, conflicts, store_keys
+from labeler.store.importer import ImportReport
+
+
+class ImportReportDialog(QDialog):
+    """What an import did, with every skipped file and why."""
+
+    def __init__(self, report: ImportReport, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import report")
+        self.resize(640, 420)
+        summary = (
+            f"Added {report.added} image(s); {report.already_present} already in the project; "
+            f"{len(report.duplicates)} duplicate(s); {len(report.skipped)} skipped"
+            + (f"; {report.relinked} relinked" if report.relinked else "")
+            + (f"; {report.tags_added} tag(s) from folder names" if report.tags_added else "")
+            + (" — cancelled before the end." if report.cancelled else ".")
+        )
+        self.summary = QLabel(summary)
+        self.summary.setWordWrap(True)
+        lines = [f"{s.path}\t{s.reason}" for s in report.skipped]
+        lines += [f"{s.path}\tduplicate: {s.reason}" for s in report.duplicates]
+        self.details = QPlainTextEdit("\n".join(lines) or "Nothing was skipped.")
+        self.details.setReadOnly(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(QLabel("Skipped files and reasons:"))
+        layout.addWidget(self.details)
+        layout.addWidget(buttons)
+
+
+def cheat_sheet_html(registry: ActionRegistry, classes: list[LabelClass]) -> str:
+    """Every shortcut, grouped by menu, plus the class keys of this project."""
+    parts = ["<h2>Keyboard shortcuts</h2>"]
+    for menu in MENUS:
+        rows = [
+            (spec.title.replace("&", ""), " or ".join(registry.keys(spec.id)))
+            for spec in ACTIONS
+            if spec.menu == menu and registry.keys(spec.id)
+        ]
+        if not rows:
+            continue
+        parts.append(f"<h3>{menu}</h3><table cellspacing=4>")
+        parts += [
+            f"<tr><td><b><code>{html.escape(k)}</code></b></td><td>{html.escape(t)}</td></tr>"
+            for t, k in rows
+        ]
+        parts.append("</table>")
+    parts.append(
+        "<h3>Classes</h3><p>A class key tags the image (tag tool), sets the class of the"
+        " selected shapes, or picks the class of the next shape. Set keys in the class panel.</p>"
+        "<table cellspacing=4>"
+    )
+    parts += [
+        f"<tr><td><b><code>{html.escape(c.shortcut)}</code></b></td>"
+        f"<td>{html.escape(c.name)}</td></tr>"
+        for c in classes
+        if c.shortcut
+    ]
+    parts.append(
+        "</table><h3>Mouse</h3><table cellspacing=4>"
+        "<tr><td><b>Wheel</b></td><td>zoom around the cursor</td></tr>"
+        "<tr><td><b>Middle drag, Space + drag</b></td><td>pan</td></tr>"
+        "<tr><td><b>Ctrl + click, drag on empty space</b></td><td>add to selection, rubber band</td></tr>"
+        "<tr><td><b>Arrows (Shift: ×10)</b></td><td>nudge the selected shapes</td></tr>"
+        "<tr><td><b>Double-click an edge</b></td><td>insert a polygon vertex</td></tr>"
+        "<tr><td><b>Alt + click a vertex</b></td><td>delete it (or select it and press Del)</td></tr>"
+        "<tr><td><b>Enter / click the first vertex</b></td><td>close the polygon</td></tr>"
+        "</table>"
+    )
+    return "".join(parts)
+
+
+class CheatSheetDialog(QDialog):
+    def __init__(
+        self, registry: ActionRegistry, classes: list[LabelClass], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Cheat sheet")
+        self.resize(520, 640)
+        self.browser = QTextBrowser()
+        self.browser.setHtml(cheat_sheet_html(registry, classes))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+
+
+class ShortcutDialog(QDialog):
+    """Rebind any action's key; bindings are stored in the user's settings."""
+
+    def __init__(self, registry: ActionRegistry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 640)
+        self.table = QTableWidget(len(ACTIONS), 2)
+        self.table.setHorizontalHeaderLabels(["Action", "Key"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 300)
+        self.edits: dict[str, QKeySequenceEdit] = {}
+        for row, spec in enumerate(ACTIONS):
+            self.table.setItem(row, 0, QTableWidgetItem(spec.title.replace("&", "")))
+            edit = QKeySequenceEdit(QKeySequence(", ".join(registry.keys(spec.id))))
+            self.table.setCellWidget(row, 1, edit)
+            self.edits[spec.id] = edit
+        self.warning = QLabel("")
+        self.warning.setStyleSheet("color: #c5221f")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
+            self.restore_defaults
+        )
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(self.warning)
+        layout.addWidget(buttons)
+
+    def bindings(self) -> dict[str, tuple[str, ...]]:
+        out = {}
+        for aid, edit in self.edits.items():
+            seq = edit.keySequence()
+            # QKeySequenceEdit keeps several keys as one multi-chord sequence: split them.
+            out[aid] = tuple(QKeySequence(seq[i]).toString() for i in range(seq.count()))
+        return out
+
+    def restore_defaults(self) -> None:
+        for spec in ACTIONS:
+            self.edits[spec.id].setKeySequence(QKeySequence(", ".join(spec.keys)))
+
+    def save(self) -> None:
+        b = self.bindings()
+        clash = conflicts(b)
+        if clash:
+            self.warning.setText(
+                "Used twice: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in clash.items())
+            )
+            return
+        for aid, keys in b.items():
+            store_keys(aid, keys)
+        self.registry.apply_shortcuts()
+        self.accept()
