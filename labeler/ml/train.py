@@ -107,6 +107,7 @@ def train_gan(
 
     >>> result = train_gan(images, labels, 10, "runs", steps=5000)  # doctest: +SKIP
     """
+    cfg = GanConfig(num_classes, resolution, width, class_names=tuple(class_names or ()))
     n = dataset_length(images)
     labels = check_labels(labels, n, num_classes)
     if steps is not None and steps < 0 or minutes is not None and minutes <= 0:
@@ -116,7 +117,6 @@ def train_gan(
     if steps is None and minutes is None:
         steps = DEFAULT_STEPS
     dev, warning = resolve_device(device)
-    cfg = GanConfig(num_classes, resolution, width, class_names=tuple(class_names or ()))
     options = {
         "config": json.loads(cfg.to_json()),
         "num_images": n,
