@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -352,8 +352,18 @@ class Canvas(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta:
-            self.zoom_by(1.0015**delta)
+            self.zoom_at(event.position().toPoint(), 1.0015**delta)
         event.accept()
+
+    def zoom_at(self, view_pos: QPoint, factor: float) -> None:
+        """Zoom keeping the image point under `view_pos` where it is on screen."""
+        anchor = self.mapToScene(view_pos)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.zoom_by(factor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        moved = self.mapFromScene(anchor) - view_pos
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
 
     # -- painting extras --------------------------------------------------------------
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:

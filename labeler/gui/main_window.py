@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self.workers = Workers(threads=3, parent=self)
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())
-        self.undo = UndoAdapter(lambda: self.project)
+        self.undo = UndoAdapter(lambda: self.project, self)
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
         self._build_docks()
@@ -175,9 +175,12 @@ class MainWindow(QMainWindow):
         self.loader.image_failed.connect(self._on_image_failed)
         self.undo.applied.connect(self._on_edit_applied)
         self.undo.failed.connect(self._on_write_failed)
-        self.undo.stack.indexChanged.connect(lambda _i: self.actions.update_enabled())
+        self.undo.stack.indexChanged.connect(self._on_undo_index)
         self.filter_box.activated.connect(lambda _i: self._apply_query())
         self.sort_box.activated.connect(lambda _i: self._apply_query())
+
+    def _on_undo_index(self, _index: int) -> None:
+        self.actions.update_enabled()
 
     # -- layout and settings ----------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -49,8 +49,10 @@ class UndoAdapter(QObject):
     applied = Signal(object)  # the Edit just done, undone or redone
     failed = Signal(str)
 
-    def __init__(self, project_getter: Callable[[], Project | None]) -> None:
-        super().__init__()
+    def __init__(
+        self, project_getter: Callable[[], Project | None], parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
         self.stack = QUndoStack(self)
         self._project = project_getter
         self._failed = False

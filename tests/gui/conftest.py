@@ -3,17 +3,13 @@ thread outlives its window."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from gui_helpers import make_images
+from PySide6.QtCore import QSettings
 
 from labeler.store.project import Project
-
-DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "resources" / "demo-photos"
 
 
 @pytest.fixture(autouse=True)
@@ -29,19 +25,6 @@ def _no_worker_left_running():
 
     busy = [p.activeThreadCount() for p in list(LIVE_POOLS) if p.activeThreadCount()]
     assert not busy, f"worker threads still running after the test: {busy}"
-
-
-def make_images(folder: Path, sizes: list[tuple[int, int]]) -> list[Path]:
-    """Real JPEGs cut from the demo photos, resized to the given (width, height)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    src = cv2.imread(str(DEMO_PHOTOS / "astronaut.jpg"))
-    out = []
-    for i, (w, h) in enumerate(sizes):
-        img = cv2.resize(np.roll(src, i * 37, axis=1), (w, h))
-        p = folder / f"img{i:03d}.jpg"
-        cv2.imwrite(str(p), img)
-        out.append(p)
-    return out
 
 
 @pytest.fixture

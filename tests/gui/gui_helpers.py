@@ -5,7 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
+
+DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "resources" / "demo-photos"
 
 
 def view_point(window, x: float, y: float) -> QPoint:
@@ -32,3 +36,16 @@ def click(qtbot, window, x, y, modifier=Qt.KeyboardModifier.NoModifier):
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def make_images(folder: Path, sizes: list[tuple[int, int]]) -> list[Path]:
+    """Real JPEGs cut from the demo photos, resized to the given (width, height)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    src = cv2.imread(str(DEMO_PHOTOS / "astronaut.jpg"))
+    out = []
+    for i, (w, h) in enumerate(sizes):
+        img = cv2.resize(np.roll(src, i * 37, axis=1), (w, h))
+        p = folder / f"img{i:03d}.jpg"
+        cv2.imwrite(str(p), img)
+        out.append(p)
+    return out

@@ -1,0 +1,299 @@
+"""The window as an annotator uses it: keys, undo across images, filters, classes, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gui_helpers import drag
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from labeler.store.project import Project
+
+
+def _key(qtbot, window, key, mod=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(window.canvas, key, mod)
+
+
+def _tags(db, image_id):
+    return sorted(s.class_id for s in db()[image_id] if s.kind == "tag")
+
+
+def _status(path, image_id):
+    with Project.open(path) as p:
+        return p.image(image_id).status
+
+
+def test_title_is_the_project_name_and_status_bar_shows_position(window):
+    assert window.windowTitle() == "work — Labeler"
+    assert window.pos_label.text().startswith("1 / 5")
+    assert window.size_label.text() == "400×300"
+
+
+def test_keys_tag_navigate_review_and_undo_everything_across_images(
+    qtbot, window, db, project_path
+):
+    window.canvas.setFocus()
+    cat, dog = (c.id for c in list(window.classes.values())[:2])
+    first = window.current.id
+    _key(qtbot, window, Qt.Key.Key_1)
+    assert _tags(db, first) == [cat]
+    _key(qtbot, window, Qt.Key.Key_2)  # single-label: replaces
+    assert _tags(db, first) == [dog]
+    _key(qtbot, window, Qt.Key.Key_Space)
+    assert _status(project_path, first) == "reviewed"
+    _key(qtbot, window, Qt.Key.Key_D)
+    second = window.current.id
+    assert second != first and window.current_row == 1
+    _key(qtbot, window, Qt.Key.Key_1)
+    _key(qtbot, window, Qt.Key.Key_Right)
+    assert window.current_row == 2
+    _key(qtbot, window, Qt.Key.Key_A)
+    assert window.current_row == 1
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _tags(db, second) == []
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.current.id == first  # undo of an edit on another image goes there
+    assert _status(project_path, first) == "new"
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _tags(db, first) == [cat]
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _tags(db, first) == []
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    for _ in range(4):
+        _key(qtbot, window, Qt.Key.Key_Z, redo)
+    assert _tags(db, first) == [dog] and _tags(db, second) == [cat]
+    assert _status(project_path, first) == "reviewed"
+    assert window.current.id == second
+
+
+def test_multi_label_toggle_keeps_several_tags(qtbot, window, db):
+    window.actions["multi_label"].trigger()
+    assert window.project.multi_label
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    _key(qtbot, window, Qt.Key.Key_3)
+    assert len(_tags(db, window.current.id)) == 2
+    _key(qtbot, window, Qt.Key.Key_1)  # pressing a present tag again removes it
+    assert len(_tags(db, window.current.id)) == 1
+
+
+def test_next_unlabeled_and_filters(qtbot, window, db):
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    _key(qtbot, window, Qt.Key.Key_D)
+    _key(qtbot, window, Qt.Key.Key_2)
+    window.go_to_row(0)
+    _key(qtbot, window, Qt.Key.Key_N)
+    assert window.current_row == 2
+    window.set_filter("unlabeled")
+    assert window.model.rowCount() == 3
+    window.set_filter("labeled")
+    assert window.model.rowCount() == 2
+    dog = next(c.id for c in window.classes.values() if c.name == "dog")
+    window.set_filter(f"class:{dog}")
+    assert window.model.rowCount() == 1
+    window.set_filter("all", sort="class")
+    assert window.model.image_row(0).labelled and window.model.image_row(1).labelled
+    window.set_filter("reviewed")
+    assert window.model.rowCount() == 0
+    window.set_filter("all", sort="name")
+    assert window.go_to_text("img004.jpg") and window.current_row == 4
+    assert window.go_to_text("2") and window.current_row == 1
+    assert not window.go_to_text("nope.png")
+
+
+def test_split_and_generated_filters(window):
+    with Project.open(window.project.path) as p:
+        ids = [i.id for i in p.images()]
+        p.set_splits({ids[0]: "train", ids[1]: "val"})
+        p.conn.execute("UPDATE images SET provenance = 'generated' WHERE id = ?", (ids[2],))
+    window.set_filter("split:train")
+    assert window.model.rowCount() == 1
+    window.set_filter("split:unassigned")
+    assert window.model.rowCount() == 3
+    window.set_filter("generated")
+    assert window.model.rowCount() == 1
+
+
+def test_copy_paste_shapes_to_the_next_image(qtbot, window, db):
+    window.set_tool("box")
+    drag(qtbot, window, (10, 10), (100, 80))
+    first = window.current.id
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    _key(qtbot, window, Qt.Key.Key_D)
+    _key(qtbot, window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    (pasted,) = db()[window.current.id]
+    assert pasted.points == db()[first][0].points and pasted.id != db()[first][0].id
+
+
+def test_class_management_with_counted_confirmations(qtbot, window, db, monkeypatch):
+    asked = []
+
+    def answer(parent, title, text, *a, **k):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    cat, dog, bird = list(window.classes.values())
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    _key(qtbot, window, Qt.Key.Key_D)
+    _key(qtbot, window, Qt.Key.Key_1)
+    _key(qtbot, window, Qt.Key.Key_D)
+    _key(qtbot, window, Qt.Key.Key_3)
+    assert window.add_class("fish")
+    assert window.rename_class(cat.id, "kitten")
+    assert window.recolour_class(cat.id, "#123456")
+    assert window.set_class_shortcut(dog.id, "9")
+    with Project.open(window.project.path) as p:
+        assert p.class_by_id(cat.id).name == "kitten"
+        assert p.class_by_id(cat.id).colour == "#123456"
+        assert p.class_by_id(dog.id).shortcut == "9"
+    assert window.merge_class(cat.id, bird.id)
+    assert "2 shape(s)" in asked[-1] and "kitten" in asked[-1]
+    assert window.class_panel.tree.topLevelItemCount() == 3
+    assert window.delete_class(bird.id)
+    assert "3 shape(s)" in asked[-1]
+    assert all(s == [] for s in db().values())
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    assert not window.delete_class(dog.id)
+    assert dog.id in window.classes
+
+
+def test_dataset_chart_refreshes_after_edits(qtbot, window):
+    qtbot.waitUntil(lambda: window.chart.stats is not None, timeout=3000)
+    assert window.chart.stats["unlabeled"] == 5
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: window.chart.stats["unlabeled"] == 4, timeout=3000)
+    assert window.chart.stats["classes"][0]["images"] == 1
+    assert window.class_panel.tree.topLevelItem(0).text(2) == "1"
+    img = window.chart.grab().toImage()
+    assert img.width() > 0
+
+
+def test_a_moved_away_image_shows_a_message_and_stays_editable(qtbot, window, db, tmp_path):
+    # Row 3 is not a neighbour of row 0, so it was not prefetched before it moved.
+    (tmp_path / "imgs" / "img003.jpg").rename(tmp_path / "elsewhere.jpg")
+    window.go_to_row(3)
+    qtbot.waitUntil(lambda: "Cannot show" in window.canvas.message, timeout=3000)
+    assert "file not found" in window.canvas.message
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_2)
+    assert len(db()[window.current.id]) == 1
+
+
+def test_a_locked_database_says_not_saved_and_keeps_working(qtbot, window, db):
+    window.project.conn.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(window.project.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    assert "NOT SAVED" in window.saved_label.text()
+    assert "locked" in window.statusBar().currentMessage()
+    assert not window.undo.can_undo()
+    other.execute("ROLLBACK")
+    other.close()
+    _key(qtbot, window, Qt.Key.Key_1)
+    assert "saved" in window.saved_label.text() and "NOT" not in window.saved_label.text()
+    assert len(db()[window.current.id]) == 1
+
+
+def test_undo_that_cannot_write_leaves_the_history_in_place(qtbot, window, db):
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    window.project.conn.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(window.project.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    window.undo.undo()
+    other.execute("ROLLBACK")
+    other.close()
+    assert window.undo.can_undo() and len(db()[window.current.id]) == 1
+    window.undo.undo()
+    assert db()[window.current.id] == []
+
+
+def test_import_runs_in_the_background_and_reports_skipped_files(qtbot, window, tmp_path):
+    from gui_helpers import make_images
+
+    folder = tmp_path / "more"
+    make_images(folder, [(64, 48)] * 3)
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    window.start_import([str(folder)])
+    qtbot.waitUntil(lambda: window.last_import_report is not None, timeout=10000)
+    report = window.last_import_report
+    assert report.added == 3 and len(report.skipped) == 1
+    assert window.model.rowCount() == 8
+    assert "broken.jpg" in window.report_dialog.details.toPlainText()
+    assert "not an image" in window.report_dialog.details.toPlainText()
+    window.report_dialog.close()
+
+
+def test_cheat_sheet_and_rebinding_read_the_one_action_table(qtbot, window):
+    from labeler.gui.actions import ACTIONS, store_keys
+    from labeler.gui.dialogs import cheat_sheet_html
+
+    html = cheat_sheet_html(window.actions, list(window.classes.values()))
+    for spec in ACTIONS:
+        if spec.keys:
+            assert spec.title.replace("&", "") in html.replace("&amp;", "&")
+    assert "cat" in html
+    store_keys("next_image", ("J",))
+    window.actions.apply_shortcuts()
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_J)
+    assert window.current_row == 1
+    _key(qtbot, window, Qt.Key.Key_D)
+    assert window.current_row == 1  # D no longer moves on
+    window.show_shortcut_settings()
+    assert window.shortcut_dialog.bindings()["next_image"] == ("J",)
+    window.shortcut_dialog.close()
+
+
+def test_layout_and_last_project_come_back(qtbot, window, project_path):
+    from labeler.gui.main_window import MainWindow
+
+    window.go_to_row(3)
+    window.classes_dock.hide()
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    try:
+        assert again.project is not None and again.project.path == project_path
+        assert again.current_row == 3
+        assert not again.classes_dock.isVisible()
+    finally:
+        again.close()
+
+
+def test_big_image_shows_a_reduced_preview_then_full_size(qtbot, tmp_path):
+    import cv2
+    import numpy as np
+
+    from labeler.gui.main_window import MainWindow
+    from labeler.store.importer import import_folders
+
+    big = tmp_path / "big"
+    big.mkdir()
+    rng = np.random.default_rng(0)
+    img = cv2.resize(rng.integers(0, 255, (400, 600, 3), dtype=np.uint8), (6000, 4000))
+    cv2.imwrite(str(big / "huge.jpg"), img)
+    path = tmp_path / "big.labeler"
+    with Project.create(path) as p:
+        import_folders(p, [big])
+    w = MainWindow(str(path), open_last=False)
+    qtbot.addWidget(w)
+    w.show()
+    seen = []
+    w.loader.image_loaded.connect(lambda _i, im, full: seen.append((im.width(), full)))
+    w.loader.cache.clear()
+    w.current = None
+    w.current_row = None
+    w.go_to_row(0)
+    qtbot.waitUntil(lambda: any(full for _w, full in seen), timeout=15000)
+    assert seen[0] == (750, False)  # the 1/8 decode came first
+    assert seen[-1] == (6000, True)
+    w.close()
