@@ -238,6 +238,7 @@ class Canvas(QGraphicsView):
             self._pixmap.setTransform(
                 self._pixmap.transform().fromScale(w / pm.width(), h / pm.height())
             )
+        self._zoomed()
         self.viewport().update()
 
     def has_pixels(self) -> bool:
@@ -336,10 +337,21 @@ class Canvas(QGraphicsView):
         self._zoomed()
 
     def _zoomed(self) -> None:
+        # Past 3x, annotators want to see pixels, not a blur.
+        self._pixmap.setTransformationMode(
+            Qt.TransformationMode.FastTransformation
+            if self.zoom() * self._pixel_scale() >= 3
+            else Qt.TransformationMode.SmoothTransformation
+        )
         size = self._handle_size()
         for item in self.items_by_id.values():
             item.set_handle_size(size)
         self.zoom_changed.emit(self.zoom())
+
+    def _pixel_scale(self) -> float:
+        """Image pixels per decoded pixel (8 while a 1/8 preview is shown)."""
+        pm = self._pixmap.pixmap()
+        return self.image_size[0] / pm.width() if pm.width() else 1.0
 
     def _handle_size(self) -> float:
         return HANDLE_PX / (self.zoom() or 1.0)

@@ -12,6 +12,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
@@ -104,9 +106,8 @@ class ThumbnailLoader(QObject):
         while (job := self._pop()) is not None:
             sha, (path, w, h) = job
             try:
-                img = to_qimage(
-                    thumbnail(path, sha, self.cache_dir, size=THUMB_PX, width=w, height=h)
-                )
+                small = thumbnail(path, sha, self.cache_dir, size=THUMB_PX, width=w, height=h)
+                img = to_qimage(_fit(small, ICON_PX))
             except Exception:
                 img = _missing_image()
             self.thumbnail_loaded.emit(sha, img)
@@ -117,12 +118,23 @@ class ThumbnailLoader(QObject):
             self.memory.popitem(last=False)
 
 
+def _fit(img: np.ndarray, side: int) -> np.ndarray:
+    # The list shows icons at ICON_PX; shrinking here keeps every row the same height and
+    # the in-memory cache small (the disk cache keeps the larger THUMB_PX version).
+    h, w = img.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1:
+        return img
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
 def _missing_image() -> QImage:
-    img = QImage(THUMB_PX, THUMB_PX, QImage.Format.Format_RGB32)
+    img = QImage(ICON_PX, ICON_PX, QImage.Format.Format_RGB32)
     img.fill(QColor("#5a2a2a"))
     p = QPainter(img)
     p.setPen(QColor("#ffb0b0"))
-    p.setFont(QFont("Sans", 28, QFont.Weight.Bold))
+    p.setFont(QFont("Sans", 20, QFont.Weight.Bold))
     p.drawText(img.rect(), Qt.AlignmentFlag.AlignCenter, "?")
     p.end()
     return img
@@ -232,11 +244,10 @@ class ImageListModel(QAbstractListModel):
 
 
 def make_list_view() -> QListView:
-    """A list view that never measures every row: uniform sizes, batched layout."""
+    """A list view that never measures every row: with uniform sizes, laying out 100,000 rows
+    is arithmetic, not 100,000 size hints."""
     view = QListView()
     view.setUniformItemSizes(True)
-    view.setLayoutMode(QListView.LayoutMode.Batched)
-    view.setBatchSize(200)
     view.setIconSize(QSize(ICON_PX, ICON_PX))
     view.setSelectionMode(QListView.SelectionMode.SingleSelection)
     view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)

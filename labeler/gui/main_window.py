@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QListView,
     QMainWindow,
     QMessageBox,
     QProgressDialog,
@@ -190,6 +191,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        else:
+            self.resizeDocks(
+                [self.shapes_dock, self.dataset_dock], [160, 420], Qt.Orientation.Vertical
+            )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         s = app_settings()
@@ -256,6 +261,8 @@ class MainWindow(QMainWindow):
         self.list_view.setModel(self.model)
         self.list_view.selectionModel().currentChanged.connect(self._on_row_changed)
         self.actions["multi_label"].setChecked(project.multi_label)
+        self.saved_label.setText("● all edits saved")
+        self.saved_label.setStyleSheet("color: #34a853")
         self.refresh_classes()
         self._schedule_stats(0)
         app_settings().setValue("last_project", str(project.path))
@@ -279,7 +286,7 @@ class MainWindow(QMainWindow):
         self.list_view.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
-        self.list_view.scrollTo(index)
+        self.list_view.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
 
     def go_to_image(self, image_id: int) -> None:
         """Show an image, by its row when the list's filter includes it."""
