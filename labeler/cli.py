@@ -437,6 +437,147 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gan_progress(kind: str) -> Callable[[dict], None]:
+    """Training progress as a line on stderr every few seconds (and at the end)."""
+    last = [0.0]
+
+    def report(info: dict) -> None:
+        now = time.monotonic()
+        if now - last[0] < 2.0:
+            return
+        last[0] = now
+        if kind == "train":
+            losses = " ".join(f"{k}={v:.3f}" for k, v in (info.get("losses") or {}).items())
+            eta = info.get("eta_s")
+            print(
+                f"step {info.get('step')}  {info.get('images_per_s', 0):,.0f} img/s  {losses}"
+                + (f"  eta {eta / 60:.1f} min" if eta else "")
+                + f"  [{info.get('device', '')}]",
+                file=sys.stderr,
+            )
+        else:
+            print(" ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, dict)),
+                  file=sys.stderr)  # fmt: skip
+
+    return report
+
+
+def _device_note(device: str) -> None:
+    if device.startswith("cpu"):
+        print(
+            "labeler: warning: no CUDA GPU in use; running on the CPU (slow: keep"
+            " --resolution 32 and few steps)",
+            file=sys.stderr,
+        )
+    else:
+        print(f"labeler: using {device}", file=sys.stderr)
+
+
+def cmd_gan(args: argparse.Namespace) -> int:
+    import warnings
+
+    from labeler.ml import jobs
+    from labeler.ml.device import resolve_device
+
+    warnings.filterwarnings("ignore", category=UserWarning, module="labeler.ml")
+    with _open(args.project) as p:
+        if args.action != "review":
+            _device_note(str(resolve_device(args.device)[0]))
+        if args.action == "train":
+            if args.steps is None and args.minutes is None:
+                raise LabelerError("gan train needs --steps N or --minutes M")
+            data = jobs.train(
+                p, resolution=args.resolution, steps=args.steps, minutes=args.minutes,
+                device=args.device, width=args.width, batch_size=args.batch_size,
+                progress=_gan_progress("train"),
+            )  # fmt: skip
+            emit(args, data, lambda: print(
+                f"trained to step {data['step']} on {data['device']}"
+                f" ({data['images_per_s']:,.0f} img/s); checkpoint {data['checkpoint']}"
+            ))  # fmt: skip
+        elif args.action == "suggest":
+            target = args.target if args.target in ("max", "median") else _int(args.target)
+            data = jobs.suggest(
+                p, target=target, device=args.device, classifier_epochs=args.classifier_epochs,
+                arch=args.arch, progress=_gan_progress("suggest"),
+            )  # fmt: skip
+
+            def human() -> None:
+                print(f"{len(data['suggestions'])} suggestion(s) waiting for review")
+                for name, c in data["per_class"].items():
+                    print(
+                        f"  {name:<20} deficit {c['deficit']:>5}  pool {c['pool']:>6}  accepted"
+                        f" {c['accepted']:>5}  rejected: classifier {c['rejected_classifier']},"
+                        f" memorised {c['rejected_memorised']}, duplicate {c['rejected_duplicate']}"
+                    )
+
+            emit(args, data, human)
+        elif args.action == "review":
+            _gan_review(args, p)
+        elif args.action == "evaluate":
+            data = jobs.evaluate(
+                p, epochs=args.epochs, device=args.device, arch=args.arch,
+                progress=_gan_progress("evaluate"),
+            )  # fmt: skip
+
+            def human() -> None:
+                print(f"{'training set':<22}{'accuracy':>9}{'macro recall':>13}"
+                      f"{'thin recall':>12}{'thin F1':>9}")  # fmt: skip
+                for name, r in data["rows"].items():
+                    print(
+                        f"{name:<22}{r['accuracy']:>9.3f}{r['macro_recall']:>13.3f}"
+                        f"{r['thin_recall']:>12.3f}{r['thin_f1']:>9.3f}"
+                    )
+
+            emit(args, data, human)
+    return 0
+
+
+def _int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise LabelerError(f"--target must be max, median or a count, not {text!r}") from None
+    if value < 1:
+        raise LabelerError("--target must be at least 1")
+    return value
+
+
+def _gan_review(args: argparse.Namespace, p) -> None:
+    from labeler.store import gan as store
+
+    pending = store.list_suggestions(p, status="pending")
+    accept = list(args.accept or [])
+    if args.accept_top:
+        per_class: dict[int, int] = {}
+        for s in sorted(pending, key=lambda s: s.scores.get("rank", 0)):
+            if per_class.get(s.class_id, 0) < args.accept_top:
+                per_class[s.class_id] = per_class.get(s.class_id, 0) + 1
+                accept.append(s.id)
+    image_ids = store.accept_suggestions(p, accept) if accept else []
+    if args.reject:
+        store.reject_suggestions(p, args.reject)
+    names = {c.id: c.name for c in p.classes()}
+    left = store.list_suggestions(p, status="pending")
+    data = {
+        "accepted": accept,
+        "images": image_ids,
+        "rejected": list(args.reject or []),
+        "pending": [
+            {"id": s.id, "class": names.get(s.class_id), "seed": s.seed, "path": s.path,
+             "p_class": s.scores.get("p_class"), "nn_image_id": s.nn_image_id}
+            for s in left
+        ],
+    }  # fmt: skip
+
+    def human() -> None:
+        print(f"accepted {len(accept)}, rejected {len(data['rejected'])}, pending {len(left)}")
+        for s in data["pending"]:
+            print(f"  {s['id']:>6}  {s['class']:<20} p={s['p_class']:.2f}  {s['path']}")
+
+    emit(args, data, human)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from labeler.gui.app import run_gui  # Qt is imported only for this command
 
@@ -551,6 +692,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="skip decoding images (no unreadable-file or suspicious-label checks)",
+    )
+
+    sp = command(
+        "gan", cmd_gan, "GAN suggestions for thin classes: train, suggest, review, evaluate"
+    )
+    sp.add_argument("action", choices=["train", "suggest", "review", "evaluate"])
+    sp.add_argument("project")
+    sp.add_argument("--resolution", type=int, choices=[32, 64, 128], default=32)
+    sp.add_argument("--steps", type=int, help="train: steps to run now")
+    sp.add_argument("--minutes", type=float, help="train: minutes to run now")
+    sp.add_argument("--device", default="auto", help="auto (CUDA when present), cuda or cpu")
+    sp.add_argument(
+        "--width",
+        default="base",
+        choices=["tiny", "small", "base", "large"],
+        help="train: network width (tiny for CPU trials)",
+    )
+    sp.add_argument("--batch-size", type=int, default=64)
+    sp.add_argument("--target", default="median", help="suggest: max, median or a count")
+    sp.add_argument("--classifier-epochs", type=float, default=30)
+    sp.add_argument(
+        "--arch",
+        default="resnet18",
+        choices=["resnet18", "tiny"],
+        help="the small classifier (tiny for CPU trials)",
+    )
+    sp.add_argument("--epochs", type=float, help="evaluate: training budget per classifier")
+    sp.add_argument("--accept", type=int, nargs="+", metavar="ID", help="review: accept these")
+    sp.add_argument("--reject", type=int, nargs="+", metavar="ID", help="review: reject these")
+    sp.add_argument(
+        "--accept-top",
+        type=int,
+        metavar="N",
+        help="review: accept the N best-ranked pending suggestions per class",
     )
 
     sp = command("gui", cmd_gui, "open the annotation window", json_flag=False)

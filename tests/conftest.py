@@ -11,11 +11,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["LABELER_PROGRESS"] = "0"
 
-REPO = Path(__file__).resolve().parent.parent
-RESOURCES = REPO / "resources"
-DEMO_PHOTOS = RESOURCES / "demo-photos"
-CIFAR_MINI = RESOURCES / "cifar10-lt-mini"
-TEST_DATA = REPO / "tests" / "data"
+from testdata import CIFAR_MINI, DEMO_PHOTOS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

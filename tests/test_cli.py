@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from testdata import REPO
 
 from labeler.cli import build_parser, main
 

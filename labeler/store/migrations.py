@@ -109,10 +109,48 @@ def _m0003_recipes_and_versions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0004_generators_and_suggestions(conn: sqlite3.Connection) -> None:
+    # GAN generators (checkpoints in the media folder) and the samples they suggested,
+    # pending until a person accepts or rejects them.
+    _run(
+        conn,
+        """
+        CREATE TABLE generators (
+            id          INTEGER PRIMARY KEY,
+            run_dir     TEXT NOT NULL,
+            checkpoint  TEXT NOT NULL,
+            sha256      TEXT NOT NULL,
+            step        INTEGER NOT NULL,
+            resolution  INTEGER NOT NULL,
+            class_ids   TEXT NOT NULL,
+            created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE suggestions (
+            id           INTEGER PRIMARY KEY,
+            generator_id INTEGER NOT NULL REFERENCES generators(id) ON DELETE CASCADE,
+            round        INTEGER NOT NULL,
+            class_id     INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+            seed         INTEGER NOT NULL,
+            status       TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (status IN ('pending', 'accepted', 'rejected')),
+            scores       TEXT NOT NULL,
+            nn_image_id  INTEGER REFERENCES images(id) ON DELETE SET NULL,
+            path         TEXT NOT NULL,
+            image_id     INTEGER REFERENCES images(id) ON DELETE SET NULL,
+            created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            decided_at   TEXT
+        );
+        CREATE INDEX suggestions_status ON suggestions(status, class_id);
+        CREATE UNIQUE INDEX suggestions_seed ON suggestions(generator_id, class_id, seed)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m0001_initial,
     _m0002_settings_and_groups,
     _m0003_recipes_and_versions,
+    _m0004_generators_and_suggestions,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

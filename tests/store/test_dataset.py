@@ -7,7 +7,7 @@ import shutil
 
 import cv2
 import pytest
-from conftest import DEMO_PHOTOS
+from testdata import DEMO_PHOTOS
 
 from labeler.core.errors import LabelerError
 from labeler.core.shapes import Shape

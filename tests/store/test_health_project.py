@@ -6,7 +6,7 @@ import json
 import shutil
 
 import cv2
-from conftest import DEMO_PHOTOS
+from testdata import DEMO_PHOTOS
 
 from labeler.cli import main
 from labeler.core.shapes import Shape

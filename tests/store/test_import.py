@@ -11,8 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import CIFAR_MINI, DEMO_PHOTOS
 from PIL import Image
+from testdata import CIFAR_MINI, DEMO_PHOTOS
 
 from labeler.core.imagehash import hamming
 from labeler.core.images import MAX_PIXELS, load_image

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import sqlite_utils
-from conftest import TEST_DATA
+from testdata import TEST_DATA
 
 from labeler.core.errors import LabelerError
 from labeler.core.shapes import Shape

@@ -1,0 +1,265 @@
+"""GAN jobs on a project: train on the real train split, suggest for thin classes, review,
+and evaluate whether the accepted samples help.
+
+This is the one module of `labeler.ml` that reads the project store (DESIGN.md's direction
+ml -> store); the model code beside it needs only torch and numpy, for headless GPU machines.
+Checkpoints, the suggestion classifier and suggestion images live in the project's media
+folder (`NAME_media/gan/`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from labeler.core.errors import LabelerError
+from labeler.core.images import BadImage, decode, read_file_bytes
+from labeler.store.gan import (
+    add_generator,
+    add_suggestions,
+    latest_generator,
+    pending_counts,
+    suggestion_rounds,
+)
+from labeler.store.project import Project
+
+ProgressDict = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainSet:
+    """Real images of one split as arrays, with the project's class ids in index order."""
+
+    images: np.ndarray  # uint8 (N, R, R, 3) RGB
+    labels: np.ndarray  # int64 (N,), indices into class_ids
+    image_ids: list[int]
+    class_ids: list[int]
+    class_names: list[str]
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(json.dumps([self.image_ids, self.class_ids]).encode())
+        h.update(str(self.images.shape).encode())
+        return h.hexdigest()
+
+
+def gan_folder(project: Project) -> Path:
+    return project.media_folder / "gan"
+
+
+def load_split(
+    project: Project, split: str, resolution: int, *, generated: bool = False
+) -> TrainSet:
+    """Images of `split` whose shapes all carry one class, resized to `resolution` squares.
+
+    Only real images are read unless `generated` (the accepted suggestions) is asked for."""
+    classes = project.classes()
+    class_ids = [c.id for c in classes]
+    index = {cid: k for k, cid in enumerate(class_ids)}
+    shapes = project.all_shapes()
+    pixels, labels, ids = [], [], []
+    for img in project.images(split=split):
+        if (img.provenance == "generated") != generated:
+            continue
+        owned = {s.class_id for s in shapes.get(img.id, ())}
+        if len(owned) != 1:
+            continue
+        try:
+            bgr = decode(read_file_bytes(project.resolve(img)), reduced=_reduction(img, resolution))
+        except BadImage:
+            continue
+        rgb = cv2.cvtColor(
+            cv2.resize(bgr, (resolution, resolution), interpolation=cv2.INTER_AREA),
+            cv2.COLOR_BGR2RGB,
+        )
+        pixels.append(rgb)
+        labels.append(index[owned.pop()])
+        ids.append(img.id)
+    images = np.stack(pixels) if pixels else np.zeros((0, resolution, resolution, 3), np.uint8)
+    return TrainSet(images, np.array(labels, np.int64), ids, class_ids, [c.name for c in classes])
+
+
+def _reduction(img, resolution: int) -> int:
+    # Decode no larger than needed: the smallest DCT scale that still covers the target size.
+    for r in (8, 4, 2):
+        if min(img.width, img.height) // r >= resolution:
+            return r
+    return 1
+
+
+def _require_train(ts: TrainSet) -> None:
+    present = len(set(ts.labels.tolist()))
+    if len(ts.images) == 0:
+        raise LabelerError(
+            "no labelled train images: run 'labeler split' first (the GAN learns from the train"
+            " split only)"
+        )
+    if present < 2:
+        raise LabelerError("the GAN needs labelled train images of at least two classes")
+
+
+def train(
+    project: Project,
+    *,
+    resolution: int = 32,
+    steps: int | None = None,
+    minutes: float | None = None,
+    device: str = "auto",
+    width: str = "base",
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: ProgressDict | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) the project's GAN on its real train split; records the generator."""
+    from labeler.ml.train import train_gan
+
+    ts = load_split(project, "train", resolution)
+    _require_train(ts)
+    result = train_gan(
+        ts.images,
+        ts.labels,
+        len(ts.class_ids),
+        gan_folder(project) / "runs",
+        resolution=resolution,
+        steps=steps,
+        minutes=minutes,
+        device=device,
+        batch_size=batch_size,
+        seed=seed,
+        progress=progress,
+        should_stop=should_stop,
+        width=width,
+        class_names=ts.class_names,
+    )
+    generator_id = add_generator(
+        project,
+        run_dir=str(result.run_dir),
+        checkpoint=str(result.checkpoint),
+        sha256=result.checkpoint_sha256,
+        step=result.step,
+        resolution=resolution,
+        class_ids=ts.class_ids,
+    )
+    return result.to_json() | {"generator": generator_id, "train_images": len(ts.images)}
+
+
+def _classifier(project: Project, ts: TrainSet, device: str, epochs: float, arch: str):
+    """The suggestion classifier for this train set, trained once and cached by fingerprint."""
+    from labeler.ml.classifier import load_classifier, save_classifier, train_classifier
+
+    path = gan_folder(project) / f"classifier-{arch}-{ts.fingerprint()[:16]}.pt"
+    if path.exists():
+        return load_classifier(path, device=device)
+    clf = train_classifier(
+        ts.images, ts.labels, len(ts.class_ids), epochs=epochs, balanced=True, seed=0,
+        device=device, arch=arch,
+    )  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_classifier(clf, path)
+    return clf
+
+
+def suggest(
+    project: Project,
+    *,
+    target: str | int = "median",
+    device: str = "auto",
+    classifier_epochs: float = 30,
+    arch: str = "resnet18",
+    p_min: float = 0.5,
+    progress: ProgressDict | None = None,
+) -> dict[str, Any]:
+    """Generate, filter and store pending suggestions for classes below `target`."""
+    from labeler.ml.suggest import suggest as run_suggest
+
+    gen = latest_generator(project)
+    if gen is None:
+        raise LabelerError("no generator yet: run 'labeler gan train' first")
+    ts = load_split(project, "train", gen.resolution)
+    _require_train(ts)
+    if ts.class_ids != gen.class_ids:
+        raise LabelerError("the classes changed since the generator was trained: train it again")
+    clf = _classifier(project, ts, device, classifier_epochs, arch)
+    # Counts that already include accepted and pending samples, so rounds do not overshoot.
+    counts = np.bincount(ts.labels, minlength=len(ts.class_ids))
+    extra = load_split(project, "train", gen.resolution, generated=True)
+    counts += np.bincount(extra.labels, minlength=len(ts.class_ids))
+    pending = pending_counts(project)
+    counts += np.array([pending.get(cid, 0) for cid in ts.class_ids])
+    round_seed = suggestion_rounds(project, gen.id)  # a fresh seed each round: no repeats
+    result = run_suggest(
+        gen.checkpoint, clf, (ts.images, ts.labels), counts=counts, target=target,
+        p_min=p_min, seed=round_seed, device=device, progress=progress,
+    )  # fmt: skip
+    folder = gan_folder(project) / "suggestions"
+    rows = []
+    for s in result.suggestions:
+        nn = s.scores.get("nn_index")
+        rows.append(
+            {
+                "class_id": ts.class_ids[s.class_id],
+                "seed": s.seed,
+                "scores": s.scores,
+                "nn_image_id": ts.image_ids[nn] if nn is not None else None,
+                "rgb": s.image,
+            }
+        )
+    ids = add_suggestions(project, gen.id, round_seed, rows, folder)
+    data = result.to_json()
+    data["per_class"] = {
+        ts.class_names[int(k)]: v for k, v in data["per_class"].items()
+    }  # names, not indices
+    data["suggestions"] = [
+        {
+            "id": i,
+            "class": ts.class_names[s.class_id],
+            **s.to_json(),
+            "class_id": ts.class_ids[s.class_id],
+        }
+        for i, s in zip(ids, result.suggestions, strict=True)
+    ]
+    data["memorisation_rejected"] = sum(
+        v.get("rejected_memorised", 0) for v in data["per_class"].values()
+    )
+    return data
+
+
+def evaluate(
+    project: Project,
+    *,
+    epochs: float | None = None,
+    steps: int | None = None,
+    device: str = "auto",
+    arch: str = "resnet18",
+    resolution: int | None = None,
+    seed: int = 0,
+    heldout_split: str = "val",
+    progress: ProgressDict | None = None,
+) -> dict[str, Any]:
+    """Real only vs real + balancing vs real + accepted generated, on the real held-out split."""
+    from labeler.ml.evaluate import evaluate as run_evaluate
+
+    gen = latest_generator(project)
+    res = resolution or (gen.resolution if gen else 32)
+    ts = load_split(project, "train", res)
+    _require_train(ts)
+    held = load_split(project, heldout_split, res)
+    if len(held.images) == 0:
+        raise LabelerError(f"no labelled real images in the {heldout_split} split to score on")
+    generated = load_split(project, "train", res, generated=True)
+    data = run_evaluate(
+        (ts.images, ts.labels), (held.images, held.labels), len(ts.class_ids),
+        generated=(generated.images, generated.labels) if len(generated.images) else None,
+        steps=steps, epochs=epochs, seed=seed, device=device, progress=progress, arch=arch,
+    )  # fmt: skip
+    data["classes"] = ts.class_names
+    data["heldout_split"] = heldout_split
+    return data

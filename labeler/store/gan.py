@@ -1,0 +1,234 @@
+"""Generators and their suggestions as the project stores them, and the review decisions.
+
+An accepted suggestion becomes an image with provenance "generated" (generator, checkpoint
+hash, seed and scores in its provenance record), tagged with its class, in the train split
+only. A rejected one stays recorded so later rounds never offer it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from labeler.core.errors import LabelerError
+from labeler.core.images import probe_file
+from labeler.core.shapes import Shape
+from labeler.store.project import Project
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+
+@dataclass(frozen=True, slots=True)
+class Generator:
+    id: int
+    run_dir: str
+    checkpoint: str
+    sha256: str
+    step: int
+    resolution: int
+    class_ids: list[int]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSuggestion:
+    id: int
+    generator_id: int
+    round: int
+    class_id: int
+    seed: int
+    status: str
+    scores: dict[str, Any]
+    nn_image_id: int | None
+    path: str
+    image_id: int | None
+
+
+def add_generator(
+    project: Project,
+    *,
+    run_dir: str,
+    checkpoint: str,
+    sha256: str,
+    step: int,
+    resolution: int,
+    class_ids: Sequence[int],
+) -> int:
+    with project.atomic():
+        cur = project.conn.execute(
+            "INSERT INTO generators(run_dir, checkpoint, sha256, step, resolution, class_ids)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                project.stored_path(run_dir),
+                project.stored_path(checkpoint),
+                sha256,
+                step,
+                resolution,
+                json.dumps(list(class_ids)),
+            ),
+        )
+    return cur.lastrowid  # type: ignore[return-value]
+
+
+def latest_generator(project: Project) -> Generator | None:
+    row = project.conn.execute(
+        "SELECT id, run_dir, checkpoint, sha256, step, resolution, class_ids, created_at"
+        " FROM generators ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    values[1] = str(project.resolve(values[1]))
+    values[2] = str(project.resolve(values[2]))
+    values[6] = json.loads(values[6])
+    return Generator(*values)
+
+
+def suggestion_rounds(project: Project, generator_id: int) -> int:
+    """How many suggestion rounds this generator has had (the next round's seed)."""
+    row = project.conn.execute(
+        "SELECT COALESCE(MAX(round) + 1, 0) FROM suggestions WHERE generator_id = ?",
+        (generator_id,),
+    ).fetchone()
+    return row[0]
+
+
+def pending_counts(project: Project) -> dict[int, int]:
+    return dict(
+        project.conn.execute(
+            "SELECT class_id, COUNT(*) FROM suggestions WHERE status = 'pending' GROUP BY 1"
+        ).fetchall()
+    )
+
+
+def add_suggestions(
+    project: Project,
+    generator_id: int,
+    round_: int,
+    rows: Sequence[dict[str, Any]],
+    folder: Path,
+) -> list[int]:
+    """Write each suggestion's pixels (`rgb`, uint8 HxWx3) as a PNG and store it pending.
+    Seeds already seen for the class (accepted or rejected) are skipped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = []
+    with project.atomic():
+        for r in rows:
+            seen = project.conn.execute(
+                "SELECT 1 FROM suggestions WHERE generator_id = ? AND class_id = ? AND seed = ?",
+                (generator_id, r["class_id"], r["seed"]),
+            ).fetchone()
+            if seen:
+                continue
+            path = folder / f"g{generator_id}-c{r['class_id']}-s{r['seed']}.png"
+            if not cv2.imwrite(str(path), cv2.cvtColor(np.asarray(r["rgb"]), cv2.COLOR_RGB2BGR)):
+                raise LabelerError(f"cannot write {path}")
+            cur = project.conn.execute(
+                "INSERT INTO suggestions(generator_id, round, class_id, seed, scores, nn_image_id,"
+                " path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    generator_id,
+                    round_,
+                    r["class_id"],
+                    r["seed"],
+                    json.dumps(r["scores"], default=float),
+                    r.get("nn_image_id"),
+                    project.stored_path(path),
+                ),
+            )
+            ids.append(cur.lastrowid)
+    return ids
+
+
+def list_suggestions(
+    project: Project, *, status: str | None = None, class_id: int | None = None
+) -> list[StoredSuggestion]:
+    sql = (
+        "SELECT id, generator_id, round, class_id, seed, status, scores, nn_image_id, path,"
+        " image_id FROM suggestions WHERE 1"
+    )
+    args: list[Any] = []
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    if class_id is not None:
+        sql += " AND class_id = ?"
+        args.append(class_id)
+    out = []
+    for row in project.conn.execute(sql + " ORDER BY class_id, id", args):
+        values = list(row)
+        values[6] = json.loads(values[6])
+        out.append(StoredSuggestion(*values))
+    return out
+
+
+def _require_pending(project: Project, ids: Sequence[int]) -> list[StoredSuggestion]:
+    by_id = {s.id: s for s in list_suggestions(project)}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise LabelerError(f"no suggestion {missing[0]}")
+    decided = [i for i in ids if by_id[i].status != "pending"]
+    if decided:
+        raise LabelerError(f"suggestion {decided[0]} was already {by_id[decided[0]].status}")
+    return [by_id[i] for i in ids]
+
+
+def accept_suggestions(project: Project, ids: Sequence[int]) -> list[int]:
+    """Turn pending suggestions into generated train images tagged with their class; returns
+    the new images' ids. A suggestion whose pixels are already in the project is rejected."""
+    chosen = _require_pending(project, ids)
+    gens = {
+        row[0]: row[1:]
+        for row in project.conn.execute("SELECT id, sha256, step, checkpoint FROM generators")
+    }
+    image_ids = []
+    with project.atomic():
+        for s in chosen:
+            info = probe_file(project.resolve(s.path))
+            sha, step, checkpoint = gens[s.generator_id]
+            provenance = {
+                "generator": s.generator_id,
+                "checkpoint": checkpoint,
+                "checkpoint_sha256": sha,
+                "generator_step": step,
+                "seed": s.seed,
+                "suggestion": s.id,
+                "scores": s.scores,
+            }
+            if project.image_by_sha(info.sha256) is not None:
+                # The very same pixels are already in the project: nothing new to add.
+                project.conn.execute(
+                    f"UPDATE suggestions SET status = 'rejected', decided_at = {_NOW} WHERE id = ?",
+                    (s.id,),
+                )
+                continue
+            image_id = project.add_image(
+                project.resolve(s.path),
+                sha256=info.sha256, phash=info.phash, width=info.width, height=info.height,
+                format=info.format, bytes=info.bytes, channels=info.channels,
+                provenance="generated", provenance_info=json.dumps(provenance, default=float),
+                split="train", source_group="generated",
+            )  # fmt: skip
+            project.add_shape(image_id, Shape.tag(s.class_id))
+            project.conn.execute(
+                f"UPDATE suggestions SET status = 'accepted', image_id = ?, decided_at = {_NOW}"
+                " WHERE id = ?",
+                (image_id, s.id),
+            )
+            image_ids.append(image_id)
+    return image_ids
+
+
+def reject_suggestions(project: Project, ids: Sequence[int]) -> None:
+    _require_pending(project, ids)
+    with project.atomic():
+        project.conn.executemany(
+            f"UPDATE suggestions SET status = 'rejected', decided_at = {_NOW} WHERE id = ?",
+            [(i,) for i in ids],
+        )

@@ -1,0 +1,76 @@
+"""The GAN path on a real project, on the CPU at the tiny size: train, suggest, review,
+provenance, splits and exports, evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labeler.core.errors import LabelerError
+from labeler.ml import jobs
+from labeler.store import gan as store
+from labeler.store.dataset import export_project, split_project
+from labeler.store.importer import import_folders
+
+
+@pytest.fixture
+def trained(project, cifar_subset):
+    import torch
+
+    torch.set_num_threads(2)
+    import_folders(project, [cifar_subset], labels_from_folders=True)
+    split_project(project, (0.6, 0.2, 0.2), 0)
+    jobs.train(project, steps=3, device="cpu", width="tiny", batch_size=8)
+    return project
+
+
+def test_gan_needs_a_train_split(project, cifar_subset):
+    import_folders(project, [cifar_subset], labels_from_folders=True)
+    with pytest.raises(LabelerError, match="labeler split"):
+        jobs.train(project, steps=1, device="cpu", width="tiny")
+
+
+def test_suggest_review_and_generated_images_stay_in_train(trained, tmp_path):
+    p = trained
+    gen = store.latest_generator(p)
+    assert gen is not None and gen.step == 3
+    data = jobs.suggest(p, target="max", device="cpu", arch="tiny", classifier_epochs=1, p_min=0)
+    pending = store.list_suggestions(p, status="pending")
+    assert len(pending) == len(data["suggestions"]) > 0
+    assert all(p.resolve(s.path).is_file() for s in pending)
+    first, second = pending[0], pending[1]
+    (image_id,) = store.accept_suggestions(p, [first.id])
+    store.reject_suggestions(p, [second.id])
+    with pytest.raises(LabelerError, match="already accepted"):
+        store.accept_suggestions(p, [first.id])
+    img = p.image(image_id)
+    assert (img.provenance, img.split) == ("generated", "train")
+    info = json.loads(img.provenance_info)
+    assert info["checkpoint_sha256"] == gen.sha256 and info["seed"] == first.seed
+    assert [s.class_id for s in p.shapes(image_id)] == [first.class_id]
+    for seed in range(3):  # reshuffled splits never move it out of train
+        split_project(p, (0.2, 0.4, 0.4), seed, reshuffle=True)
+        assert p.image(image_id).split == "train"
+    out = export_project(p, "imagefolder", tmp_path / "v")
+    manifest = json.loads((tmp_path / "v" / "manifest.json").read_text())
+    generated = [im for im in manifest["images"] if im["generated"]]
+    assert len(generated) == 1 and generated[0]["split"] == "train"
+    assert out.report.verified
+    # A second round offers new samples, never the rejected one again.
+    jobs.suggest(p, target="max", device="cpu", arch="tiny", classifier_epochs=1, p_min=0)
+    again = [(s.class_id, s.seed) for s in store.list_suggestions(p) if s.id != second.id]
+    assert (second.class_id, second.seed) not in again
+
+
+def test_evaluate_reports_three_rows_on_the_val_split(trained):
+    p = trained
+    jobs.suggest(p, target="max", device="cpu", arch="tiny", classifier_epochs=1, p_min=0)
+    added = store.accept_suggestions(
+        p, [s.id for s in store.list_suggestions(p, status="pending")][:3]
+    )
+    assert added
+    data = jobs.evaluate(p, epochs=1, device="cpu", arch="tiny")
+    assert set(data["rows"]) == {"real", "real_balanced", "real_plus_generated"}
+    assert data["rows"]["real_plus_generated"]["generated_images"] == len(added)
+    assert data["classes"] == ["airplane", "cat", "truck"]
