@@ -254,6 +254,9 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.project = project
+        # A locked file should say "not saved" within a couple of seconds, not freeze the
+        # window for the store's default ten.
+        project.conn.execute("PRAGMA busy_timeout = 2000")
         self.undo.clear()
         self.current = self.current_row = None
         self.setWindowTitle(f"{project.path.stem} — Labeler")
