@@ -14,6 +14,7 @@ from labeler.core.health.annotations import check_annotations
 from labeler.core.health.balance import balance_stats, check_balance, image_classes
 from labeler.core.health.classifier import check_suspicious, image_features
 from labeler.core.health.duplicates import check_duplicates
+from labeler.core.health.extra import run_extra_checks
 from labeler.core.health.files import check_files, check_missing
 from labeler.core.health.model import (
     SEVERITIES,
@@ -95,6 +96,7 @@ def run_health(
         findings.extend(found)
         done_units += 1
         progress(min(done_units, total), total)
+    findings.extend(run_extra_checks(replace(data, images=tuple(images))))  # plugins' checks
     stats["images"].update(
         {
             "missing": sum(1 for im in images if im.exists is False),
