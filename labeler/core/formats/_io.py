@@ -5,6 +5,7 @@ Kept free of format knowledge so each format module stays about its own layout.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -12,6 +13,8 @@ import re
 import shutil
 import struct
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -54,11 +57,23 @@ def safe_relpath(name: str) -> str:
 
 def inside(root: Path, path: Path) -> str:
     """``path`` relative to ``root`` as POSIX text, refusing anything (symlinks too) outside."""
-    abs_root = Path(os.path.normpath(root.absolute()))
-    abs_path = Path(os.path.normpath(path.absolute()))
-    if not abs_path.is_relative_to(abs_root) or not path.resolve().is_relative_to(root.resolve()):
+    abs_root = os.path.normpath(root.absolute())
+    abs_path = os.path.normpath(path.absolute())
+    if not _below(abs_path, abs_root) or not _below(
+        os.path.realpath(abs_path), _realpath(abs_root)
+    ):
         raise FormatProblem(f"{path} is outside the dataset root {root}")
-    return abs_path.relative_to(abs_root).as_posix()
+    return Path(os.path.relpath(abs_path, abs_root)).as_posix()
+
+
+def _below(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+@functools.lru_cache(maxsize=64)
+def _realpath(root: str) -> str:
+    # A dataset root is resolved once per read, not once per image.
+    return os.path.realpath(root)
 
 
 def display(root: Path, path: Path) -> str:
@@ -114,6 +129,20 @@ def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
+
+
+def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
+    """`write_text` for many (relative path, text) pairs, on a few threads: creating many
+    small files waits on the file system, not on Python."""
+    for folder in sorted({(root / rel).parent for rel, _ in files}):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def one(item: tuple[str, str]) -> None:
+        with open(root / item[0], "w", encoding="utf-8", newline="\n") as f:
+            f.write(item[1])
+
+    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+        list(pool.map(one, files))
 
 
 def sha256_file(path: Path) -> str:

@@ -29,6 +29,7 @@ from labeler.core.formats._io import (
     parse_xml,
     safe_relpath,
     write_text,
+    write_texts,
 )
 from labeler.core.formats.base import Placed, as_box, clipped
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
@@ -74,11 +75,9 @@ class VocExporter:
         final_dir: Path,
     ) -> list[str]:
         names = dict(classes)
-        files = []
-        for p in placed:
-            rel = f"Annotations/{_stem(p.item.file_name)}.xml"
-            write_text(root / rel, _xml(p, names))
-            files.append(rel)
+        xmls = [(f"Annotations/{_stem(p.item.file_name)}.xml", _xml(p, names)) for p in placed]
+        write_texts(root, xmls)
+        files = [rel for rel, _ in xmls]
         for split in SPLITS:
             stems = [_stem(p.item.file_name) for p in placed if p.item.split == split]
             if stems:

@@ -34,6 +34,7 @@ from labeler.core.formats._io import (
     image_size,
     inside,
     write_text,
+    write_texts,
 )
 from labeler.core.formats._yaml import parse_yaml
 from labeler.core.formats.base import Placed, as_box, clipped
@@ -73,13 +74,13 @@ class YoloExporter:
         final_dir: Path,
     ) -> list[str]:
         index = {cid: i for i, (cid, _) in enumerate(classes)}
-        files = []
+        labels = []
         for p in placed:
             w, h = p.item.width, p.item.height
             lines = [_line(s, index[s.class_id], w, h) for s in p.shapes]
-            rel = label_path(p.path)
-            write_text(root / rel, "".join(line + "\n" for line in lines))
-            files.append(rel)
+            labels.append((label_path(p.path), "".join(line + "\n" for line in lines)))
+        write_texts(root, labels)
+        files = [rel for rel, _ in labels]
         splits = [s for s in SPLITS if any(p.item.split == s for p in placed)]
         write_text(root / "data.yaml", _data_yaml(final_dir, splits, classes))
         files.append("data.yaml")
