@@ -1,0 +1,469 @@
+"""The Health panel: run the project's health checks off the GUI thread, read the findings,
+and act on them (relink moved files, drop duplicates, re-split, ask for GAN suggestions).
+
+Every read and write runs on a pool thread with its own `Project` connection (one SQLite
+connection per thread); results come back through signals. The window that opens the panel
+listens to `images_requested`, `gan_requested` and `project_changed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labeler.core.health import Finding, HealthReport
+from labeler.core.neardup import clusters_from_pairs
+from labeler.gui.workers import Task, Workers
+from labeler.store.project import Project
+
+SEVERITY_COLOURS = {"error": "#c62828", "warning": "#e08a00", "info": "#1e6fbf"}
+SEVERITY_ICONS = {"error": "✖", "warning": "▲", "info": "ℹ"}
+SEVERITY_WORDS = {"error": ("error", "errors"), "warning": ("warning", "warnings")}
+SEVERITY_WORDS["info"] = ("note", "notes")
+
+ACTION_LABELS = {
+    "open_images": "Show {n} image(s)",
+    "relink": "Relink {n} file(s)…",
+    "remove_duplicates": "Remove {n} duplicate(s)…",
+    "resplit": "Re-split keeping groups together…",
+    "suggest_gan": "GAN suggestions…",
+}
+MAX_LISTED = 15
+"""At most this many lines of a relink list go into a confirmation box."""
+
+
+def project_task(
+    path: Path, fn: Callable[..., Any]
+) -> Callable[[Callable[[int, int], None], Callable[[], bool]], Any]:
+    """Wrap `fn(project, progress, should_stop)` for a `Task`: the worker opens its own
+    connection to the project file (SQLite connections stay on the thread that made them)."""
+
+    def work(progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> Any:
+        with Project.open(path) as p:
+            return fn(p, progress, should_stop)
+
+    return work
+
+
+def duplicates_to_remove(finding: Finding) -> list[int]:
+    """All but the first image of each duplicate group (the first is kept: it was imported
+    first, so labels made on it survive)."""
+    groups = finding.details.get("groups") or clusters_from_pairs(finding.pairs)
+    return sorted({i for g in groups for i in sorted(g)[1:]})
+
+
+def gan_class_names(finding: Finding, classes: dict[int, str]) -> list[str]:
+    """The thin classes a balance finding points at, by name."""
+    d = finding.details
+    ids = list(d.get("classes") or ([d["smallest"]] if "smallest" in d else []))
+    return [classes.get(int(c), f"#{c}") for c in ids]
+
+
+def _badge(text: str, colour: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet(
+        f"QLabel {{ background: {colour}; color: white; border-radius: 9px;"
+        " padding: 2px 10px; font-weight: bold; }"
+    )
+    return label
+
+
+class FindingCard(QFrame):
+    """One finding: severity mark, title, message, suggestion and its action button."""
+
+    acted = Signal(object, str)  # finding, action (an ACTIONS id, or "show" for its images)
+
+    def __init__(self, finding: Finding, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.finding = finding
+        colour = SEVERITY_COLOURS[finding.severity]
+        self.setObjectName("finding")
+        self.setStyleSheet(
+            f"QFrame#finding {{ border: 1px solid #d0d0d0; border-left: 5px solid {colour};"
+            " border-radius: 3px; background: palette(base); }"
+        )
+        icon = QLabel(SEVERITY_ICONS[finding.severity])
+        icon.setStyleSheet(f"color: {colour}; font-size: 16px;")
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        icon.setToolTip(finding.severity)
+        title = QLabel(f"<b>{_escape(finding.title)}</b>")
+        message = QLabel(_escape(finding.message))
+        suggestion = QLabel(f"<i>→ {_escape(finding.suggestion)}</i>" if finding.suggestion else "")
+        for w in (title, message, suggestion):
+            w.setWordWrap(True)
+            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        suggestion.setStyleSheet("color: palette(dark);")
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(title)
+        text.addWidget(message)
+        if finding.suggestion:
+            text.addWidget(suggestion)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.action_button: QPushButton | None = None
+        if finding.action is not None and self._action_count() != 0:
+            self.action_button = self._button(finding.action)
+            buttons.addWidget(self.action_button)
+        if finding.image_ids and finding.action != "open_images":
+            buttons.addWidget(self._button("show", f"Show {len(finding.image_ids)} image(s)"))
+        text.addLayout(buttons)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 6, 8, 6)
+        row.addWidget(icon)
+        row.addLayout(text, 1)
+
+    def _action_count(self) -> int | None:
+        f = self.finding
+        if f.action == "relink":
+            return len(f.details.get("relink", []))
+        if f.action == "remove_duplicates":
+            return len(duplicates_to_remove(f))
+        if f.action == "open_images":
+            return len(f.image_ids)
+        return None
+
+    def _button(self, action: str, text: str | None = None) -> QPushButton:
+        n = self._action_count()
+        b = QPushButton(text or ACTION_LABELS[action].format(n=n))
+        b.setObjectName(f"action_{action}")
+        b.clicked.connect(lambda _c=False: self.acted.emit(self.finding, action))
+        return b
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class HealthPanel(QDialog):
+    """Check the project, list what the check found, and offer a fix for each finding."""
+
+    images_requested = Signal(list)  # image ids the window should filter its list to
+    gan_requested = Signal(list)  # names of thin classes to fill with GAN suggestions
+    project_changed = Signal()  # the panel wrote to the project (relink, remove, re-split)
+    check_finished = Signal(object)  # the HealthReport (or a cancelled partial one)
+    action_finished = Signal(str)  # the action id, after it was written
+
+    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Health — {project.path.name}")
+        self.path = project.path
+        self.report: HealthReport | None = None
+        self.cards: list[FindingCard] = []
+        self.workers = Workers(threads=1, parent=self)
+        self._task: Task | None = None
+        self._build()
+        self.resize(760, 640)
+
+    # -- building -------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.check_button = QPushButton("Check")
+        self.check_button.setDefault(True)
+        self.check_button.clicked.connect(self.start_check)
+        self.decode_box = QCheckBox("Decode images (finds unreadable files and suspicious labels)")
+        self.decode_box.setChecked(True)
+        self.export_button = QPushButton("Export HTML report…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.ask_export_html)
+        top = QHBoxLayout()
+        top.addWidget(self.check_button)
+        top.addWidget(self.decode_box, 1)
+        top.addWidget(self.export_button)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        busy = QHBoxLayout()
+        busy.addWidget(self.progress, 1)
+        busy.addWidget(self.cancel_button)
+        self.busy_row = QWidget()
+        self.busy_row.setLayout(busy)
+        busy.setContentsMargins(0, 0, 0, 0)
+        self.busy_row.hide()
+
+        self.badges = QHBoxLayout()
+        self.summary = QLabel("Press Check to look for problems in this project.")
+        self.summary.setWordWrap(True)
+        summary_row = QHBoxLayout()
+        summary_row.addLayout(self.badges)
+        summary_row.addWidget(self.summary, 1)
+
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(
+            "QLabel { color: #8a1c1c; background: #fdecea; border: 1px solid #f5c2c0;"
+            " padding: 6px; border-radius: 3px; }"
+        )
+        self.error_label.hide()
+
+        self.list_widget = QWidget()
+        self.list_layout = QVBoxLayout(self.list_widget)
+        self.list_layout.setContentsMargins(0, 0, 6, 0)
+        self.list_layout.setSpacing(6)
+        self.list_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.list_widget)
+        scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.busy_row)
+        layout.addLayout(summary_row)
+        layout.addWidget(self.error_label)
+        layout.addWidget(scroll, 1)
+
+    # -- the check ------------------------------------------------------------------------
+    def start_check(self) -> Task | None:
+        """Run every health check on a worker; the findings replace the list when done."""
+        from labeler.store.health import project_health
+
+        decode = self.decode_box.isChecked()
+
+        def check(p: Project, progress, should_stop) -> HealthReport:
+            return project_health(
+                p, decode_images=decode, progress=progress, should_stop=should_stop
+            )
+
+        return self._start(check, self._check_done, "Checking…")
+
+    def _check_done(self, report: HealthReport) -> None:
+        self._idle()
+        self.report = report
+        self.export_button.setEnabled(True)
+        self._show_report(report)
+        self.check_finished.emit(report)
+
+    def _show_report(self, report: HealthReport) -> None:
+        while self.badges.count():
+            w = self.badges.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        for card in self.cards:
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = []
+        counts = report.severity_counts()
+        for sev in ("error", "warning", "info"):
+            one, many = SEVERITY_WORDS[sev]
+            n = counts.get(sev, 0)
+            badge = _badge(f"{n} {one if n == 1 else many}", SEVERITY_COLOURS[sev])
+            badge.setObjectName(f"badge_{sev}")
+            if n == 0:
+                badge.setStyleSheet(badge.styleSheet().replace(SEVERITY_COLOURS[sev], "#9e9e9e"))
+            self.badges.addWidget(badge)
+        images = report.stats.get("images", {}).get("total", 0)
+        text = f"{images} image(s) checked."
+        if report.cancelled:
+            text += " The check was cancelled: only the checks that ran are listed."
+        elif not report.findings:
+            text += " No problems found."
+        self.summary.setText(text)
+        for f in report.findings:
+            card = FindingCard(f)
+            card.acted.connect(self.act)
+            self.list_layout.insertWidget(self.list_layout.count() - 1, card)
+            self.cards.append(card)
+
+    # -- actions --------------------------------------------------------------------------
+    def act(self, finding: Finding, action: str) -> None:
+        """Carry out a finding's action (after a confirmation where it writes)."""
+        if action in ("open_images", "show"):
+            self.images_requested.emit(list(finding.image_ids))
+        elif action == "suggest_gan":
+            classes = self.report.classes if self.report else {}
+            self.gan_requested.emit(gan_class_names(finding, classes))
+        elif action == "relink":
+            self._relink(finding)
+        elif action == "remove_duplicates":
+            self._remove_duplicates(finding)
+        elif action == "resplit":
+            self._resplit()
+
+    def _relink(self, finding: Finding) -> None:
+        rows = finding.details.get("relink", [])
+        if not rows:
+            return
+        lines = [f"{Path(r['old_path']).name}: {r['old_path']} → {r['new_path']}" for r in rows]
+        more = len(lines) - MAX_LISTED
+        listing = "\n".join(lines[:MAX_LISTED]) + (f"\n… and {more} more" if more > 0 else "")
+        if not self._confirm(
+            "Relink moved files",
+            f"Point {len(rows)} image(s) at the file found elsewhere (same SHA-256, so the"
+            f" same pixels):\n\n{listing}",
+        ):
+            return
+
+        def relink(p: Project, _progress, _stop) -> int:
+            with p.atomic():  # one transaction: all relinked or none
+                for r in rows:
+                    p.relink_image(int(r["image_id"]), r["new_path"])
+            return len(rows)
+
+        self._start(relink, lambda _n: self._action_done("relink"), "Relinking…")
+
+    def _remove_duplicates(self, finding: Finding) -> None:
+        ids = duplicates_to_remove(finding)
+        if not ids:
+            return
+        if not self._confirm(
+            "Remove duplicates",
+            f"Remove {len(ids)} image(s) from the project, keeping the first image of each"
+            " group? Their labels go with them.\n\nThe files on disk are not touched.",
+        ):
+            return
+
+        def remove(p: Project, _progress, _stop) -> int:
+            p.remove_images(ids)
+            return len(ids)
+
+        self._start(remove, lambda _n: self._action_done("remove_duplicates"), "Removing…")
+
+    def _resplit(self) -> None:
+        if not self._confirm(
+            "Re-split the project",
+            "Assign train/val/test again for every image, stratified by class. Near-duplicates"
+            " are kept together in one split, so the same picture can no longer be in train"
+            " and in val/test (that leak makes scores look better than they are).\n\nGenerated"
+            " images stay in train. Any split you set by hand is replaced.",
+        ):
+            return
+        from labeler.store.dataset import split_project
+
+        def resplit(p: Project, _progress, _stop) -> None:
+            split_project(p, reshuffle=True)
+
+        self._start(resplit, lambda _r: self._action_done("resplit"), "Re-splitting…")
+
+    def _action_done(self, action: str) -> None:
+        self._idle()
+        self.project_changed.emit()
+        self.action_finished.emit(action)
+        self.start_check()
+
+    def ask_export_html(self) -> None:
+        """Write the last report as a self-contained HTML page where the user says."""
+        if self.report is None:
+            return
+        suggested = str(self.path.with_name(f"{self.path.stem}-health.html"))
+        out, _ = QFileDialog.getSaveFileName(self, "Export HTML report", suggested, "HTML (*.html)")
+        if not out:
+            return
+        from labeler.store.health import write_html
+
+        report, title = self.report, f"Health of {self.path.name}"
+        self._start(
+            lambda _p, _pr, _s: write_html(report, out, title),
+            lambda target: self.summary.setText(f"Report written to {target}"),
+            "Writing the report…",
+            open_project=False,
+        )
+
+    # -- running work ---------------------------------------------------------------------
+    def _start(
+        self,
+        fn: Callable[..., Any],
+        on_done: Callable[[Any], None],
+        label: str,
+        *,
+        open_project: bool = True,
+    ) -> Task | None:
+        if self._task is not None:
+            return None  # one job at a time; the buttons are disabled meanwhile
+        self.error_label.hide()
+        work = project_task(self.path, fn) if open_project else (lambda pr, s: fn(None, pr, s))
+
+        def done(result: Any) -> None:
+            self._task = None
+            self._idle()
+            on_done(result)
+
+        task = self.workers.start(work, done, self._failed, self._progressed)
+        if task is None:
+            return None
+        self._task = task
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(label)
+        self.busy_row.show()
+        self.cancel_button.setEnabled(True)
+        self._set_enabled(False)
+        return task
+
+    def _progressed(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"Checking… {done} / {total}")
+
+    def _failed(self, message: str) -> None:
+        self._task = None
+        self._idle()
+        self.error_label.setText(f"Could not finish: {message}")
+        self.error_label.show()
+
+    def _idle(self) -> None:
+        self.busy_row.hide()
+        self._set_enabled(True)
+
+    def _set_enabled(self, on: bool) -> None:
+        self.check_button.setEnabled(on)
+        self.export_button.setEnabled(on and self.report is not None)
+        for card in self.cards:
+            card.setEnabled(on)
+
+    def cancel(self) -> None:
+        """Ask the running check to stop; it reports the findings of the checks that ran."""
+        if self._task is not None:
+            self._task.cancel()
+            self.cancel_button.setEnabled(False)
+            self.progress.setFormat("Cancelling…")
+
+    def _confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def shutdown(self) -> None:
+        """Stop the running job and wait for the worker; the panel cannot start work after
+        this (the window calls it when it closes the project)."""
+        self.workers.shutdown()
+        self._task = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Closing only hides the panel (it may be shown again), so stop the job but keep the
+        # pool; a check cancels within one image, writes are short.
+        if self._task is not None:
+            self._task.cancel()
+            self.workers.pool.waitForDone(10_000)
+        super().closeEvent(event)
+
+
+def open_health_panel(parent: QWidget | None, project: Project) -> HealthPanel:
+    """Show the Health panel for `project` (non-modal); the caller connects its signals:
+    `images_requested(list[int])`, `gan_requested(list[str])` and `project_changed()`."""
+    panel = HealthPanel(project, parent)
+    panel.show()
+    return panel
