@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from labeler import __version__
@@ -25,4 +27,6 @@ def run_gui(project_path: str | None = None) -> int:
     app = make_app()
     window = MainWindow(project_path)
     window.show()
+    if quit_ms := os.environ.get("LABELER_QUIT_AFTER_MS"):  # packaging/smoke_test.py
+        QTimer.singleShot(int(quit_ms), app.quit)
     return app.exec()
