@@ -320,7 +320,7 @@ def set_plugin_enabled(name: str, enabled: bool) -> None:
 # -- loading ---------------------------------------------------------------------------------------
 _LOCK = threading.RLock()
 _STATUSES: list[PluginStatus] | None = None
-_LOADED_MODULES: dict[str, Callable[[str], bool]] = {}
+_LOADED_MODULES: dict[str, list[str]] = {}
 _ADDED_PATHS: list[str] = []
 
 
@@ -365,9 +365,8 @@ def unload_plugins() -> None:
         for s in _STATUSES or []:
             if s.loaded and s.source != "built-in":
                 _unregister(s.adds)
-        for owns in _LOADED_MODULES.values():
-            for m in [m for m in sys.modules if owns(m)]:
-                del sys.modules[m]
+        for modules in _LOADED_MODULES.values():
+            _forget(modules)
         _LOADED_MODULES.clear()
         for where in _ADDED_PATHS:
             if where in sys.path:
@@ -378,6 +377,7 @@ def unload_plugins() -> None:
 
 def _load(cand: _Candidate) -> PluginStatus:
     before = _snapshot()
+    known = set(sys.modules)
     api = PluginAPI(cand.name)
     stage = "import"
     try:
@@ -387,14 +387,23 @@ def _load(cand: _Candidate) -> PluginStatus:
         register(api)
     except (Exception, SystemExit) as exc:  # a plugin's fault, whatever it is, stays its own
         _restore(before)
-        for m in [m for m in sys.modules if cand.modules(m)]:
-            del sys.modules[m]
+        _forget(_new_modules(cand, known))  # so a fixed plugin is imported afresh next time
         return _status(cand, loaded=False, error=f"{stage} failed: {_reason(exc)}")
     finally:
         api._close()
-    _LOADED_MODULES[cand.name] = cand.modules
+    _LOADED_MODULES[cand.name] = _new_modules(cand, known)
     version = cand.version or str(getattr(obj, "__version__", "") or "")
     return _with(_status(cand, loaded=True), version=version, adds=_added(before, api))
+
+
+def _new_modules(cand: _Candidate, known: set[str]) -> list[str]:
+    """The plugin's own modules imported by this load (never one that was there before)."""
+    return [m for m in list(sys.modules) if m not in known and cand.modules(m)]
+
+
+def _forget(modules: Sequence[str]) -> None:
+    for m in modules:
+        sys.modules.pop(m, None)
 
 
 def _register_function(obj: object) -> Callable[[PluginAPI], object]:
