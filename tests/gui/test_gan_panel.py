@@ -1,0 +1,182 @@
+"""The GAN panel on a tiny CPU run: training with progress and the CPU warning, suggestions,
+the review grid driven by keys and buttons, and the evaluation table."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from labeler.gui.gan_panel import GanPanel, class_lines, open_gan_panel
+from labeler.store import gan as store
+from labeler.store.dataset import split_project
+from labeler.store.importer import import_folders
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture(autouse=True)
+def _two_threads(monkeypatch):
+    import torch
+
+    torch.set_num_threads(2)
+    monkeypatch.setattr(GanPanel, "torch_threads", 2)  # the workers' threads too
+
+
+@pytest.fixture
+def labelled(project, cifar_subset):
+    """Three CIFAR classes (5/4/3 images), split 60/20/20."""
+    import_folders(project, [cifar_subset], labels_from_folders=True)
+    split_project(project, (0.6, 0.2, 0.2), 0)
+    return project
+
+
+@pytest.fixture
+def suggested(labelled):
+    """A 3-step tiny generator and one round of suggestions up to 6 images per class (every
+    sample kept: p_min=0)."""
+    from labeler.ml import jobs
+
+    jobs.train(labelled, steps=3, device="cpu", width="tiny", batch_size=8)
+    jobs.suggest(labelled, target=6, device="cpu", arch="tiny", classifier_epochs=1, p_min=0)
+    return labelled
+
+
+@pytest.fixture
+def opened(qtbot):
+    panels = []
+
+    def make(project, class_name=None) -> GanPanel:
+        panel = open_gan_panel(None, project, class_name)
+        qtbot.addWidget(panel)
+        panels.append(panel)
+        with qtbot.waitSignal(panel.review_loaded, timeout=TIMEOUT):
+            pass
+        return panel
+
+    yield make
+    for panel in panels:
+        assert panel.shutdown()
+        assert panel.jobs.pool.waitForDone(10_000) and panel.io.pool.waitForDone(10_000)
+
+
+def tiny_settings(panel: GanPanel) -> None:
+    panel.device_box.setCurrentText("cpu")
+    panel.width_box.setCurrentText("tiny")
+    panel.steps_spin.setValue(3)
+    panel.batch_spin.setValue(8)
+    panel.arch_box.setCurrentText("tiny")
+    panel.clf_epochs_spin.setValue(1)
+    panel.eval_epochs_spin.setValue(1)
+    panel.p_min_spin.setValue(0.0)
+    panel.target_box.setCurrentText("max")
+
+
+def test_training_then_suggestions_fill_the_review_grid(qtbot, labelled, opened):
+    panel = opened(labelled)
+    assert panel.grid.count() == 0
+    tiny_settings(panel)
+    assert panel.cpu_warning.isVisible()  # the CPU was picked: the warning says it is slow
+    with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as done:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
+    assert done.args[0]["step"] == 3
+    assert "step 3" in panel.train_status.text() and "cpu" in panel.train_status.text()
+    assert panel.cpu_warning.isVisible() and panel.cuda_label.text()
+    assert panel.samples_label.pixmap() is not None and not panel.samples_label.pixmap().isNull()
+    assert store.latest_generator(labelled).step == 3
+
+    with qtbot.waitSignal(panel.review_loaded, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.suggest_button, Qt.MouseButton.LeftButton)
+    pending = store.list_suggestions(labelled, status="pending", class_id=panel._wanted_class)
+    assert panel.grid.count() == len(pending) > 0
+    assert "waiting for review" in panel.suggest_status.text()
+
+
+def test_stop_saves_a_checkpoint_and_start_resumes(qtbot, labelled, opened):
+    panel = opened(labelled)
+    tiny_settings(panel)
+    panel.steps_spin.setValue(100_000)
+    with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as done:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "Step" in panel.train_status.text(), timeout=TIMEOUT)
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    first = done.args[0]
+    assert first["stopped"] and "Start continues" in panel.train_status.text()
+    panel.steps_spin.setValue(2)
+    with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as again:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert again.args[0]["resumed"] and again.args[0]["step"] == first["step"] + 2
+
+
+def test_keys_accept_and_reject_tiles(qtbot, suggested, opened):
+    truck = suggested.class_by_name("truck")
+    panel = opened(suggested, "truck")
+    assert panel.class_box.currentData() == truck.id
+    assert panel.class_box.currentText().startswith("truck: 3 images")  # 5 airplanes: not thin
+    pending = store.list_suggestions(suggested, status="pending", class_id=truck.id)
+    assert panel.grid.count() == len(pending) >= 2
+    changed = []
+    panel.project_changed.connect(lambda: changed.append(True))
+    panel.grid.setFocus()
+
+    first = panel.grid.currentItem().data(Qt.ItemDataRole.UserRole)
+    with qtbot.waitSignal(panel.decided, timeout=TIMEOUT) as accepted:
+        qtbot.keyClick(panel.grid, Qt.Key.Key_A)
+    assert accepted.args == ["accepted", [first]] and changed
+    (s,) = [s for s in store.list_suggestions(suggested) if s.id == first]
+    img = suggested.image(s.image_id)
+    assert (img.provenance, img.split) == ("generated", "train")
+    assert [sh.class_id for sh in suggested.shapes(img.id)] == [truck.id]
+    assert panel.grid.count() == len(pending) - 1
+
+    second = panel.grid.currentItem().data(Qt.ItemDataRole.UserRole)
+    assert second != first and panel.grid.currentItem().isSelected()
+    with qtbot.waitSignal(panel.decided, timeout=TIMEOUT) as rejected:
+        qtbot.keyClick(panel.grid, Qt.Key.Key_R)
+    assert rejected.args == ["rejected", [second]]
+    assert {s.id: s.status for s in store.list_suggestions(suggested)}[second] == "rejected"
+    assert panel.grid.count() == len(pending) - 2
+
+
+def test_select_all_and_bulk_reject_then_evaluate(qtbot, suggested, opened):
+    panel = opened(suggested)
+    tiny_settings(panel)
+    cid = panel.class_box.currentData()
+    n = panel.grid.count()
+    panel.grid.setFocus()
+    qtbot.keyClick(panel.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(panel.grid.selectedItems()) == n
+    with qtbot.waitSignal(panel.decided, timeout=TIMEOUT) as rejected:
+        qtbot.mouseClick(panel.reject_button, Qt.MouseButton.LeftButton)
+    assert len(rejected.args[1]) == n and panel.grid.count() == 0
+    assert not store.list_suggestions(suggested, status="pending", class_id=cid)
+
+    with qtbot.waitSignal(panel.evaluation_finished, timeout=TIMEOUT) as done:
+        qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
+    assert set(done.args[0]["rows"]) == {"real", "real_balanced"}
+    assert float(panel.eval_table.item(0, 0).text()) == pytest.approx(
+        done.args[0]["rows"]["real"]["accuracy"], abs=1e-3
+    )
+    assert panel.eval_table.item(2, 0).text() == "—"
+
+
+def test_errors_read_as_messages(qtbot, labelled, opened):
+    panel = opened(labelled)
+    tiny_settings(panel)
+    with qtbot.waitSignal(panel.job_failed, timeout=TIMEOUT) as failed:
+        qtbot.mouseClick(panel.suggest_button, Qt.MouseButton.LeftButton)
+    assert "no generator yet" in failed.args[0]
+    assert panel.error_label.isVisible() and panel.suggest_button.isEnabled()
+
+
+def test_class_lines_call_out_thin_classes():
+    stats = {
+        "classes": [
+            {"id": 1, "name": "airplane", "images": 5000},
+            {"id": 2, "name": "truck", "images": 50},
+            {"id": 3, "name": "cat", "images": 4000},
+        ]
+    }
+    lines = {cid: text for cid, text, _k in class_lines(stats, {2: 12})}
+    assert lines[2] == "truck: 50 images, 100× fewer than airplane — 12 pending"
+    assert lines[1] == "airplane: 5000 images" and lines[3] == "cat: 4000 images"
