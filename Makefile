@@ -46,6 +46,14 @@ format: $(STAMP)
 bench: $(VENV)/.bench
 	@for b in benchmarks/*/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+## bundle: a one-folder PyInstaller bundle and its .tar.gz in dist/, from a clean venv (docs/packaging.md)
+bundle:
+	$(PYTHON) packaging/build.py
+
+## bundle-test: run the built bundle as a user would, offline (docs/packaging.md)
+bundle-test:
+	$(PYTHON) packaging/smoke_test.py
+
 ## constraints: re-pin the tested set from the current venv
 constraints: $(VENV)/.bench
 	{ echo "# The tested set: make installs with 'pip install -c constraints.txt'. Regenerate with 'make constraints'."; \
