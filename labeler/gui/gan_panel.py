@@ -55,9 +55,14 @@ PROGRESS_EVERY_S = 0.2
 THIN_RATIO = 2.0
 """A class with this many times fewer images than the largest is called out in the selector."""
 EVAL_ROWS = (
-    ("real", "Real only"),
-    ("real_balanced", "Real, class-balanced"),
-    ("real_plus_generated", "Real + accepted generated"),
+    ("real", "Real"),
+    ("real_balanced", "Balanced"),
+    ("real_plus_generated", "+ Generated"),
+)
+EVAL_ROW_TIPS = (
+    "Trained on the real train images only",
+    "Real train images, sampled class-balanced",
+    "Real train images plus the accepted generated ones, class-balanced",
 )
 EVAL_COLUMNS = (
     ("accuracy", "Accuracy"),
@@ -225,6 +230,24 @@ def labelled_grid(image: QImage, names: list[str], width: int = 420) -> QPixmap:
     return pm
 
 
+def suggestion_summary(data: dict[str, Any]) -> str:
+    """Two lines on a suggestion round: how many wait, and what each gate turned away."""
+    per_class = data.get("per_class", {})
+    if not per_class:
+        return "Every class already reaches the target: nothing to suggest."
+    n = len(data.get("suggestions", []))
+
+    def total(key: str) -> int:
+        return sum(int(c.get(key, 0)) for c in per_class.values())
+
+    return (
+        f"{n} suggestion{'s' if n != 1 else ''} for {len(per_class)} class(es) waiting for"
+        f" review.\nTurned away: {total('rejected_classifier')} by the classifier,"
+        f" {total('rejected_memorised')} too close to a real image (memorised),"
+        f" {total('rejected_duplicate')} near-duplicates of each other."
+    )
+
+
 class ReviewGrid(QListWidget):
     """Pending suggestions as tiles: arrows move, Ctrl+A selects all, A accepts, R rejects."""
 
@@ -242,6 +265,12 @@ class ReviewGrid(QListWidget):
         self.setUniformItemSizes(True)
         self.setWordWrap(True)
         self.setSpacing(4)
+        # The selection must show on the pictures, not only on the caption.
+        self.setStyleSheet(
+            "QListWidget::item { border: 2px solid transparent; border-radius: 3px; }"
+            "QListWidget::item:selected { border: 2px solid #1e6fbf; background: #d6e6f8;"
+            " color: black; }"
+        )
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
@@ -315,26 +344,33 @@ class GanPanel(QDialog):
 
     # -- building -------------------------------------------------------------------------
     def _build(self) -> None:
+        # Left: device and training (the long-running part, with its sample grid). Right: the
+        # review grid, the thing looked at most, above the suggestion and evaluation controls.
         left = QWidget()
         col = QVBoxLayout(left)
         col.addWidget(self._build_device())
-        col.addWidget(self._build_training())
-        col.addWidget(self._build_suggestions())
-        col.addWidget(self._build_evaluate())
-        col.addStretch(1)
+        col.addWidget(self._build_training(), 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(470)
+        scroll.setMinimumWidth(400)
+        below = QHBoxLayout()
+        below.addWidget(self._build_suggestions(), 1)
+        below.addWidget(self._build_evaluate(), 1)
+        right = QWidget()
+        rcol = QVBoxLayout(right)
+        rcol.setContentsMargins(0, 0, 0, 0)
+        rcol.addWidget(self._build_review(), 1)
+        rcol.addLayout(below)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.error_label.hide()
         split = QSplitter()
         split.addWidget(scroll)
-        split.addWidget(self._build_review())
+        split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([490, 790])
+        split.setSizes([430, 970])
         layout = QVBoxLayout(self)
         layout.addWidget(self.error_label)
         layout.addWidget(split, 1)
@@ -389,7 +425,7 @@ class GanPanel(QDialog):
         self.train_status = QLabel("No generator yet.")
         self.train_status.setWordWrap(True)
         self.samples_label = QLabel("The per-class sample grid appears here during training.")
-        self.samples_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.samples_label.setMinimumHeight(120)
         self.samples_label.setStyleSheet("QLabel { color: palette(dark); }")
         form = QFormLayout(box)
@@ -400,7 +436,11 @@ class GanPanel(QDialog):
         form.addRow(buttons)
         form.addRow(self.train_bar)
         form.addRow(self.train_status)
-        form.addRow(self.samples_label)
+        samples = QScrollArea()  # many classes make a tall grid: scroll rather than shrink
+        samples.setWidgetResizable(True)
+        samples.setWidget(self.samples_label)
+        samples.setMinimumHeight(240)
+        form.addRow(samples)
         return box
 
     def _build_suggestions(self) -> QWidget:
@@ -459,13 +499,18 @@ class GanPanel(QDialog):
         self.eval_table.setFixedHeight(
             self.eval_table.horizontalHeader().sizeHint().height() + 3 * 30 + 4
         )
-        for r in range(len(EVAL_ROWS)):
+        for r, tip in enumerate(EVAL_ROW_TIPS):
             self.eval_table.setRowHeight(r, 30)
-        form = QFormLayout(box)
-        form.addRow("Epochs per classifier", self.eval_epochs_spin)
-        form.addRow(self.evaluate_button)
-        form.addRow(self.eval_status)
-        form.addRow(self.eval_table)
+            self.eval_table.verticalHeaderItem(r).setToolTip(tip)
+        epochs = QHBoxLayout()
+        epochs.addWidget(QLabel("Epochs per classifier"))
+        epochs.addWidget(self.eval_epochs_spin, 1)
+        col = QVBoxLayout(box)
+        col.addLayout(epochs)
+        col.addWidget(self.evaluate_button)
+        col.addWidget(self.eval_table)
+        col.addWidget(self.eval_status)
+        col.addStretch(1)
         return box
 
     def _build_review(self) -> QWidget:
@@ -655,7 +700,9 @@ class GanPanel(QDialog):
         self._update_cpu_warning(device)
 
     def _show_samples(self, image: QImage, names: list) -> None:
-        width = max(300, self.samples_label.width() or 420)
+        width = max(
+            300, self.samples_label.width() - 4 if self.samples_label.width() > 100 else 360
+        )
         self.samples_label.setPixmap(labelled_grid(image, list(names), width))
         self.samples_label.setToolTip("Generator samples: one row per class")
 
@@ -669,8 +716,7 @@ class GanPanel(QDialog):
             f"{how} at step {step} on {device} ({result.get('images_per_s', 0):,.0f} images/s,"
             f" {result.get('train_images', 0)} real train images)."
             + (" Start continues from the checkpoint." if result.get("stopped") else "")
-            + ("".join(f"\n{w}" for w in result.get("warnings") or []))
-        )
+        )  # the run's only warning, the CPU fallback, is the warning line above
         self._update_cpu_warning(device)
         self.training_finished.emit(result)
 
@@ -713,18 +759,16 @@ class GanPanel(QDialog):
             )
 
     def _suggestions_done(self, data: dict) -> None:
-        n = len(data.get("suggestions", []))
-        lines = [f"{n} suggestion{'s' if n != 1 else ''} waiting for review."]
-        for name, c in data.get("per_class", {}).items():
-            lines.append(
+        self.suggest_status.setText(suggestion_summary(data))
+        self.suggest_status.setToolTip(
+            "\n".join(
                 f"{name}: {c.get('accepted', 0)} kept of {c.get('pool', 0)} generated"
                 f" (rejected: classifier {c.get('rejected_classifier', 0)},"
                 f" memorised {c.get('rejected_memorised', 0)},"
                 f" duplicate {c.get('rejected_duplicate', 0)})"
+                for name, c in data.get("per_class", {}).items()
             )
-        if not data.get("per_class"):
-            lines.append("Every class already reaches the target.")
-        self.suggest_status.setText("\n".join(lines))
+        )
         self.suggestions_finished.emit(data)
         self.refresh(prefer_pending=True)
 
