@@ -639,6 +639,13 @@ class GanPanel(QDialog):
         if self._job is not None and self._job_kind == "train":
             self._job.cancel()
             self.stop_button.setEnabled(False)
+            if self.jobs.pool.tryTake(self._job):
+                # Still queued (behind the CUDA probe): it will never run nor report back.
+                self._job_ended()
+                self.train_bar.setRange(0, 1)
+                self.train_bar.setFormat("idle")
+                self.train_status.setText("Stopped before training began.")
+                return
             self.train_bar.setFormat("Stopping: saving a checkpoint…")
 
     # -- training -------------------------------------------------------------------------
@@ -806,10 +813,10 @@ class GanPanel(QDialog):
     def refresh(self, *, prefer_pending: bool = False) -> None:
         """Reload the class selector and the grid from the project (on a worker); with
         `prefer_pending`, move to a class that has suggestions when this one has none."""
-        wanted = self._wanted_class
+        wanted, path = self._wanted_class, self.path
 
         def work(_progress, _stop) -> dict[str, Any]:
-            with Project.open(self.path) as p:
+            with Project.open(path) as p:
                 return load_review(p, wanted, prefer_pending=prefer_pending)
 
         self.io.start(work, self._review_loaded, lambda m: self.show_error(f"Review: {m}"))
@@ -893,10 +900,12 @@ class GanPanel(QDialog):
         self._deciding |= set(ids)
         self._select_near(first_row)
 
+        path = self.path
+
         def work(_progress, _stop) -> list[int]:
             from labeler.store.gan import accept_suggestions, reject_suggestions
 
-            with Project.open(self.path) as p:
+            with Project.open(path) as p:
                 if accept:
                     return accept_suggestions(p, ids)
                 reject_suggestions(p, ids)
@@ -939,10 +948,12 @@ class GanPanel(QDialog):
 
     def _refresh_counts(self) -> None:
         # The selector's counts changed; reload only its lines, so tiles keep their order.
+        path = self.path
+
         def work(_progress, _stop) -> list[tuple[int, str, int]]:
             from labeler.store.gan import pending_counts
 
-            with Project.open(self.path) as p:
+            with Project.open(path) as p:
                 return class_lines(p.stats(), pending_counts(p))
 
         self.io.start(work, self._lines_loaded, lambda m: self.show_error(f"Review: {m}"))

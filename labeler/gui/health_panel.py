@@ -436,6 +436,10 @@ class HealthPanel(QDialog):
         """Ask the running check to stop; it reports the findings of the checks that ran."""
         if self._task is not None:
             self._task.cancel()
+            if self.workers.pool.tryTake(self._task):  # never started: it will not report
+                self._task = None
+                self._idle()
+                return
             self.cancel_button.setEnabled(False)
             self.progress.setFormat("Cancelling…")
 
