@@ -588,6 +588,9 @@ class RecipeEditor(QDialog):
 
     def _step_selected(self, row: int) -> None:
         if self.step_form is not None:
+            # Hidden at once: deleteLater waits for the event loop, and until then the old
+            # form would show through the new one.
+            self.step_form.hide()
             self.step_form_holder.removeWidget(self.step_form)
             self.step_form.deleteLater()
         self.param_inputs = {}

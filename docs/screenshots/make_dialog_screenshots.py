@@ -1,0 +1,135 @@
+"""Screenshots of the recipe editor and the split and export dialog for docs/gui-data.md.
+Run under a real X server:
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python \
+        docs/screenshots/make_dialog_screenshots.py
+
+Builds a demo project in a temp folder (the long-tailed CIFAR-10 slice tagged by folder, the
+demo photos with a few boxes and polygons), saves a five-step recipe, opens each dialog with
+real content (the preview grid rendered, an export finished) and saves PNGs beside this script.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+OUT = Path(__file__).resolve().parent
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from labeler.core.augment import OneOf, Recipe, step  # noqa: E402
+from labeler.core.shapes import Shape  # noqa: E402
+from labeler.gui.app import make_app  # noqa: E402
+from labeler.store.importer import import_folders  # noqa: E402
+from labeler.store.project import Project  # noqa: E402
+from labeler.store.recipes import save_recipe  # noqa: E402
+
+
+def settle(app, seconds: float = 0.5) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def wait_for(app, condition, timeout: float = 60.0) -> None:
+    end = time.time() + timeout
+    while not condition():
+        if time.time() > end:
+            raise TimeoutError("the dialog did not finish in time")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def build(folder: Path) -> Path:
+    path = folder / "demo.labeler"
+    with Project.create(path) as p:
+        import_folders(p, [REPO / "resources" / "cifar10-lt-mini"], labels_from_folders=True)
+        import_folders(p, [REPO / "resources" / "demo-photos"])
+        person = p.add_class("person", colour="#00c2ff")
+        cup = p.add_class("cup", colour="#ffd400")
+        coin = p.add_class("coin", colour="#ff4d6d")
+        helmet = p.add_class("helmet", colour="#7cfc00")
+        astro = p.find_image("astronaut.jpg")
+        p.add_shape(astro.id, Shape.box(person.id, 130, 20, 430, 510))
+        p.add_shape(astro.id, Shape.box(helmet.id, 274, 330, 511, 511))
+        p.add_shape(p.find_image("coffee.jpg").id, Shape.box(cup.id, 60, 20, 480, 330))
+        coins = p.find_image("coins.png").id
+        for cx, cy, r in ((48, 46, 23), (104, 45, 20), (155, 43, 21), (210, 46, 21)):
+            pts = [
+                (cx + r * math.cos(2 * math.pi * k / 10), cy + r * math.sin(2 * math.pi * k / 10))
+                for k in range(10)
+            ]
+            p.add_shape(coins, Shape.polygon(coin.id, pts))
+        recipe = Recipe(
+            (
+                step("horizontal_flip", p=0.5),
+                step("affine", p=0.8, scale=(0.85, 1.15), rotate=(-12, 12), shear=(-6, 6)),
+                step("brightness_contrast", p=0.7, brightness=(-0.25, 0.25)),
+                OneOf((step("gaussian_blur"), step("motion_blur")), p=0.3),
+                step("cutout", p=0.5, holes=(1, 3), size=(0.05, 0.15)),
+            ),
+            name="detector-light",
+            description="flips, small warps, light and blur; for the box detector",
+        )
+        save_recipe(p, "detector-light", recipe.to_dict())
+        save_recipe(p, "flip-only", Recipe((step("horizontal_flip", p=0.5),)).to_dict())
+    return path
+
+
+def recipe_editor_shot(app, project: Project) -> None:
+    from labeler.gui.recipe_editor import open_recipe_editor
+
+    astro = project.find_image("astronaut.jpg").id
+    editor = open_recipe_editor(None, project, astro)
+    editor.resize(1400, 820)
+    editor.recipe_list.setCurrentRow(0)  # detector-light
+    editor.step_list.setCurrentRow(1)  # affine: a form with four ranges
+    wait_for(app, lambda: editor.grid_image() is not None)
+    settle(app)
+    editor.grab().save(str(OUT / "recipe-editor.png"))
+    editor.stop_workers()
+    editor.hide()
+
+
+def export_dialog_shot(app, project: Project, folder: Path) -> None:
+    from labeler.gui.export_dialog import open_export_dialog
+
+    dialog = open_export_dialog(None, project)
+    dialog.resize(1200, 700)
+    dialog.split_button.click()
+    wait_for(app, lambda: dialog.last_split is not None)
+    dialog.format_combo.setCurrentText("coco")
+    dialog.recipe_combo.setCurrentText("detector-light")
+    dialog.multiplier.setValue(2)
+    dialog.strip_metadata.setChecked(True)
+    dialog.target_edit.setText(str(folder / "exports" / "demo-coco-v1"))
+    dialog.export_button.click()
+    wait_for(app, lambda: dialog.last_export is not None or "failed" in dialog.result_title.text())
+    settle(app)
+    dialog.grab().save(str(OUT / "export-dialog.png"))
+    dialog.stop_workers()
+    dialog.hide()
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="labeler-dialog-shots-"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "qs"))
+    app = make_app()
+    project = Project.open(build(tmp))
+    try:
+        recipe_editor_shot(app, project)
+        export_dialog_shot(app, project, tmp)
+    finally:
+        project.close()
+    print(f"wrote {OUT / 'recipe-editor.png'} and {OUT / 'export-dialog.png'}")
+
+
+if __name__ == "__main__":
+    main()
