@@ -173,3 +173,16 @@ def test_only_the_latest_request_is_shown(qtbot, editor):
     editor.workers.pool.waitForDone()
     qtbot.wait(50)
     assert editor.grid_image().width() == 3 * 256 + 16 and editor.grid_image().height() < 600
+
+
+def test_a_drag_reorders_the_steps(editor):
+    from PySide6.QtCore import QModelIndex
+
+    for op in ("rotate", "jpeg", "grayscale"):
+        editor.add_op(op)
+    editor.dirty = False
+    # What an internal drag does to the list's model: move row 2 to the top.
+    assert editor.step_list.model().moveRow(QModelIndex(), 2, QModelIndex(), 0)
+    assert [s["op"] for s in editor.step_dicts()] == ["grayscale", "rotate", "jpeg"]
+    assert editor.dirty
+    assert [s.op.name for s in editor.recipe.steps] == ["grayscale", "rotate", "jpeg"]
