@@ -133,7 +133,7 @@ def param_editor(
         return combo, [combo]
     if isinstance(spec, Number):
         spin = make_spin(spec)
-        spin.setValue(value)
+        spin.setValue(int(value) if spec.integer else float(value))  # 8.0 is a valid integer
         spin.valueChanged.connect(on_change)
         return spin, [spin]
     if isinstance(spec, Range):
@@ -143,7 +143,7 @@ def param_editor(
         pair = list(value)
         spins = [make_spin(spec), make_spin(spec)]
         for i, spin in enumerate(spins):
-            spin.setValue(pair[i])
+            spin.setValue(int(pair[i]) if spec.integer else float(pair[i]))
 
             # Only the edited end is written back, so the other keeps its exact stored value.
             def changed(v: float, i: int = i) -> None:

@@ -186,3 +186,25 @@ def test_a_drag_reorders_the_steps(editor):
     assert [s["op"] for s in editor.step_dicts()] == ["grayscale", "rotate", "jpeg"]
     assert editor.dirty
     assert [s.op.name for s in editor.recipe.steps] == ["grayscale", "rotate", "jpeg"]
+
+
+def test_a_stored_recipe_the_editor_cannot_read_shows_why(editor, project):
+    bad = {
+        "schema_version": 1,
+        "steps": [
+            {"op": "from_a_missing_plugin"},
+            {"op": "clahe", "params": {"tiles": 16.0, "clip_limit": "high"}},
+        ],
+    }
+    project.conn.execute(
+        "INSERT INTO recipes(name, definition) VALUES (?, ?)", ("broken", json.dumps(bad))
+    )
+    project.conn.commit()
+    editor.reload_recipes(select="broken")
+    assert "unknown op 'from_a_missing_plugin'" in editor.error
+    assert not editor.save_button.isEnabled()
+    editor.step_list.setCurrentRow(1)
+    assert editor.param_inputs["tiles"][0].value() == 16  # 16.0 read as the integer it is
+    editor.step_list.setCurrentRow(0)
+    editor.remove_step()
+    assert "parameter 'clip_limit'" in editor.error  # the bad value is named, not hidden
