@@ -86,11 +86,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("first_image", "&First image", ("Home",), "Go", lambda w: w.go_to_row(0), _has_project),
     ActionSpec("last_image", "&Last image", ("End",), "Go", lambda w: w.go_to_row(w.model.rowCount() - 1) if w.model else None, _has_project),
     # Help
+    ActionSpec("export", "&Split and export…", ("Ctrl+E",), "Data", lambda w: w.open_data_tool("export"), _has_project),
+    ActionSpec("recipes", "Augmentation &recipes…", ("Ctrl+R",), "Data", lambda w: w.open_data_tool("recipes"), _has_project),
+    ActionSpec("health", "Dataset &health…", ("Ctrl+H",), "Data", lambda w: w.open_data_tool("health"), _has_project),
+    ActionSpec("gan", "&GAN suggestions…", ("Ctrl+Shift+G",), "Data", lambda w: w.open_data_tool("gan"), _has_project),
+    ActionSpec("plugins", "&Plugins…", (), "Data", lambda w: w.open_data_tool("plugins")),
+
     ActionSpec("cheat_sheet", "&Cheat sheet", ("F1",), "Help", lambda w: w.show_cheat_sheet()),
     ActionSpec("about", "&About Labeler", (), "Help", lambda w: w.show_about()),
 )  # fmt: skip
 
-MENUS: tuple[str, ...] = ("File", "Edit", "Annotate", "View", "Go", "Help")
+MENUS: tuple[str, ...] = ("File", "Edit", "Annotate", "View", "Go", "Data", "Help")
 BY_ID: dict[str, ActionSpec] = {a.id: a for a in ACTIONS}
 
 

@@ -33,6 +33,7 @@ from labeler.core.model import SPLITS, LabelClass
 from labeler.core.shapes import Shape
 from labeler.gui.actions import ActionRegistry, app_settings
 from labeler.gui.canvas import Canvas
+from labeler.gui.data_tools import DataTools
 from labeler.gui.dialogs import CheatSheetDialog, ImportReportDialog, ShortcutDialog
 from labeler.gui.image_list import (
     ImageListModel,
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self._class_actions: list[QAction] = []
         self._stats_task = None
         self._stats_dirty = False
+        self.data_tools = DataTools(self)
         self.workers = Workers(threads=3, parent=self)
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())
@@ -212,6 +214,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every worker and close the project (idempotent)."""
         self._stats_timer.stop()
+        self.data_tools.close_all()
         self.thumbs.stop()
         self.workers.shutdown()
         if self.project is not None:
@@ -251,6 +254,7 @@ class MainWindow(QMainWindow):
         return True
 
     def set_project(self, project: Project) -> None:
+        self.data_tools.close_all()
         if self.project is not None:
             self.project.close()
         self.project = project
@@ -692,6 +696,33 @@ class MainWindow(QMainWindow):
             self.current = None
             self.go_to_row(row or 0)
         self._update_status()
+
+    # -- data tools -------------------------------------------------------------------
+    def open_data_tool(self, name: str) -> QWidget | None:
+        """Open (or bring back) a tool of the Data menu on the current project."""
+        if self.project is None and name != "plugins":
+            return None
+        return self.data_tools.show(name)
+
+    def show_images(self, image_ids: list[int]) -> None:
+        """Filter the list to these images (a health finding's), and show the first."""
+        if self.model is None or not image_ids:
+            return
+        key = "ids:" + ",".join(str(i) for i in image_ids)
+        i = self.filter_box.findData(key)
+        if i < 0:
+            self.filter_box.addItem(f"Checked: {len(image_ids)} image(s)", key)
+        self.set_filter(key)
+        self.go_to_image(image_ids[0])
+        self.raise_()
+
+    def refresh_after_data_change(self) -> None:
+        """A tool changed the project (split, relink, accepted samples...): re-read it."""
+        if self.project is None:
+            return
+        self.refresh_classes()
+        self._apply_query()
+        self._schedule_stats(0)
 
     # -- stats ------------------------------------------------------------------------
     def _schedule_stats(self, delay_ms: int = 250) -> None:

@@ -16,6 +16,7 @@ from labeler.core.errors import LabelerError
 from labeler.store.project import Project
 
 SORTS: tuple[str, ...] = ("name", "added", "class")
+MAX_IDS = 10_000  # an `ids:` filter lists at most this many images (SQLite's variable limit)
 """name: the stored path; added: date added; class: the first class (by class order)."""
 
 _HAS_SHAPE = "EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = i.id)"
@@ -39,8 +40,8 @@ _SORT_KEYS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class ImageQuery:
-    """Which images, in which order. `filter` is one of the fixed names, `split:<name>` or
-    `class:<id>`; `sort` is one of `SORTS`."""
+    """Which images, in which order. `filter` is one of the fixed names, `split:<name>`,
+    `class:<id>` or `ids:<id>,<id>,...`; `sort` is one of `SORTS`."""
 
     filter: str = "all"
     sort: str = "name"
@@ -51,6 +52,9 @@ class ImageQuery:
         kind, _, arg = self.filter.partition(":")
         if kind == "split" and arg:
             return "i.split = ?", (arg,)
+        if kind == "ids":  # a list of images a check pointed at, e.g. "ids:4,8,15"
+            ids = tuple(int(x) for x in arg.split(",") if x.strip().isdigit())[:MAX_IDS]
+            return f"i.id IN ({','.join('?' * len(ids)) or 'NULL'})", ids
         if kind == "class" and arg.isdigit():
             return (
                 "EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = i.id AND s.class_id = ?)",
