@@ -179,6 +179,8 @@ def export_project(
     """Export the project as a dataset version, verified after writing, recorded in the
     project. Images without a split are first given one (seeded, stable)."""
     get_exporter(fmt)  # refuse an unknown format before any work
+    if not project.classes():
+        raise LabelerError("the project has no classes: add classes and label images first")
     if multiplier < 0:
         raise LabelerError("--multiplier must be 0 or more")
     if recipe is None and multiplier:

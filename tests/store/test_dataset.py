@@ -70,6 +70,7 @@ def test_coco_export_loads_in_pycocotools_and_is_recorded(boxed, tmp_path):
         assert len(coco.getImgIds()) == n
         total += len(coco.getAnnIds())
     assert total == 16
+    assert outcome.report.warnings == []  # boxes and polygons: COCO holds both
     (version,) = list_versions(boxed)
     assert version.format == "coco" and version.fingerprint == outcome.fingerprint
     manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
@@ -143,3 +144,18 @@ def test_annotation_import_refuses_paths_outside_the_dataset(project, tmp_path, 
     assert any("rocket.jpg" in p for p in report.problems)
     (img,) = project.images()
     assert project.shapes(img.id)[0].points == ((1, 2), (31, 42))
+
+
+def test_what_a_format_cannot_hold_is_said(boxed, tmp_path):
+    first = boxed.images()[0]
+    boxed.set_tag(first.id, boxed.classes()[0].id)
+    coco = export_project(boxed, "coco", tmp_path / "c").report.warnings
+    assert coco == ["coco holds no image-level tags: 1 tag(s) were not written"]
+    voc = export_project(boxed, "voc", tmp_path / "v").report.warnings
+    assert "voc: 8 polygon(s) were written as their bounding boxes" in voc
+
+
+def test_a_project_without_classes_is_refused(project, photos, tmp_path):
+    import_folders(project, [photos])
+    with pytest.raises(LabelerError, match="no classes"):
+        export_project(project, "yolo", tmp_path / "y")

@@ -107,6 +107,7 @@ def _build(
         else:
             placed.append(got)
     _check_destinations(placed)
+    report.warnings += _lost_in_format(exporter.name, items, placed)
 
     total = len(placed) + 2
     written: dict[str, str] = {}
@@ -150,6 +151,28 @@ def _build(
             kinds[s.kind] = kinds.get(s.kind, 0) + 1
     tick(total, total)
     return report
+
+
+def _lost_in_format(fmt: str, items: Sequence[ExportItem], placed: Sequence[Placed]) -> list[str]:
+    """Say what the format could not hold as it was (tags in COCO, polygons in VOC...):
+    the check after writing compares with what the format keeps, so this is the place to
+    tell the user about the rest."""
+    kept = {id(p.item) for p in placed}
+    before = Counter(s.kind for it in items if id(it) in kept for s in it.shapes)
+    after = Counter(s.kind for p in placed for s in p.shapes)
+    notes = []
+    if before["tag"] > after["tag"]:
+        notes.append(
+            f"{fmt} holds no image-level tags: {before['tag'] - after['tag']} tag(s) were not"
+            " written"
+        )
+    if before["polygon"] > after["polygon"] and after["box"] > before["box"]:
+        n = before["polygon"] - after["polygon"]
+        notes.append(f"{fmt}: {n} polygon(s) were written as their bounding boxes")
+    if before["box"] > after["box"] and after["polygon"] > before["polygon"]:
+        n = before["box"] - after["box"]
+        notes.append(f"{fmt}: {n} box(es) were written as 4-corner polygons")
+    return notes
 
 
 def _check_items(items: Sequence[ExportItem], names: dict[int, str]) -> None:
