@@ -389,15 +389,9 @@ def import_annotations(
                 )
             known = project.image_by_sha(info.sha256)
             if known is None:
-                image_id = project.add_image(
+                image_id = project.add_probed(
                     path,
-                    sha256=info.sha256,
-                    phash=info.phash,
-                    width=info.width,
-                    height=info.height,
-                    format=info.format,
-                    bytes=info.bytes,
-                    channels=info.channels,
+                    info,
                     source_group=f"{base.name}/{PurePosixPath(rec.path).parent}",
                     split=rec.split,
                 )

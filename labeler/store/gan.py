@@ -208,10 +208,8 @@ def accept_suggestions(project: Project, ids: Sequence[int]) -> list[int]:
                     (s.id,),
                 )
                 continue
-            image_id = project.add_image(
-                project.resolve(s.path),
-                sha256=info.sha256, phash=info.phash, width=info.width, height=info.height,
-                format=info.format, bytes=info.bytes, channels=info.channels,
+            image_id = project.add_probed(
+                project.resolve(s.path), info,
                 provenance="generated", provenance_info=json.dumps(provenance, default=float),
                 split="train", source_group="generated",
             )  # fmt: skip

@@ -244,15 +244,9 @@ def _commit_batch(
             path = _copy_into_project(project, cand, info) if copy else cand.path
             parent = Path(cand.rel).parent.as_posix()
             group = f"{cand.root.name}/{parent}" if parent != "." else cand.root.name
-            image_id = project.add_image(
+            image_id = project.add_probed(
                 path,
-                sha256=info.sha256,
-                phash=info.phash,
-                width=info.width,
-                height=info.height,
-                format=info.format,
-                bytes=info.bytes,
-                channels=info.channels,
+                info,
                 source_group=group,
             )
             report.added += 1

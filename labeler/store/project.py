@@ -21,6 +21,7 @@ from pathlib import Path
 
 from labeler.core.errors import LabelerError
 from labeler.core.imagehash import to_signed, to_unsigned
+from labeler.core.images import ImageInfo
 from labeler.core.model import (
     PALETTE,
     SPLITS,
@@ -426,6 +427,20 @@ class Project:
                 ),
             )
         return cur.lastrowid  # type: ignore[return-value]
+
+    def add_probed(self, path: str | os.PathLike[str], info: ImageInfo, **extra) -> int:
+        """`add_image` with the facts `labeler.core.images.probe_file` found."""
+        return self.add_image(
+            path,
+            sha256=info.sha256,
+            phash=info.phash,
+            width=info.width,
+            height=info.height,
+            format=info.format,
+            bytes=info.bytes,
+            channels=info.channels,
+            **extra,
+        )
 
     def relink_image(self, image_id: int, new_path: str | os.PathLike[str]) -> None:
         with self.atomic():
