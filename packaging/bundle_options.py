@@ -53,7 +53,8 @@ EXCLUDES = [
     # torch.compile's compiler (900 MB); Labeler trains eagerly and torch imports without it.
     "triton",
     "torch.utils.tensorboard",
-    "torchgen",
+    # Not "torchgen": torch imports it at start (torch.utils._python_dispatch); the smoke
+    # test's GAN step caught that.
 ]
 
 # Files dropped from the collected binaries and data (dest paths, '/' separated).
@@ -96,6 +97,11 @@ def hidden_imports() -> list[str]:
         mods.append(".".join(parts))
     return mods
 
+
+DYNAMIC_LIBS = ["torchvision"]
+"""Packages whose compiled extensions are loaded by path, not imported, so PyInstaller's
+analysis misses them: torchvision 0.29 loads ``_C_stable.so`` with ``torch.ops.load_library``
+(without it: "operator torchvision::nms does not exist", found by the smoke test)."""
 
 BESIDE = ["resources"]
 """Folders copied beside the executable, where users find them: the demo photos and their

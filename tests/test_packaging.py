@@ -75,6 +75,7 @@ def spec(tmp_path, monkeypatch, opts):
     """Run labeler.spec as PyInstaller would, with the build steps recorded, not run."""
     metadata: list[str] = []
     hooks = types.ModuleType("PyInstaller.utils.hooks")
+    hooks.collect_dynamic_libs = lambda pkg: [(f"/site/{pkg}/_C_stable.so", pkg)]
     hooks.copy_metadata = lambda dist: (
         metadata.append(dist) or [(f"/site/{dist}.dist-info", f"{dist}.dist-info")]
     )
@@ -117,6 +118,11 @@ def test_the_first_party_plugins_and_their_entry_points_are_bundled(spec, opts):
             assert (
                 REPO / "plugins" / dist.removeprefix("labeler-") / pkg / "__init__.py"
             ).is_file()
+
+
+def test_torchvision_ops_library_is_collected(spec):
+    kwargs = _Recorder.calls["Analysis"][1]
+    assert ("/site/torchvision/_C_stable.so", "torchvision") in kwargs["binaries"]
 
 
 def test_every_labeler_module_is_a_hidden_import(opts):
