@@ -103,6 +103,8 @@ DYNAMIC_LIBS = ["torchvision"]
 analysis misses them: torchvision 0.29 loads ``_C_stable.so`` with ``torch.ops.load_library``
 (without it: "operator torchvision::nms does not exist", found by the smoke test)."""
 
+LIB_PATTERNS = ["*.so", "*.so.*", "*.pyd", "*.dll", "*.dylib"]
+
 BESIDE = ["resources"]
 """Folders copied beside the executable, where users find them: the demo photos and their
 licences (resources/LICENCES.md). The app itself reads no data files at run time."""

@@ -75,7 +75,9 @@ def spec(tmp_path, monkeypatch, opts):
     """Run labeler.spec as PyInstaller would, with the build steps recorded, not run."""
     metadata: list[str] = []
     hooks = types.ModuleType("PyInstaller.utils.hooks")
-    hooks.collect_dynamic_libs = lambda pkg: [(f"/site/{pkg}/_C_stable.so", pkg)]
+    hooks.collect_dynamic_libs = lambda pkg, search_patterns: (
+        [(f"/site/{pkg}/_C_stable.so", pkg)] if "*.so" in search_patterns else []
+    )
     hooks.copy_metadata = lambda dist: (
         metadata.append(dist) or [(f"/site/{dist}.dist-info", f"{dist}.dist-info")]
     )
