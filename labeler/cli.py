@@ -578,6 +578,12 @@ def _gan_review(args: argparse.Namespace, p) -> None:
     emit(args, data, human)
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from labeler.plugins import plugins_list_command
+
+    return plugins_list_command(json_output=args.json)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from labeler.gui.app import run_gui  # Qt is imported only for this command
 
@@ -728,15 +734,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="review: accept the N best-ranked pending suggestions per class",
     )
 
+    sp = command("plugins", cmd_plugins, "list plugins: what they add, enabled, load errors")
+    sp.add_argument("action", choices=["list"])
+
     sp = command("gui", cmd_gui, "open the annotation window", json_flag=False)
     sp.add_argument("project", nargs="?", default=None)
     return parser
+
+
+# Commands that use the registries plugins extend (ops, formats, health checks).
+_PLUGIN_COMMANDS = frozenset({"import", "export", "recipe", "health", "plugins", "gui"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in _PLUGIN_COMMANDS:
+            from labeler.plugins import load_plugins
+
+            load_plugins()  # a broken plugin is reported by `labeler plugins list`, never raised
         return args.func(args)
     except LabelerError as e:
         print(f"labeler: error: {e}", file=sys.stderr)
@@ -754,6 +771,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labeler: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug (ours or a plugin's): one line, the trace on request
+        if os.environ.get("LABELER_DEBUG") == "1":
+            raise
+        print(
+            f"labeler: error: unexpected {type(e).__name__}: {e}"
+            " (set LABELER_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
