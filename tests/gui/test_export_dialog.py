@@ -77,7 +77,10 @@ def test_export_coco_is_verified_and_recorded(qtbot, dialog, project, tmp_path):
     assert dialog.table.verticalHeaderItem(1).text() == "cat"
     split = next(s for s in ("train", "val", "test") if data["shapes"][s])
     assert dialog.table.item(1, ("train", "val", "test").index(split)).text() == "1 box"
-    assert "No warnings" in dialog.notes.toPlainText()
+    # The 12 image-level tags have no place in COCO: the report says so.
+    assert "coco holds no image-level tags: 12 tag(s) were not written" in (
+        dialog.notes.toPlainText()
+    )
     assert [v.format for v in store.list_versions(project)] == ["coco"]
     assert all(i.split for i in project.images())  # the export assigned the missing splits
     assert dialog.target_edit.text().endswith("test-coco-v2")  # ready for the next one
