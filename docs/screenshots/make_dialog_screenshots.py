@@ -12,16 +12,11 @@ real content (the preview grid rendered, an export finished) and saves PNGs besi
 from __future__ import annotations
 
 import math
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-OUT = Path(__file__).resolve().parent
-
 from PySide6.QtCore import QSettings  # noqa: E402
+from shots import OUT, REPO, settle, wait_for
 
 from labeler.core.augment import OneOf, Recipe, step  # noqa: E402
 from labeler.core.shapes import Shape  # noqa: E402
@@ -29,22 +24,6 @@ from labeler.gui.app import make_app  # noqa: E402
 from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
 from labeler.store.recipes import save_recipe  # noqa: E402
-
-
-def settle(app, seconds: float = 0.5) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def wait_for(app, condition, timeout: float = 60.0) -> None:
-    end = time.time() + timeout
-    while not condition():
-        if time.time() > end:
-            raise TimeoutError("the dialog did not finish in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def build(folder: Path) -> Path:

@@ -13,18 +13,12 @@ Takes about a minute on two cores.
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-OUT = Path(__file__).resolve().parent
 
 import cv2  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
+from shots import OUT, REPO, settle, wait_for
 
 from labeler.gui.app import make_app  # noqa: E402
 from labeler.gui.gan_panel import GanPanel, open_gan_panel  # noqa: E402
@@ -33,22 +27,6 @@ from labeler.store import gan as store  # noqa: E402
 from labeler.store.dataset import split_project  # noqa: E402
 from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
-
-
-def settle(app, seconds: float = 0.5) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def wait_for(app, done: Callable[[], bool], timeout: float = 300) -> None:
-    end = time.time() + timeout
-    while not done():
-        if time.time() > end:
-            raise TimeoutError("the panel did not finish in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def build(folder: Path) -> Path:

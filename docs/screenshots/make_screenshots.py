@@ -9,28 +9,16 @@ beside this script.
 
 from __future__ import annotations
 
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-OUT = Path(__file__).resolve().parent
-
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from shots import OUT, REPO, settle
 
 from labeler.core.shapes import Shape  # noqa: E402
 from labeler.gui.app import make_app  # noqa: E402
 from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
-
-
-def settle(app, seconds: float = 0.6) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def build(folder: Path) -> Path:
