@@ -744,10 +744,10 @@ class GanPanel(QDialog):
         options = self.suggestion_options()
         emit = _throttled(self._job_progressed.emit)
 
-        def suggest(p: Project, _should_stop) -> dict[str, Any]:
+        def suggest(p: Project, should_stop) -> dict[str, Any]:
             from labeler.ml import jobs
 
-            return jobs.suggest(p, **options, progress=emit)
+            return jobs.suggest(p, **options, progress=emit, should_stop=should_stop)
 
         self.suggest_status.setText(
             "Training the scoring classifier (once per train set), then generating…"
@@ -786,10 +786,12 @@ class GanPanel(QDialog):
         device, arch = self.device_box.currentText(), self.arch_box.currentText()
         emit = _throttled(self._job_progressed.emit)
 
-        def evaluate(p: Project, _should_stop) -> dict[str, Any]:
+        def evaluate(p: Project, should_stop) -> dict[str, Any]:
             from labeler.ml import jobs
 
-            return jobs.evaluate(p, epochs=epochs, device=device, arch=arch, progress=emit)
+            return jobs.evaluate(
+                p, epochs=epochs, device=device, arch=arch, progress=emit, should_stop=should_stop
+            )
 
         self.eval_status.setText("Training three classifiers…")
         return self._start_job("evaluate", evaluate, self._evaluation_done)
@@ -966,19 +968,15 @@ class GanPanel(QDialog):
 
     # -- closing --------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Stop training (it saves a checkpoint), wait for every worker; True when all
-        stopped in time. Suggesting and evaluating cannot be interrupted: they are waited for.
-        The panel starts nothing after this."""
+        """Stop the running job (training saves a checkpoint; suggesting keeps the classes
+        done; evaluating reports nothing), wait for every worker; True when all stopped in
+        time. The panel starts nothing after this."""
         ok = self.jobs.shutdown(timeout_ms)
         return self.io.shutdown(timeout_ms) and ok
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        # Closing hides the panel; a running training is stopped (checkpoint saved), while a
-        # suggestion or evaluation job, which cannot stop part-way, keeps the panel open.
-        if self._job is not None and self._job_kind != "train":
-            self.show_error("Wait for the running job to finish before closing the panel.")
-            event.ignore()
-            return
+        # Closing hides the panel and stops a running job at its next step (training saves
+        # a checkpoint first).
         if self._job is not None:
             self._job.cancel()
             self.jobs.pool.waitForDone(60_000)

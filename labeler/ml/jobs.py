@@ -176,8 +176,12 @@ def suggest(
     arch: str = "resnet18",
     p_min: float = 0.5,
     progress: ProgressDict | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Generate, filter and store pending suggestions for classes below `target`."""
+    """Generate, filter and store pending suggestions for classes below `target`.
+
+    When `should_stop()` turns true between classes, the classes already done are stored
+    and the result says `cancelled`."""
     from labeler.ml.suggest import suggest as run_suggest
 
     gen = latest_generator(project)
@@ -197,7 +201,7 @@ def suggest(
     round_seed = suggestion_rounds(project, gen.id)  # a fresh seed each round: no repeats
     result = run_suggest(
         gen.checkpoint, clf, (ts.images, ts.labels), counts=counts, target=target,
-        p_min=p_min, seed=round_seed, device=device, progress=progress,
+        p_min=p_min, seed=round_seed, device=device, progress=progress, should_stop=should_stop,
     )  # fmt: skip
     folder = gan_folder(project) / "suggestions"
     rows = []
@@ -226,6 +230,7 @@ def suggest(
         }
         for i, s in zip(ids, result.suggestions, strict=True)
     ]
+    data["cancelled"] = bool(should_stop and should_stop())
     data["memorisation_rejected"] = sum(
         v.get("rejected_memorised", 0) for v in data["per_class"].values()
     )
@@ -243,8 +248,11 @@ def evaluate(
     seed: int = 0,
     heldout_split: str = "val",
     progress: ProgressDict | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Real only vs real + balancing vs real + accepted generated, on the real held-out split."""
+    """Real only vs real + balancing vs real + accepted generated, on the real held-out split.
+
+    Stopping raises `LabelerError`: scores of half-trained classifiers would mislead."""
     from labeler.ml.evaluate import evaluate as run_evaluate
 
     gen = latest_generator(project)
@@ -259,7 +267,10 @@ def evaluate(
         (ts.images, ts.labels), (held.images, held.labels), len(ts.class_ids),
         generated=(generated.images, generated.labels) if len(generated.images) else None,
         steps=steps, epochs=epochs, seed=seed, device=device, progress=progress, arch=arch,
+        should_stop=should_stop,
     )  # fmt: skip
+    if should_stop is not None and should_stop():
+        raise LabelerError("evaluation cancelled; nothing was reported")
     data["classes"] = ts.class_names
     data["heldout_split"] = heldout_split
     return data

@@ -74,3 +74,14 @@ def test_evaluate_reports_three_rows_on_the_val_split(trained):
     assert set(data["rows"]) == {"real", "real_balanced", "real_plus_generated"}
     assert data["rows"]["real_plus_generated"]["generated_images"] == len(added)
     assert data["classes"] == ["airplane", "cat", "truck"]
+
+
+def test_suggest_and_evaluate_stop_when_asked(trained):
+    p = trained
+    data = jobs.suggest(
+        p, target="max", device="cpu", arch="tiny", classifier_epochs=1, p_min=0,
+        should_stop=lambda: True,
+    )  # fmt: skip
+    assert data["cancelled"] and store.list_suggestions(p) == []
+    with pytest.raises(LabelerError, match="cancelled"):
+        jobs.evaluate(p, epochs=1, device="cpu", arch="tiny", should_stop=lambda: True)
