@@ -49,3 +49,23 @@ def test_folder_plugins_are_listed_and_used_by_export(tmp_path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["verified"] and 2 * report["augmented"] == report["images"]["train"]
+
+
+def test_a_createml_export_is_recognised_by_auto_import(tmp_path):
+    env = dict(os.environ)
+    plugin_dir = Path(env["XDG_CONFIG_HOME"]) / "labeler" / "plugins"
+    shutil.copytree(REPO / "plugins/createml/labeler_createml", plugin_dir / "labeler_createml")
+    proj = tmp_path / "p.labeler"
+    run("init", proj, env=env)
+    run("import", proj, DEMO_PHOTOS, env=env)
+    run("classes", proj, "add", "photo", env=env)
+    run("label", proj, "coffee.jpg", "photo", env=env)
+    assert (
+        run("export", proj, "--format", "createml", "--out", tmp_path / "cm", env=env).returncode
+        == 0
+    )
+    fresh = tmp_path / "fresh.labeler"
+    run("init", fresh, env=env)
+    out = run("import", fresh, tmp_path / "cm", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["format"] == "createml"

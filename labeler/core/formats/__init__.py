@@ -83,9 +83,11 @@ def import_dataset(fmt: str, root: str | Path) -> ImportResult:
 
 
 def detect_format(root: Path) -> str:
-    """The first importer (in a fixed order, plugins after built-ins) that recognises
-    ``root``; raises ``LabelerError`` when none does."""
-    order = list(_DETECT_ORDER) + sorted(set(IMPORTERS) - set(_DETECT_ORDER))
+    """The first importer (in a fixed order: built-ins, then plugins, then the bare
+    ImageFolder layout) that recognises ``root``; raises ``LabelerError`` when none does."""
+    # Plugins' formats come before the bare-folder fallback, which matches almost anything.
+    specific = [n for n in _DETECT_ORDER if n != "imagefolder"]
+    order = specific + sorted(set(IMPORTERS) - set(_DETECT_ORDER)) + ["imagefolder"]
     for name in order:
         if name in IMPORTERS and IMPORTERS[name].detect(root):
             return name

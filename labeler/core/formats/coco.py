@@ -132,8 +132,13 @@ def _annotation_files(root: Path) -> list[Path]:
     found = []
     for folder in (root / "annotations", root):
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            if path.name == "manifest.json":  # our export's record, not annotations
+                continue
             head = path.read_bytes()[:4096]
-            if b'"images"' in head or b'"annotations"' in head or b'"categories"' in head:
+            # A COCO file is one JSON object; CreateML's list of images also says "annotations".
+            is_object = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+            keys = (b'"images"', b'"annotations"', b'"categories"')
+            if is_object and any(k in head for k in keys):
                 found.append(path)
         if found:
             break
