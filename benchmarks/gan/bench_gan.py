@@ -76,6 +76,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
     a = p.parse_args()
+    if a.device == "auto" and not a.quick and not torch.cuda.is_available():
+        # `make bench` on a machine without a GPU: the full run would take hours on the CPU.
+        _log("no CUDA GPU: running the --quick smoke version; the real benchmark needs a GPU")
+        a.quick = True
     if a.quick:
         a.steps, a.width, a.batch_size, a.clf_epochs = 30, "tiny", 16, 1.0
         # An untrained classifier trusts nothing; let the smoke run reach the third row.
