@@ -11,41 +11,22 @@ real content (the preview grid rendered, an export finished) and saves PNGs besi
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings  # noqa: E402
-from shots import OUT, REPO, settle, wait_for
+from shots import OUT, build_demo, settle, wait_for
 
 from labeler.core.augment import OneOf, Recipe, step  # noqa: E402
-from labeler.core.shapes import Shape  # noqa: E402
 from labeler.gui.app import make_app  # noqa: E402
-from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
 from labeler.store.recipes import save_recipe  # noqa: E402
 
 
 def build(folder: Path) -> Path:
-    path = folder / "demo.labeler"
-    with Project.create(path) as p:
-        import_folders(p, [REPO / "resources" / "cifar10-lt-mini"], labels_from_folders=True)
-        import_folders(p, [REPO / "resources" / "demo-photos"])
-        person = p.add_class("person", colour="#00c2ff")
-        cup = p.add_class("cup", colour="#ffd400")
-        coin = p.add_class("coin", colour="#ff4d6d")
-        helmet = p.add_class("helmet", colour="#7cfc00")
-        astro = p.find_image("astronaut.jpg")
-        p.add_shape(astro.id, Shape.box(person.id, 130, 20, 430, 510))
-        p.add_shape(astro.id, Shape.box(helmet.id, 274, 330, 511, 511))
-        p.add_shape(p.find_image("coffee.jpg").id, Shape.box(cup.id, 60, 20, 480, 330))
-        coins = p.find_image("coins.png").id
-        for cx, cy, r in ((48, 46, 23), (104, 45, 20), (155, 43, 21), (210, 46, 21)):
-            pts = [
-                (cx + r * math.cos(2 * math.pi * k / 10), cy + r * math.sin(2 * math.pi * k / 10))
-                for k in range(10)
-            ]
-            p.add_shape(coins, Shape.polygon(coin.id, pts))
+    """The demo project with four coins and no splits yet, plus two recipes."""
+    path = build_demo(folder, coins=4, splits=False)
+    with Project.open(path) as p:
         recipe = Recipe(
             (
                 step("horizontal_flip", p=0.5),

@@ -13,44 +13,10 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from shots import OUT, REPO, settle
+from shots import OUT, build_demo, settle
 
-from labeler.core.shapes import Shape  # noqa: E402
 from labeler.gui.app import make_app  # noqa: E402
-from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
-
-
-def build(folder: Path) -> Path:
-    path = folder / "demo.labeler"
-    with Project.create(path) as p:
-        import_folders(p, [REPO / "resources" / "cifar10-lt-mini"], labels_from_folders=True)
-        import_folders(p, [REPO / "resources" / "demo-photos"])
-        person = p.add_class("person", colour="#00c2ff")
-        cup = p.add_class("cup", colour="#ffd400")
-        coin = p.add_class("coin", colour="#ff4d6d")
-        helmet = p.add_class("helmet", colour="#7cfc00")
-        p.set_splits({i.id: ("train" if i.id % 5 else "val") for i in p.images()})
-        astro = p.find_image("astronaut.jpg")
-        p.add_shape(astro.id, Shape.box(person.id, 130, 20, 430, 510))
-        p.add_shape(astro.id, Shape.box(helmet.id, 274, 330, 511, 511))
-        coffee = p.find_image("coffee.jpg")
-        p.add_shape(coffee.id, Shape.box(cup.id, 60, 20, 480, 330))
-        coins = p.find_image("coins.png")
-        coins_at = (
-            (48, 46, 23), (104, 45, 20), (155, 43, 21), (210, 46, 21), (274, 46, 22),
-            (338, 43, 27), (46, 123, 21), (103, 123, 19), (154, 123, 20),
-        )  # fmt: skip
-        for cx, cy, r in coins_at:
-            pts = [(cx + r * c, cy + r * s) for c, s in _circle(10)]
-            p.add_shape(coins.id, Shape.polygon(coin.id, pts))
-    return path
-
-
-def _circle(n: int):
-    import math
-
-    return [(math.cos(2 * math.pi * k / n), math.sin(2 * math.pi * k / n)) for k in range(n)]
 
 
 def main() -> None:
@@ -68,7 +34,7 @@ def main() -> None:
     w.grab().save(str(OUT / "empty-project.png"))
     w.close()
 
-    path = build(tmp)
+    path = build_demo(tmp)
     w = MainWindow(str(path), open_last=False)
     w.resize(1500, 900)
     w.show()
