@@ -51,10 +51,6 @@ class ProgressBar:
         )
         sys.stderr.flush()
 
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-
 
 def emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
     """Print `data` as JSON with --json, else call `human` to print it for people."""
@@ -310,6 +306,7 @@ def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
     from pathlib import Path
 
     from labeler.core.augment import preview_grid, read_image, write_image
+    from labeler.core.model import colour_bgr
 
     if args.image is None or args.out is None:
         raise LabelerError("recipe preview needs --image IMAGE and --out GRID.png")
@@ -318,7 +315,7 @@ def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
         raise LabelerError(f"--out must end in .png or .jpg: {out.name}")
     image = p.find_image(args.image)
     pixels = read_image(p.resolve(image))
-    colours = {c.id: _bgr(c.colour) for c in p.classes()}
+    colours = {c.id: colour_bgr(c.colour) for c in p.classes()}
     grid = preview_grid(
         pixels, p.shapes(image.id), recipe, n=args.n, seed=args.seed,
         class_colours=colours, image_key=image.sha256,
@@ -326,11 +323,6 @@ def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
     write_image(out, grid)
     emit(args, {"out": str(out), "n": args.n, "seed": args.seed, "image": image.id},
          lambda: print(f"wrote {out} ({args.n} copies of {image.path})"))  # fmt: skip
-
-
-def _bgr(colour: str) -> tuple[int, int, int]:
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return (b, g, r)
 
 
 def cmd_split(args: argparse.Namespace) -> int:

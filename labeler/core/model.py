@@ -34,6 +34,12 @@ def validate_class_name(name: str) -> str:
     return clean
 
 
+def colour_bgr(colour: str) -> tuple[int, int, int]:
+    """A class colour ("#rrggbb") as the (blue, green, red) triple OpenCV draws with."""
+    r, g, b = (int(validate_colour(colour)[i : i + 2], 16) for i in (1, 3, 5))
+    return (b, g, r)
+
+
 def validate_colour(colour: str) -> str:
     if not _COLOUR.match(colour):
         raise LabelerError(f"colour {colour!r} is not of the form #rrggbb")

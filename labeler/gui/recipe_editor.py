@@ -58,6 +58,7 @@ from labeler.core.augment import (
 from labeler.core.augment import save_recipe as write_recipe_file
 from labeler.core.augment.geometry import BORDERS, INTERPOLATIONS
 from labeler.core.errors import LabelerError
+from labeler.core.model import colour_bgr
 from labeler.gui.workers import Task, Workers, to_qimage
 from labeler.store import recipes as store
 from labeler.store.project import Project
@@ -77,11 +78,6 @@ def open_recipe_editor(
     dialog = RecipeEditor(project, image_id, parent)
     dialog.show()
     return dialog
-
-
-def _bgr(colour: str) -> tuple[int, int, int]:
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return (b, g, r)
 
 
 # -- parameter widgets ------------------------------------------------------------------------
@@ -777,7 +773,7 @@ class RecipeEditor(QDialog):
         n, seed = self.n_spin.value(), self.seed_spin.value()
         path = self.project.resolve(image)
         shapes = self.project.shapes(image.id)
-        colours = {c.id: _bgr(c.colour) for c in self.project.classes()}
+        colours = {c.id: colour_bgr(c.colour) for c in self.project.classes()}
         cached = self._pixels[1] if self._pixels and self._pixels[0] == image.id else None
 
         def work(_progress: Any, should_stop: Callable[[], bool]) -> tuple | None:

@@ -228,10 +228,6 @@ class Project:
             )
         return self.class_by_id(cur.lastrowid)  # type: ignore[return-value]
 
-    def ensure_class(self, name: str) -> LabelClass:
-        """The class with this name, created if missing (imports map classes by name)."""
-        return self.class_by_name(name) or self.add_class(name)
-
     def rename_class(self, old: str, new: str) -> LabelClass:
         c = self.require_class(old)
         new = validate_class_name(new)
@@ -301,11 +297,6 @@ class Project:
             self.conn.execute("DELETE FROM shapes WHERE class_id = ?", (c.id,))
             self.conn.execute("DELETE FROM classes WHERE id = ?", (c.id,))
         return used
-
-    def reorder_classes(self, ids_in_order: Sequence[int]) -> None:
-        with self.atomic():
-            for pos, cid in enumerate(ids_in_order):
-                self.conn.execute("UPDATE classes SET position = ? WHERE id = ?", (pos, cid))
 
     # -- images ---------------------------------------------------------------------------
     _IMAGE_COLS = (
