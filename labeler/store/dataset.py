@@ -25,6 +25,7 @@ from labeler.core.formats import (
     get_exporter,
     import_dataset,
 )
+from labeler.core.model import ImageRecord
 from labeler.core.neardup import DEFAULT_MAX_DISTANCE, clusters_from_pairs, near_duplicate_pairs
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.splits import SplitItem, SplitPlan, plan_split
@@ -131,9 +132,8 @@ class ExportOutcome:
         }
 
 
-def _file_names(project: Project) -> dict[int, str]:
+def _file_names(images: Sequence[ImageRecord]) -> dict[int, str]:
     """A unique export name per image: its own file name, or name-ID.ext when it clashes."""
-    images = project.images()
     counts = Counter(PurePosixPath(i.path).name.lower() for i in images)
     names = {}
     for i in images:
@@ -146,17 +146,15 @@ def _file_names(project: Project) -> dict[int, str]:
 
 
 def fingerprint(
-    project: Project, extra: dict[str, Any], split_of: dict[int, str] | None = None
+    items: Sequence[ExportItem], classes: Sequence[tuple[int, str]], extra: dict[str, Any]
 ) -> str:
-    """SHA-256 over what an export depends on: images, splits, shapes, classes and options.
+    """SHA-256 over what an export holds: images, splits, shapes, classes and options.
     Two exports with the same fingerprint hold the same dataset."""
     h = hashlib.sha256()
-    names = {c.id: c.name for c in project.classes()}
-    shapes = project.all_shapes()
-    split_of = split_of or {}
-    for i in project.images():
-        h.update(f"{i.sha256}|{split_of.get(i.id, i.split)}|{i.provenance}\n".encode())
-        for s in shapes.get(i.id, ()):
+    names = dict(classes)
+    for it in items:
+        h.update(f"{it.sha256}|{it.split}|{it.generated}\n".encode())
+        for s in it.shapes:
             h.update(f"{names[s.class_id]}|{s.kind}|{s.geometry_json()}\n".encode())
     h.update(json.dumps(list(names.values())).encode())
     h.update(json.dumps(extra, sort_keys=True).encode())
@@ -179,7 +177,8 @@ def export_project(
     """Export the project as a dataset version, verified after writing, recorded in the
     project. Images without a split are first given one (seeded, stable)."""
     get_exporter(fmt)  # refuse an unknown format before any work
-    if not project.classes():
+    classes = [(c.id, c.name) for c in project.classes()]
+    if not classes:
         raise LabelerError("the project has no classes: add classes and label images first")
     if multiplier < 0:
         raise LabelerError("--multiplier must be 0 or more")
@@ -189,13 +188,14 @@ def export_project(
     if recipe and multiplier == 0:
         multiplier = 1
     # Images without a split get one, written to the project only if the export succeeds.
-    auto = sum(1 for i in project.images() if i.split is None)
+    images = project.images()
+    auto = sum(1 for i in images if i.split is None)
     plan = split_project(project, DEFAULT_RATIOS, seed, write=False) if auto else None
     split_of = plan.assignments if plan else {}
-    names = _file_names(project)
+    names = _file_names(images)
     shapes = project.all_shapes()
     items = []
-    for i in project.images():
+    for i in images:
         info = json.loads(i.provenance_info) if i.provenance_info else {}
         items.append(
             ExportItem(
@@ -224,14 +224,13 @@ def export_project(
         "multiplier": multiplier,
         "strip_metadata": strip_metadata,
     }
-    fp = fingerprint(project, options, split_of)
+    fp = fingerprint(items, classes, options)
     manifest = {
         "tool": "labeler",
         "tool_version": __version__,
         "project": project.path.name,
         "fingerprint": fp,
     } | options
-    classes = [(c.id, c.name) for c in project.classes()]
     with tempfile.TemporaryDirectory(prefix=".labeler-aug-", dir=_tmp_parent(out_dir)) as tmp:
         augmented: list[ExportItem] = []
         if recipe_def is not None:
