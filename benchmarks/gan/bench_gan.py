@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.utils import save_image
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -28,7 +29,14 @@ sys.path.insert(0, str(ROOT))
 from labeler.ml.classifier import train_classifier  # noqa: E402
 from labeler.ml.data import load_image_folder  # noqa: E402
 from labeler.ml.evaluate import evaluate  # noqa: E402
-from labeler.ml.suggest import suggest  # noqa: E402
+from labeler.ml.suggest import (  # noqa: E402
+    POOL_FACTOR,
+    consistent,
+    deficits,
+    generate,
+    sample_seed,
+    suggest,
+)
 from labeler.ml.train import train_gan  # noqa: E402
 
 ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-lt.tar.gz"
@@ -63,16 +71,28 @@ def _throughput(x, y, n, run_dir: Path, width: str, batch: int, device: str, ste
     return r.images_per_s
 
 
+def _consistency(checkpoint: Path, clf, n: int, per_class: int, p_min: float, seed: int):
+    """Per class: the share of ``per_class`` fixed-seed samples that pass the consistency gate."""
+    rates = []
+    for c in range(n):
+        imgs = generate(checkpoint, c, [sample_seed(seed + 999, c, i) for i in range(per_class)])
+        rates.append(float(consistent(clf.probs_and_features(imgs)[0], c, p_min).mean()))
+    return rates
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny CPU smoke run, about a minute")
     p.add_argument("--device", default="auto")
     p.add_argument("--steps", type=int, default=None, help="GAN steps (default: from --minutes)")
     p.add_argument("--minutes", type=float, default=20.0, help="GAN training time budget")
+    p.add_argument("--check-minutes", type=float, default=None, help="consistency check interval")
     p.add_argument("--width", default="base", choices=["tiny", "small", "base", "large"])
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--gan-batch-size", type=int, default=None, help="default: --batch-size")
     p.add_argument("--clf-epochs", type=float, default=30.0, help="classifier budget per row")
     p.add_argument("--p-min", type=float, default=0.5, help="classifier-consistency threshold")
+    p.add_argument("--test-per-class", type=int, default=None, help="held-out images per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
     a = p.parse_args()
@@ -82,10 +102,12 @@ def main() -> None:
         a.quick = True
     if a.quick:
         a.steps, a.width, a.batch_size, a.clf_epochs = 30, "tiny", 16, 1.0
+        a.gan_batch_size = None
         # An untrained classifier trusts nothing; let the smoke run reach the third row.
         a.p_min = 0.0
-    fraction, limit_test = (0.04, 20) if a.quick else (1.0, None)
+    fraction, limit_test = (0.04, 20) if a.quick else (1.0, a.test_per_class)
     arch = "tiny" if a.quick else "resnet18"
+    gan_batch = a.gan_batch_size or a.batch_size
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -94,25 +116,18 @@ def main() -> None:
         _log(f"data: {len(x_tr)} train, {len(x_te)} test images, {n} classes")
         run_dir = a.keep or tmp / "runs"
         ips = _throughput(
-            x_tr, y_tr, n, tmp / "speed", a.width, a.batch_size, a.device, 5 if a.quick else 50
-        )
-        _log(f"GAN throughput: {ips:.1f} real images/s")
-        res = train_gan(
             x_tr,
             y_tr,
             n,
-            run_dir,
-            steps=a.steps,
-            minutes=None if a.steps else a.minutes,
-            device=a.device,
-            batch_size=a.batch_size,
-            seed=a.seed,
-            width=a.width,
-            class_names=names,
-            resume=False,
-            progress=lambda d: d["step"] % 200 == 0 and _log(f"gan step {d['step']} {d['losses']}"),
+            tmp / "speed",
+            a.width,
+            gan_batch,
+            a.device,
+            5 if a.quick else 50 if torch.cuda.is_available() else 10,
         )
-        _log(f"GAN: {res.step} steps on {res.device} at {res.images_per_s:.1f} images/s")
+        _log(f"GAN throughput: {ips:.1f} real images/s")
+        # The classifier first: it judges the generator while it trains (time to usable).
+        t_clf = time.monotonic()
         clf = train_classifier(
             x_tr,
             y_tr,
@@ -124,6 +139,59 @@ def main() -> None:
             batch_size=a.batch_size,
             arch=arch,
         )
+        clf_s = time.monotonic() - t_clf
+        real_rates = [
+            float(consistent(clf.probs_and_features(x_te[y_te == c])[0], c, a.p_min).mean())
+            for c in range(n)
+        ]
+        _log(f"classifier: {clf_s:.0f} s; real test images passing the gate: {real_rates}")
+        need = sorted(deficits(np.bincount(y_tr, minlength=n), "median"))
+        usable_rate = 1 / POOL_FACTOR  # a pool 10x the deficit then yields the whole deficit
+        chunk = a.check_minutes or a.minutes
+        curve, usable_s, gan_s, res, first = [], None, 0.0, None, True
+        while True:
+            if a.steps:
+                left_steps = a.steps - (res.step if res else 0)
+                if left_steps <= 0:
+                    break
+                budget = dict(steps=left_steps, minutes=None)
+            else:
+                left = a.minutes - gan_s / 60
+                if left <= 1e-3:
+                    break
+                budget = dict(steps=None, minutes=min(chunk, left))
+            t_g = time.monotonic()
+            res = train_gan(
+                x_tr,
+                y_tr,
+                n,
+                run_dir,
+                device=a.device,
+                batch_size=gan_batch,
+                seed=a.seed,
+                width=a.width,
+                class_names=names,
+                resume=not first,
+                progress=lambda d: (
+                    d["step"] % 200 == 0 and _log(f"gan step {d['step']} {d['losses']}")
+                ),
+                **budget,
+            )
+            first = False
+            gan_s += time.monotonic() - t_g
+            rates = _consistency(res.checkpoint, clf, n, 100, a.p_min, a.seed)
+            thin = min(rates[c] for c in need) if need else 1.0
+            curve.append(
+                {
+                    "gan_s": round(gan_s, 1),
+                    "step": res.step,
+                    "pass_rate": [round(r, 3) for r in rates],
+                }
+            )
+            _log(f"gan {gan_s:.0f} s, step {res.step}: pass rates {rates}")
+            if usable_s is None and thin >= usable_rate:
+                usable_s = gan_s
+        _log(f"GAN: {res.step} steps on {res.device} at {res.images_per_s:.1f} images/s")
         sug = suggest(
             res.checkpoint,
             clf,
@@ -137,6 +205,13 @@ def main() -> None:
         x_gen = np.stack([s.image for s in sug.suggestions]) if sug.suggestions else None
         y_gen = np.array([s.class_id for s in sug.suggestions])
         _log(f"suggest: {len(sug.suggestions)} accepted")
+        if x_gen is not None and a.keep:
+            save_image(
+                torch.from_numpy(x_gen[np.argsort(y_gen, kind="stable")][:400]).permute(0, 3, 1, 2)
+                / 255.0,
+                a.keep / "accepted.png",
+                nrow=20,
+            )
         ev = evaluate(
             (x_tr, y_tr),
             (x_te, y_te),
@@ -147,21 +222,32 @@ def main() -> None:
             device=a.device,
             batch_size=a.batch_size,
             arch=arch,
+            reuse=clf,
+            progress=lambda d: d["step"] % 100 == 0 and _log(f"eval {d['row']} step {d['step']}"),
         )
     summary = {
         "device": res.device,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "quick": a.quick,
         "classes": names,
+        "train_counts": np.bincount(y_tr, minlength=n).tolist(),
+        "test_images": len(x_te),
         "gan": {
             "steps": res.step,
             "width": a.width,
-            "batch_size": a.batch_size,
+            "batch_size": gan_batch,
+            "train_s": round(gan_s, 1),
             "images_per_s": round(ips, 1),
             "train_images_per_s": round(res.images_per_s, 1),
             "losses": res.losses,
         },
+        "classifier": {"arch": arch, "epochs": a.clf_epochs, "train_s": round(clf_s, 1)},
+        "real_test_pass_rate": [round(r, 3) for r in real_rates],
+        "consistency_curve": curve,
+        "usable_pass_rate": usable_rate,
+        "time_to_usable_s": None if usable_s is None else round(usable_s, 1),
         "suggest": {
             str(c): {k: v for k, v in r.items() if k != "thresholds"}
             for c, r in sug.per_class.items()
@@ -172,6 +258,7 @@ def main() -> None:
             k: {m: v[m] for m in ("accuracy", "macro_f1", "thin_recall", "thin_f1")}
             for k, v in ev["rows"].items()
         },
+        "reused_row": ev.get("reused"),
         "per_class_recall": {
             k: [c["recall"] for c in v["per_class"]] for k, v in ev["rows"].items()
         },
@@ -182,6 +269,8 @@ def main() -> None:
         "wall_s": round(time.monotonic() - t0, 1),
     }
     print(json.dumps(summary, indent=2))
+    if a.keep:
+        (a.keep / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from labeler.ml.diffaug import translation
 
 CLASSIFIER_FORMAT = "labeler.classifier"
 ARCHS = ("resnet18", "tiny")
+DEFAULT_LR = 0.1
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,17 @@ class ClassifierNet(nn.Module):
 class Classifier:
     """A trained classifier; call ``probs_and_features(uint8 NHWC images)``."""
 
-    def __init__(self, net: ClassifierNet, cfg: ClassifierConfig, device: torch.device) -> None:
+    def __init__(
+        self,
+        net: ClassifierNet,
+        cfg: ClassifierConfig,
+        device: torch.device,
+        budget: dict[str, Any] | None = None,
+    ) -> None:
         self.net, self.cfg, self.device = net.to(device).eval(), cfg, device
+        # How it was trained (steps, batch, seed, sampling, ...), when this process trained it;
+        # ``evaluate`` reuses a classifier only when this matches its own row exactly.
+        self.budget = budget
 
     @property
     def num_classes(self) -> int:
@@ -126,7 +136,7 @@ def train_classifier(
     *,
     weighted_loss: bool = False,
     batch_size: int = 128,
-    lr: float = 0.1,
+    lr: float = DEFAULT_LR,
     arch: str = "resnet18",
     resolution: int | None = None,
 ) -> Classifier:
@@ -167,9 +177,21 @@ def train_classifier(
         )
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev)
     ys = torch.as_tensor(labels, device=dev)
+    budget: dict[str, Any] | None = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "seed": seed,
+        "balanced": balanced,
+        "weighted_loss": weighted_loss,
+        "lr": lr,
+        "arch": arch,
+        "device": str(dev),
+        "num_images": len(images),
+    }
     start = time.monotonic()
     for step in range(steps):
         if should_stop is not None and should_stop():
+            budget = None  # stopped early: not the budget it was asked for
             break
         idx = torch.multinomial(weights, batch_size, replacement=True, generator=gen).to(dev)
         x = _augment(to_float(data[idx], cfg.resolution), dev_gen)
@@ -190,7 +212,7 @@ def train_classifier(
                     "images_per_s": rate,
                 }
             )
-    return Classifier(net, cfg, dev)
+    return Classifier(net, cfg, dev, budget)
 
 
 def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.ml.classifier import Classifier, train_classifier
+from labeler.ml.classifier import DEFAULT_LR, Classifier, train_classifier
 from labeler.ml.data import check_images, check_labels
 from labeler.ml.device import resolve_device
 from labeler.ml.metrics import classification_report, fid, kid
@@ -31,6 +31,7 @@ def evaluate(
     *,
     batch_size: int = 128,
     arch: str = "resnet18",
+    reuse: Classifier | None = None,
 ) -> dict[str, Any]:
     """Train the small classifier on (1) real images, (2) real with class-balanced sampling,
     (3) real + accepted generated images with class-balanced sampling; score each on
@@ -40,6 +41,10 @@ def evaluate(
     per-class precision/recall/F1), ``generation`` (per class: KID mean/std and FID of generated
     vs held-out real images, on features of the real-balanced classifier), ``budget``, ``device``.
     Without ``generated`` the third row and the generation metrics are left out.
+
+    ``reuse`` is a classifier already trained on the same real images (e.g. the one ``suggest``
+    used); it stands in for the real-balanced row only if it was trained with exactly that row's
+    budget (steps, batch size, seed, sampling, arch, device), which saves one training.
     """
     x_tr, y_tr = check_images(train[0]), None
     y_tr = check_labels(train[1], len(x_tr), num_classes)
@@ -77,19 +82,34 @@ def evaluate(
             if progress is not None:
                 progress({"row": name, **info})
 
-        clf = train_classifier(
-            x,
-            y,
-            num_classes,
-            steps=steps,
-            balanced=balanced,
-            seed=seed,
-            device=str(dev),
-            progress=row_progress,
-            should_stop=should_stop,
-            batch_size=batch_size,
-            arch=arch,
-        )
+        wanted = {
+            "steps": steps,
+            "batch_size": batch_size,
+            "seed": seed,
+            "balanced": balanced,
+            "weighted_loss": False,
+            "lr": DEFAULT_LR,
+            "arch": arch,
+            "device": str(dev),
+            "num_images": len(x),
+        }
+        if reuse is not None and name == "real_balanced" and reuse.budget == wanted:
+            clf = reuse
+            out["reused"] = name
+        else:
+            clf = train_classifier(
+                x,
+                y,
+                num_classes,
+                steps=steps,
+                balanced=balanced,
+                seed=seed,
+                device=str(dev),
+                progress=row_progress,
+                should_stop=should_stop,
+                batch_size=batch_size,
+                arch=arch,
+            )
         models[name] = clf
         report = classification_report(y_te, clf.predict(x_te), num_classes, counts)
         report["generated_images"] = int(len(x) - len(x_tr))

@@ -33,6 +33,9 @@ FEATURE_FLOOR = 1e-3
 PIXEL_FLOOR = 4 / 255
 
 
+POOL_FACTOR = 10  # candidates generated per missing image, before the gates
+
+
 class FeatureClassifier(Protocol):
     """What ``suggest`` needs from a classifier (``labeler.ml.classifier.Classifier`` is one)."""
 
@@ -256,7 +259,7 @@ def suggest(
     real_train: tuple[np.ndarray, np.ndarray],
     counts: Sequence[int] | Mapping[int, int] | None = None,
     target: str | int = "median",
-    pool_factor: int = 10,
+    pool_factor: int = POOL_FACTOR,
     p_min: float = 0.5,
     memorisation_percentile: float = 5.0,
     seed: int = 0,

@@ -93,6 +93,25 @@ def test_evaluate_reports_three_rows_and_generation_metrics(mini):
     json.dumps(out)
 
 
+def test_evaluate_reuses_a_classifier_only_when_it_was_trained_with_the_rows_budget(mini):
+    images, labels = mini
+    held = np.random.default_rng(1).permutation(len(images))[:40]
+    kw = dict(steps=6, batch_size=16, device="cpu", arch="tiny", seed=3)
+    fresh = evaluate((images, labels), (images[held], labels[held]), 3, **kw)
+    same = train_classifier(images, labels, 3, balanced=True, **kw)
+    reused = evaluate((images, labels), (images[held], labels[held]), 3, reuse=same, **kw)
+    # The stand-in gives the very report a fresh training would: nothing about the row changes.
+    assert reused["reused"] == "real_balanced" and "reused" not in fresh
+    assert reused["rows"]["real_balanced"] == fresh["rows"]["real_balanced"]
+    # Any difference in budget (seed, sampling) or an early stop means it is trained afresh.
+    other_seed = train_classifier(images, labels, 3, balanced=True, **{**kw, "seed": 4})
+    unbalanced = train_classifier(images, labels, 3, balanced=False, **kw)
+    stopped = train_classifier(images, labels, 3, balanced=True, should_stop=lambda: True, **kw)
+    for clf in (other_seed, unbalanced, stopped):
+        out = evaluate((images, labels), (images[held], labels[held]), 3, reuse=clf, **kw)
+        assert "reused" not in out
+
+
 def test_ml_imports_nothing_heavy_at_package_level_and_never_qt_or_opencv():
     code = (
         "import sys, labeler.ml; assert 'torch' not in sys.modules;"
