@@ -230,8 +230,10 @@ def save_classifier(clf: Classifier, path: str | Path) -> str:
         "format_version": FORMAT_VERSION,
         "config": cfg_json,
         "state": state,
+        "budget": json.dumps(clf.budget, sort_keys=True),  # how it was trained, or null
     }
-    return save_payload(payload, path, {"format": CLASSIFIER_FORMAT, "config": asdict(clf.cfg)})
+    sidecar = {"format": CLASSIFIER_FORMAT, "config": asdict(clf.cfg), "budget": clf.budget}
+    return save_payload(payload, path, sidecar)
 
 
 def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
@@ -245,4 +247,8 @@ def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
     net = ClassifierNet(cfg)
     load_state(net, payload.get("state"), "classifier state")
     dev, _ = resolve_device(device)
-    return Classifier(net, cfg, dev)
+    try:  # older files have none; then the classifier is never reused in place of a training
+        budget = json.loads(payload.get("budget") or "null")
+    except (TypeError, ValueError):
+        budget = None
+    return Classifier(net, cfg, dev, budget if isinstance(budget, dict) else None)

@@ -151,11 +151,15 @@ def train(
     return result.to_json() | {"generator": generator_id, "train_images": len(ts.images)}
 
 
+def _classifier_path(project: Project, ts: TrainSet, arch: str) -> Path:
+    return gan_folder(project) / f"classifier-{arch}-{ts.fingerprint()[:16]}.pt"
+
+
 def _classifier(project: Project, ts: TrainSet, device: str, epochs: float, arch: str):
     """The suggestion classifier for this train set, trained once and cached by fingerprint."""
     from labeler.ml.classifier import load_classifier, save_classifier, train_classifier
 
-    path = gan_folder(project) / f"classifier-{arch}-{ts.fingerprint()[:16]}.pt"
+    path = _classifier_path(project, ts, arch)
     if path.exists():
         return load_classifier(path, device=device)
     clf = train_classifier(
@@ -263,11 +267,22 @@ def evaluate(
     if len(held.images) == 0:
         raise LabelerError(f"no labelled real images in the {heldout_split} split to score on")
     generated = load_split(project, "train", res, generated=True)
+    # The suggestion classifier of this very train set stands in for the real-balanced row when
+    # it was trained with that row's budget (evaluate checks); it saves one of three trainings.
+    cached = _classifier_path(project, ts, arch)
+    reuse = None
+    if cached.exists():
+        from labeler.ml.classifier import load_classifier
+
+        try:
+            reuse = load_classifier(cached, device=device)
+        except LabelerError:
+            reuse = None  # unreadable cache: train the row instead
     data = run_evaluate(
         (ts.images, ts.labels), (held.images, held.labels), len(ts.class_ids),
         generated=(generated.images, generated.labels) if len(generated.images) else None,
         steps=steps, epochs=epochs, seed=seed, device=device, progress=progress, arch=arch,
-        should_stop=should_stop,
+        should_stop=should_stop, reuse=reuse,
     )  # fmt: skip
     if should_stop is not None and should_stop():
         raise LabelerError("evaluation cancelled; nothing was reported")

@@ -58,6 +58,7 @@ def test_classifier_trains_saves_loads_and_refuses_garbage(mini, tmp_path):
     save_classifier(clf, path)
     again = load_classifier(path, device="cpu")
     assert np.allclose(again.probs_and_features(images[:5])[0], probs, atol=1e-5)
+    assert again.budget == clf.budget and clf.budget["steps"] == 3  # how it was trained travels
     path.write_bytes(b"\x00" * 100)
     with pytest.raises(LabelerError):
         load_classifier(path, device="cpu")

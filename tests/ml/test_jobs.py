@@ -74,6 +74,10 @@ def test_evaluate_reports_three_rows_on_the_val_split(trained):
     assert set(data["rows"]) == {"real", "real_balanced", "real_plus_generated"}
     assert data["rows"]["real_plus_generated"]["generated_images"] == len(added)
     assert data["classes"] == ["airplane", "cat", "truck"]
+    # The suggestion classifier was trained with the real-balanced row's budget: reused.
+    assert data["reused"] == "real_balanced"
+    # Another budget (more steps) trains every row afresh.
+    assert "reused" not in jobs.evaluate(p, steps=5, device="cpu", arch="tiny")
 
 
 def test_suggest_and_evaluate_stop_when_asked(trained):
