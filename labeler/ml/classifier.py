@@ -177,17 +177,10 @@ def train_classifier(
         )
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev)
     ys = torch.as_tensor(labels, device=dev)
-    budget: dict[str, Any] | None = {
-        "steps": steps,
-        "batch_size": batch_size,
-        "seed": seed,
-        "balanced": balanced,
-        "weighted_loss": weighted_loss,
-        "lr": lr,
-        "arch": arch,
-        "device": str(dev),
-        "num_images": len(images),
-    }
+    budget: dict[str, Any] | None = training_budget(
+        steps, batch_size, seed, balanced, str(dev), len(images),
+        weighted_loss=weighted_loss, lr=lr, arch=arch,
+    )  # fmt: skip
     start = time.monotonic()
     for step in range(steps):
         if should_stop is not None and should_stop():
@@ -213,6 +206,32 @@ def train_classifier(
                 }
             )
     return Classifier(net, cfg, dev, budget)
+
+
+def training_budget(
+    steps: int,
+    batch_size: int,
+    seed: int,
+    balanced: bool,
+    device: str,
+    num_images: int,
+    *,
+    weighted_loss: bool = False,
+    lr: float = DEFAULT_LR,
+    arch: str = "resnet18",
+) -> dict[str, Any]:
+    """Everything that decides what ``train_classifier`` produces from the same images."""
+    return {
+        "steps": steps,
+        "batch_size": batch_size,
+        "seed": seed,
+        "balanced": balanced,
+        "weighted_loss": weighted_loss,
+        "lr": lr,
+        "arch": arch,
+        "device": device,
+        "num_images": num_images,
+    }
 
 
 def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.ml.classifier import DEFAULT_LR, Classifier, train_classifier
+from labeler.ml.classifier import Classifier, train_classifier, training_budget
 from labeler.ml.data import check_images, check_labels
 from labeler.ml.device import resolve_device
 from labeler.ml.metrics import classification_report, fid, kid
@@ -82,17 +82,7 @@ def evaluate(
             if progress is not None:
                 progress({"row": name, **info})
 
-        wanted = {
-            "steps": steps,
-            "batch_size": batch_size,
-            "seed": seed,
-            "balanced": balanced,
-            "weighted_loss": False,
-            "lr": DEFAULT_LR,
-            "arch": arch,
-            "device": str(dev),
-            "num_images": len(x),
-        }
+        wanted = training_budget(steps, batch_size, seed, balanced, str(dev), len(x), arch=arch)
         if reuse is not None and name == "real_balanced" and reuse.budget == wanted:
             clf = reuse
             out["reused"] = name
