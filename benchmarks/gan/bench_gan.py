@@ -26,9 +26,13 @@ from torchvision.utils import save_image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from labeler.ml.classifier import train_classifier  # noqa: E402
+from labeler.ml.classifier import (  # noqa: E402
+    load_classifier,
+    save_classifier,
+    train_classifier,
+)
 from labeler.ml.data import load_image_folder  # noqa: E402
-from labeler.ml.evaluate import evaluate  # noqa: E402
+from labeler.ml.evaluate import ROWS, evaluate  # noqa: E402
 from labeler.ml.suggest import (  # noqa: E402
     POOL_FACTOR,
     consistent,
@@ -80,6 +84,65 @@ def _consistency(checkpoint: Path, clf, n: int, per_class: int, p_min: float, se
     return rates
 
 
+def _train_with_curve(a, x_tr, y_tr, names, clf, run_dir: Path, gan_batch: int):
+    """Train the GAN in chunks; after each, the per-class pass rate of fixed-seed samples."""
+    n = len(names)
+    need = sorted(deficits(np.bincount(y_tr, minlength=n), "median"))
+    chunk = a.check_minutes or a.minutes
+    curve, usable_s, gan_s, res = [], None, 0.0, None
+    while True:
+        if a.steps:
+            left_steps = a.steps - (res.step if res else 0)
+            if left_steps <= 0:
+                break
+            budget = dict(steps=left_steps, minutes=None)
+        else:
+            left = a.minutes - gan_s / 60
+            if left <= 1e-3:
+                break
+            budget = dict(steps=None, minutes=min(chunk, left))
+        t_g = time.monotonic()
+        res = train_gan(
+            x_tr,
+            y_tr,
+            n,
+            run_dir,
+            device=a.device,
+            batch_size=gan_batch,
+            seed=a.seed,
+            width=a.width,
+            class_names=names,
+            resume=res is not None,
+            progress=lambda d: d["step"] % 200 == 0 and _log(f"gan step {d['step']} {d['losses']}"),
+            **budget,
+        )
+        gan_s += time.monotonic() - t_g
+        rates = _consistency(res.checkpoint, clf, n, 100, a.p_min, a.seed)
+        curve.append(
+            {"gan_s": round(gan_s, 1), "step": res.step, "pass_rate": [round(r, 3) for r in rates]}
+        )
+        _log(f"gan {gan_s:.0f} s, step {res.step}: pass rates {rates}")
+        # Usable: every class below the target passes often enough for the 10x pool to fill it.
+        if usable_s is None and min((rates[c] for c in need), default=1.0) >= 1 / POOL_FACTOR:
+            usable_s = gan_s
+    _log(f"GAN: {res.step} steps on {res.device} at {res.images_per_s:.1f} images/s")
+    gan = {
+        "steps": res.step,
+        "width": a.width,
+        "batch_size": gan_batch,
+        "train_s": round(gan_s, 1),
+        "train_images_per_s": round(res.images_per_s, 1),
+        "device": res.device,
+        "losses": res.losses,
+    }
+    extra = {
+        "consistency_curve": curve,
+        "usable_pass_rate": 1 / POOL_FACTOR,
+        "time_to_usable_s": None if usable_s is None else round(usable_s, 1),
+    }
+    return res.checkpoint, gan, extra
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny CPU smoke run, about a minute")
@@ -95,6 +158,9 @@ def main() -> None:
     p.add_argument("--test-per-class", type=int, default=None, help="held-out images per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
+    p.add_argument("--gan-checkpoint", type=Path, help="use this generator; no GAN training")
+    p.add_argument("--classifier", type=Path, help="use this saved classifier; no training")
+    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, help="rows to train")
     a = p.parse_args()
     if a.device == "auto" and not a.quick and not torch.cuda.is_available():
         # `make bench` on a machine without a GPU: the full run would take hours on the CPU.
@@ -109,109 +175,87 @@ def main() -> None:
     arch = "tiny" if a.quick else "resnet18"
     gan_batch = a.gan_batch_size or a.batch_size
     t0 = time.monotonic()
+    summary: dict = {
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "quick": a.quick,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+    }
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         x_tr, y_tr, x_te, y_te, names = _load(tmp, fraction, limit_test)
         n = len(names)
         _log(f"data: {len(x_tr)} train, {len(x_te)} test images, {n} classes")
+        summary |= {
+            "classes": names,
+            "train_counts": np.bincount(y_tr, minlength=n).tolist(),
+            "test_images": len(x_te),
+        }
         run_dir = a.keep or tmp / "runs"
-        ips = _throughput(
-            x_tr,
-            y_tr,
-            n,
-            tmp / "speed",
-            a.width,
-            gan_batch,
-            a.device,
-            5 if a.quick else 50 if torch.cuda.is_available() else 10,
-        )
-        _log(f"GAN throughput: {ips:.1f} real images/s")
+        if a.gan_checkpoint is None:
+            steps = 5 if a.quick else 50 if torch.cuda.is_available() else 10
+            ips = _throughput(x_tr, y_tr, n, tmp / "speed", a.width, gan_batch, a.device, steps)
+            _log(f"GAN throughput: {ips:.1f} real images/s")
+            summary["gan_images_per_s"] = round(ips, 1)
         # The classifier first: it judges the generator while it trains (time to usable).
         t_clf = time.monotonic()
-        clf = train_classifier(
-            x_tr,
-            y_tr,
-            n,
-            epochs=a.clf_epochs,
-            balanced=True,
-            seed=a.seed,
-            device=a.device,
-            batch_size=a.batch_size,
-            arch=arch,
-        )
-        clf_s = time.monotonic() - t_clf
+        if a.classifier:
+            clf = load_classifier(a.classifier, device=a.device)
+        else:
+            clf = train_classifier(
+                x_tr,
+                y_tr,
+                n,
+                epochs=a.clf_epochs,
+                balanced=True,
+                seed=a.seed,
+                device=a.device,
+                batch_size=a.batch_size,
+                arch=arch,
+            )
+            if a.keep:
+                a.keep.mkdir(parents=True, exist_ok=True)
+                save_classifier(clf, a.keep / "classifier.pt")
         real_rates = [
             float(consistent(clf.probs_and_features(x_te[y_te == c])[0], c, a.p_min).mean())
             for c in range(n)
         ]
-        _log(f"classifier: {clf_s:.0f} s; real test images passing the gate: {real_rates}")
-        need = sorted(deficits(np.bincount(y_tr, minlength=n), "median"))
-        usable_rate = 1 / POOL_FACTOR  # a pool 10x the deficit then yields the whole deficit
-        chunk = a.check_minutes or a.minutes
-        curve, usable_s, gan_s, res, first = [], None, 0.0, None, True
-        while True:
-            if a.steps:
-                left_steps = a.steps - (res.step if res else 0)
-                if left_steps <= 0:
-                    break
-                budget = dict(steps=left_steps, minutes=None)
-            else:
-                left = a.minutes - gan_s / 60
-                if left <= 1e-3:
-                    break
-                budget = dict(steps=None, minutes=min(chunk, left))
-            t_g = time.monotonic()
-            res = train_gan(
-                x_tr,
-                y_tr,
-                n,
-                run_dir,
-                device=a.device,
-                batch_size=gan_batch,
-                seed=a.seed,
-                width=a.width,
-                class_names=names,
-                resume=not first,
-                progress=lambda d: (
-                    d["step"] % 200 == 0 and _log(f"gan step {d['step']} {d['losses']}")
-                ),
-                **budget,
+        _log(f"classifier: {time.monotonic() - t_clf:.0f} s; real test pass rates {real_rates}")
+        summary["classifier"] = {
+            "arch": arch,
+            "epochs": a.clf_epochs,
+            "train_s": round(time.monotonic() - t_clf, 1),
+            "loaded": bool(a.classifier),
+        }
+        summary["real_test_pass_rate"] = [round(r, 3) for r in real_rates]
+        if a.gan_checkpoint is None:
+            checkpoint, gan, extra = _train_with_curve(
+                a, x_tr, y_tr, names, clf, run_dir, gan_batch
             )
-            first = False
-            gan_s += time.monotonic() - t_g
-            rates = _consistency(res.checkpoint, clf, n, 100, a.p_min, a.seed)
-            thin = min(rates[c] for c in need) if need else 1.0
-            curve.append(
-                {
-                    "gan_s": round(gan_s, 1),
-                    "step": res.step,
-                    "pass_rate": [round(r, 3) for r in rates],
-                }
-            )
-            _log(f"gan {gan_s:.0f} s, step {res.step}: pass rates {rates}")
-            if usable_s is None and thin >= usable_rate:
-                usable_s = gan_s
-        _log(f"GAN: {res.step} steps on {res.device} at {res.images_per_s:.1f} images/s")
+            summary |= {"gan": gan, **extra}
+        else:
+            checkpoint = a.gan_checkpoint
         sug = suggest(
-            res.checkpoint,
-            clf,
-            (x_tr, y_tr),
-            target="median",
-            seed=a.seed,
-            p_min=a.p_min,
+            checkpoint, clf, (x_tr, y_tr), target="median", seed=a.seed, p_min=a.p_min,
             device=a.device,
-        )
+        )  # fmt: skip
         # Auto-accept: every suggestion that passed the gates (they are already top-ranked).
         x_gen = np.stack([s.image for s in sug.suggestions]) if sug.suggestions else None
         y_gen = np.array([s.class_id for s in sug.suggestions])
         _log(f"suggest: {len(sug.suggestions)} accepted")
         if x_gen is not None and a.keep:
-            save_image(
-                torch.from_numpy(x_gen[np.argsort(y_gen, kind="stable")][:400]).permute(0, 3, 1, 2)
-                / 255.0,
-                a.keep / "accepted.png",
-                nrow=20,
-            )
+            order = np.argsort(y_gen, kind="stable")[:400]
+            grid = torch.from_numpy(x_gen[order]).permute(0, 3, 1, 2) / 255.0
+            save_image(grid, a.keep / f"accepted-p{a.p_min:g}.png", nrow=20)
+        summary |= {
+            "suggest": {
+                str(c): {k: v for k, v in r.items() if k != "thresholds"}
+                for c, r in sug.per_class.items()
+            },
+            "accepted": len(sug.suggestions),
+            "p_min": a.p_min,
+        }
         ev = evaluate(
             (x_tr, y_tr),
             (x_te, y_te),
@@ -223,41 +267,12 @@ def main() -> None:
             batch_size=a.batch_size,
             arch=arch,
             reuse=clf,
+            rows=tuple(a.rows),
             progress=lambda d: d["step"] % 100 == 0 and _log(f"eval {d['row']} step {d['step']}"),
         )
-    summary = {
-        "device": res.device,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "quick": a.quick,
-        "classes": names,
-        "train_counts": np.bincount(y_tr, minlength=n).tolist(),
-        "test_images": len(x_te),
-        "gan": {
-            "steps": res.step,
-            "width": a.width,
-            "batch_size": gan_batch,
-            "train_s": round(gan_s, 1),
-            "images_per_s": round(ips, 1),
-            "train_images_per_s": round(res.images_per_s, 1),
-            "losses": res.losses,
-        },
-        "classifier": {"arch": arch, "epochs": a.clf_epochs, "train_s": round(clf_s, 1)},
-        "real_test_pass_rate": [round(r, 3) for r in real_rates],
-        "consistency_curve": curve,
-        "usable_pass_rate": usable_rate,
-        "time_to_usable_s": None if usable_s is None else round(usable_s, 1),
-        "suggest": {
-            str(c): {k: v for k, v in r.items() if k != "thresholds"}
-            for c, r in sug.per_class.items()
-        },
-        "accepted": len(sug.suggestions),
-        "p_min": a.p_min,
-        "rows": {
-            k: {m: v[m] for m in ("accuracy", "macro_f1", "thin_recall", "thin_f1")}
-            for k, v in ev["rows"].items()
-        },
+    metrics = ("accuracy", "macro_f1", "thin_recall", "thin_f1")
+    summary |= {
+        "rows": {k: {m: v[m] for m in metrics} for k, v in ev["rows"].items()},
         "reused_row": ev.get("reused"),
         "per_class_recall": {
             k: [c["recall"] for c in v["per_class"]] for k, v in ev["rows"].items()
@@ -270,7 +285,7 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=2))
     if a.keep:
-        (a.keep / "summary.json").write_text(json.dumps(summary, indent=2))
+        (a.keep / f"summary-p{a.p_min:g}.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def evaluate(
     batch_size: int = 128,
     arch: str = "resnet18",
     reuse: Classifier | None = None,
+    rows: tuple[str, ...] = ROWS,
 ) -> dict[str, Any]:
     """Train the small classifier on (1) real images, (2) real with class-balanced sampling,
     (3) real + accepted generated images with class-balanced sampling; score each on
@@ -45,7 +46,11 @@ def evaluate(
     ``reuse`` is a classifier already trained on the same real images (e.g. the one ``suggest``
     used); it stands in for the real-balanced row only if it was trained with exactly that row's
     budget (steps, batch size, seed, sampling, arch, device), which saves one training.
+    ``rows`` picks which of the three rows to train (e.g. only the generated one, when the
+    other two are already known from a run with the same budget and seed).
     """
+    if not rows or set(rows) - set(ROWS):
+        raise LabelerError(f"rows must be some of {', '.join(ROWS)}")
     x_tr, y_tr = check_images(train[0]), None
     y_tr = check_labels(train[1], len(x_tr), num_classes)
     x_te = check_images(heldout[0])
@@ -76,6 +81,7 @@ def evaluate(
         "train_counts": counts.tolist(),
     }
     models: dict[str, Classifier] = {}
+    runs = [r for r in runs if r[0] in rows]
     for name, x, y, balanced in runs:
 
         def row_progress(info: dict[str, Any], name: str = name) -> None:
@@ -104,7 +110,7 @@ def evaluate(
         report = classification_report(y_te, clf.predict(x_te), num_classes, counts)
         report["generated_images"] = int(len(x) - len(x_tr))
         out["rows"][name] = report
-    if len(runs) == 3:
+    if "real_plus_generated" in models and "real_balanced" in models:
         out["generation"] = generation_metrics(
             models["real_balanced"], x_g, y_g, x_te, y_te, num_classes, seed
         )

@@ -92,6 +92,12 @@ def test_evaluate_reports_three_rows_and_generation_metrics(mini):
     assert out["budget"]["steps"] == 2 and "thin_f1" in out["rows"]["real"]
     assert out["generation"]["per_class"][2]["kid"] is not None
     json.dumps(out)
+    # One row alone (the others known from a run with the same budget): only it is trained.
+    kw = dict(generated=(fake, np.full(4, 2)), steps=2, batch_size=16, device="cpu", arch="tiny")
+    one = evaluate((images, labels), (images[held], labels[held]), 3, rows=("real",), **kw)
+    assert list(one["rows"]) == ["real"] and one["rows"]["real"] == out["rows"]["real"]
+    with pytest.raises(LabelerError, match="rows must be"):
+        evaluate((images, labels), (images[held], labels[held]), 3, rows=("fake",), **kw)
 
 
 def test_evaluate_reuses_a_classifier_only_when_it_was_trained_with_the_rows_budget(mini):
