@@ -489,9 +489,11 @@ def cmd_gan(args: argparse.Namespace) -> int:
             ))  # fmt: skip
         elif args.action == "suggest":
             target = args.target if args.target in ("max", "median") else _int(args.target)
+            if not 0 <= args.p_min <= 1:
+                raise LabelerError(f"--p-min must be between 0 and 1, not {args.p_min}")
             data = jobs.suggest(
                 p, target=target, device=args.device, classifier_epochs=args.classifier_epochs,
-                arch=args.arch, progress=_gan_progress("suggest"),
+                arch=args.arch, p_min=args.p_min, progress=_gan_progress("suggest"),
             )  # fmt: skip
 
             def human() -> None:
@@ -520,6 +522,8 @@ def cmd_gan(args: argparse.Namespace) -> int:
                         f"{name:<22}{r['accuracy']:>9.3f}{r['macro_recall']:>13.3f}"
                         f"{r['thin_recall']:>12.3f}{r['thin_f1']:>9.3f}"
                     )
+                if "verdict" in data:
+                    print(data["verdict"]["text"])
 
             emit(args, data, human)
     return 0
@@ -710,6 +714,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int, default=64)
     sp.add_argument("--target", default="median", help="suggest: max, median or a count")
     sp.add_argument("--classifier-epochs", type=float, default=30)
+    sp.add_argument(
+        "--p-min",
+        type=float,
+        default=0.5,
+        help="suggest: the classifier probability a sample needs for its class (0..1)",
+    )
     sp.add_argument(
         "--arch",
         default="resnet18",

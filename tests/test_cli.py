@@ -230,3 +230,37 @@ def test_bad_recipe_file_is_refused_with_its_problem(capsys, proj, tmp_path, rec
     code, _, err = run(capsys, "recipe", proj, "add", f)
     assert code == 1 and message in err and err.count("\n") == 1
     assert digest(proj) == before
+
+
+def test_gan_commands_train_suggest_review_and_evaluate_on_the_cpu(capsys, proj):
+    import torch
+
+    torch.set_num_threads(2)
+    before = digest(proj)
+    code, _, err = run(capsys, "gan", "suggest", proj, "--device", "cpu", "--arch", "tiny")
+    errors = [line for line in err.splitlines() if line.startswith("labeler: error:")]
+    assert code == 1 and len(errors) == 1 and "no generator yet" in errors[0]
+    assert "running on the CPU" in err  # the CPU is named, not silently used
+    code, _, err = run(capsys, "gan", "train", proj, "--steps", "1", "--device", "cpu")
+    assert code == 1 and "labeler split" in err
+    assert digest(proj) == before  # refused commands change nothing
+    run_json(capsys, "split", proj, "--ratios", "0.6", "0.2", "0.2", "--seed", "1")
+    tiny = ("--device", "cpu", "--arch", "tiny")
+    trained = run_json(
+        capsys, "gan", "train", proj, "--steps", "2", "--width", "tiny", "--batch-size", "8",
+        "--device", "cpu",
+    )  # fmt: skip
+    assert trained["step"] == 2 and trained["device"] == "cpu"
+    assert Path(trained["checkpoint"]).is_file()
+    code, _, err = run(capsys, "gan", "suggest", proj, "--p-min", "1.5", *tiny)
+    assert code == 1 and "--p-min must be between 0 and 1" in err
+    sug = run_json(
+        capsys, "gan", "suggest", proj, "--target", "max", "--classifier-epochs", "1",
+        "--p-min", "0", *tiny,
+    )  # fmt: skip
+    assert sug["suggestions"] and all(s["class"] != "airplane" for s in sug["suggestions"])
+    review = run_json(capsys, "gan", "review", proj, "--accept-top", "1")
+    assert review["accepted"] and len(review["images"]) == len(review["accepted"])
+    code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", *tiny)
+    assert code == 0, err
+    assert "real_plus_generated" in out and "thin-class recall" in out

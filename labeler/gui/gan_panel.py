@@ -805,9 +805,10 @@ class GanPanel(QDialog):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.eval_table.setItem(r, c, item)
         note = "" if "real_plus_generated" in rows else " No accepted suggestions yet: row 3 empty."
+        verdict = data.get("verdict", {}).get("text", "")
         self.eval_status.setText(
             f"Scored on the real {data.get('heldout_split', 'val')} split, on"
-            f" {data.get('device', '?')}.{note}"
+            f" {data.get('device', '?')}.{note} {verdict}".strip()
         )
         self.evaluation_finished.emit(data)
 

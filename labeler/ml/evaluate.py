@@ -110,11 +110,40 @@ def evaluate(
         report = classification_report(y_te, clf.predict(x_te), num_classes, counts)
         report["generated_images"] = int(len(x) - len(x_tr))
         out["rows"][name] = report
+    if (v := verdict(out["rows"])) is not None:
+        out["verdict"] = v
     if "real_plus_generated" in models and "real_balanced" in models:
         out["generation"] = generation_metrics(
             models["real_balanced"], x_g, y_g, x_te, y_te, num_classes, seed
         )
     return out
+
+
+NO_CHANGE = 0.005  # a thin-class recall difference below this is reported as none
+
+
+def verdict(rows: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer a user wants from the three rows: did the accepted generated samples raise
+    thin-class recall above class balancing alone (the free baseline)? ``None`` without both rows.
+    """
+    if "real_balanced" not in rows or "real_plus_generated" not in rows:
+        return None
+    base = rows["real_balanced"]["thin_recall"]
+    delta = rows["real_plus_generated"]["thin_recall"] - base
+    if delta >= NO_CHANGE:
+        text = (
+            f"Generated samples raise thin-class recall by {delta:.3f} over class balancing"
+            f" alone ({base:.3f} → {base + delta:.3f})."
+        )
+    elif delta <= -NO_CHANGE:
+        text = (
+            f"Generated samples lower thin-class recall by {-delta:.3f} against class balancing"
+            f" alone ({base:.3f} → {base + delta:.3f}): rely on balancing, or train the generator"
+            " longer and review more strictly."
+        )
+    else:
+        text = f"Generated samples do not change thin-class recall ({base:.3f}) beyond balancing."
+    return {"thin_recall_delta": delta, "helps": delta >= NO_CHANGE, "text": text}
 
 
 def generation_metrics(

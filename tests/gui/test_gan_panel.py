@@ -160,6 +160,20 @@ def test_select_all_and_bulk_reject_then_evaluate(qtbot, suggested, opened):
     assert panel.eval_table.item(2, 0).text() == "—"
 
 
+def test_evaluation_states_whether_generated_samples_helped(qtbot, labelled, opened):
+    from labeler.ml.evaluate import verdict
+
+    panel = opened(labelled)
+    metrics = ("accuracy", "macro_recall", "thin_recall", "thin_f1")
+    rows = {
+        name: {m: v for m in metrics}
+        for name, v in (("real", 0.1), ("real_balanced", 0.5), ("real_plus_generated", 0.4))
+    }
+    panel._evaluation_done({"rows": rows, "verdict": verdict(rows), "device": "cpu"})
+    assert panel.eval_table.item(2, 2).text() == "0.400"
+    assert "lower thin-class recall by 0.100" in panel.eval_status.text()
+
+
 def test_errors_read_as_messages(qtbot, labelled, opened):
     panel = opened(labelled)
     tiny_settings(panel)

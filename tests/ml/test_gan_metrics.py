@@ -11,7 +11,7 @@ import pytest
 
 from labeler.core.errors import LabelerError
 from labeler.ml.classifier import load_classifier, save_classifier, train_classifier
-from labeler.ml.evaluate import evaluate
+from labeler.ml.evaluate import evaluate, verdict
 from labeler.ml.metrics import classification_report, fid, kid
 
 
@@ -91,6 +91,7 @@ def test_evaluate_reports_three_rows_and_generation_metrics(mini):
     assert out["rows"]["real_plus_generated"]["generated_images"] == 4
     assert out["budget"]["steps"] == 2 and "thin_f1" in out["rows"]["real"]
     assert out["generation"]["per_class"][2]["kid"] is not None
+    assert out["verdict"]["text"].startswith("Generated samples")
     json.dumps(out)
     # One row alone (the others known from a run with the same budget): only it is trained.
     kw = dict(generated=(fake, np.full(4, 2)), steps=2, batch_size=16, device="cpu", arch="tiny")
@@ -98,6 +99,24 @@ def test_evaluate_reports_three_rows_and_generation_metrics(mini):
     assert list(one["rows"]) == ["real"] and one["rows"]["real"] == out["rows"]["real"]
     with pytest.raises(LabelerError, match="rows must be"):
         evaluate((images, labels), (images[held], labels[held]), 3, rows=("fake",), **kw)
+
+
+def test_verdict_compares_generated_with_the_balanced_baseline_not_with_plain_real():
+    def rows(real, bal, gen):
+        return {
+            "real": {"thin_recall": real},
+            "real_balanced": {"thin_recall": bal},
+            "real_plus_generated": {"thin_recall": gen},
+        }
+
+    worse = verdict(rows(0.0, 0.504, 0.404))  # the CIFAR-10-LT CPU run's figures
+    assert not worse["helps"] and "lower" in worse["text"] and "0.100" in worse["text"]
+    # Beating plain real training is not enough: balancing alone did better.
+    assert not verdict(rows(0.1, 0.5, 0.45))["helps"]
+    better = verdict(rows(0.0, 0.50, 0.56))
+    assert better["helps"] and "raise" in better["text"]
+    assert "do not change" in verdict(rows(0.0, 0.5, 0.502))["text"]
+    assert verdict({"real": {"thin_recall": 0.1}}) is None
 
 
 def test_evaluate_reuses_a_classifier_only_when_it_was_trained_with_the_rows_budget(mini):
