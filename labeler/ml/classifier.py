@@ -92,8 +92,8 @@ class Classifier:
         budget: dict[str, Any] | None = None,
     ) -> None:
         self.net, self.cfg, self.device = net.to(device).eval(), cfg, device
-        # How it was trained (steps, batch, seed, sampling, ...), when this process trained it;
-        # ``evaluate`` reuses a classifier only when this matches its own row exactly.
+        # How it was trained (steps, batch, seed, sampling, ...; saved with it), or None when
+        # unknown or cut short; ``evaluate`` reuses a classifier only when this matches its row.
         self.budget = budget
 
     @property
