@@ -26,6 +26,7 @@ from torchvision.utils import save_image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from labeler.ml.checkpoint import load_generator  # noqa: E402
 from labeler.ml.classifier import (  # noqa: E402
     load_classifier,
     save_classifier,
@@ -77,9 +78,10 @@ def _throughput(x, y, n, run_dir: Path, width: str, batch: int, device: str, ste
 
 def _consistency(checkpoint: Path, clf, n: int, per_class: int, p_min: float, seed: int):
     """Per class: the share of ``per_class`` fixed-seed samples that pass the consistency gate."""
+    G, _, _ = load_generator(checkpoint, clf.device)  # read once, not once per class
     rates = []
     for c in range(n):
-        imgs = generate(checkpoint, c, [sample_seed(seed + 999, c, i) for i in range(per_class)])
+        imgs = generate(G, c, [sample_seed(seed + 999, c, i) for i in range(per_class)])
         rates.append(float(consistent(clf.probs_and_features(imgs)[0], c, p_min).mean()))
     return rates
 
