@@ -166,6 +166,9 @@ def apply_migrations(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> li
     for number in range(current + 1, upto + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                conn.execute("ROLLBACK")  # another process applied it while we waited
+                continue
             MIGRATIONS[number - 1](conn)
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")

@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from labeler.core.errors import LabelerError
 from labeler.core.imagehash import to_signed, to_unsigned
@@ -81,17 +83,31 @@ class Project:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, upgrade: bool = True) -> Project:
-        """Open an existing project, upgrading an older schema (after a backup copy)."""
+        """Open an existing project, upgrading an older schema (after a verified backup).
+
+        Identity (application id, schema version) is read through SQLite before anything is
+        set, so a file we refuse (not ours, or from a newer Labeler) is left byte-identical.
+        The file is never opened through a second descriptor: closing one would drop the
+        POSIX locks SQLite holds for every connection of this process (ADR 0081).
+        """
         p = Path(path).absolute()
         if not p.is_file():
             raise LabelerError(f"no project at {p} (create one with 'labeler init')")
-        _check_header(p)
-        conn = _connect(p)
+        conn = sqlite3.connect(p, isolation_level=None, timeout=10.0)
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 10000")
+            try:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as e:
+                if "not a database" in str(e):
+                    raise LabelerError(
+                        f"{p.name} is not a Labeler project (not an SQLite file)" + backup_hint(p)
+                    ) from None
+                raise
             if app_id != APPLICATION_ID:
-                raise LabelerError(f"{p.name} is an SQLite file but not a Labeler project")
+                what = "an empty file" if p.stat().st_size == 0 else "an SQLite file"
+                raise LabelerError(f"{p.name} is {what} but not a Labeler project")
             if version > SCHEMA_VERSION:
                 raise LabelerError(
                     f"{p.name} was made by a newer Labeler (schema {version}; this version "
@@ -100,11 +116,14 @@ class Project:
             if version < SCHEMA_VERSION:
                 if not upgrade:
                     raise LabelerError(f"{p.name} has schema {version} and needs an upgrade")
-                _backup(conn, p.with_name(f"{p.name}.schema{version}.bak"))
+                # Before anything changes the file, not even its journal mode.
+                backup_before_upgrade(conn, p, version)
+            _configure(conn)
+            if version < SCHEMA_VERSION:
                 apply_migrations(conn)
         except sqlite3.DatabaseError as e:
             conn.close()
-            raise LabelerError(f"cannot open {p.name}: {e}") from None
+            raise LabelerError(damaged_message(p, e)) from None
         except BaseException:
             conn.close()
             raise
@@ -615,26 +634,119 @@ class Project:
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (see Project.atomic).
     conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA busy_timeout = 10000")
+    _configure(conn)
     return conn
 
 
-def _check_header(path: Path) -> None:
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head != b"SQLite format 3\x00":
-        raise LabelerError(f"{path.name} is not a Labeler project (not an SQLite file)")
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def _backup(conn: sqlite3.Connection, target: Path) -> None:
-    """Keep a copy of a project before upgrading its schema: nothing saved may be lost."""
-    if target.exists():
-        return
-    dest = sqlite3.connect(target)
+def backups_of(path: Path) -> list[Path]:
+    """The pre-upgrade backups kept beside a project, newest first."""
+    found = [b for b in path.parent.glob(f"{path.name}.schema*.bak") if b.is_file()]
+    return sorted(found, key=lambda b: b.stat().st_mtime, reverse=True)
+
+
+def backup_hint(path: Path) -> str:
+    found = backups_of(path)
+    return f"; a backup is kept beside it: {found[0].name}" if found else ""
+
+
+def damaged_message(path: Path, error: sqlite3.DatabaseError) -> str:
+    """One line for a project SQLite cannot read: what it is, and where a copy is."""
+    text = str(error)
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return f"{path.name} is damaged ({text}); nothing was changed" + (
+            backup_hint(path) or "; no backup of it exists beside it"
+        )
+    return f"cannot open {path.name}: {text}"
+
+
+def _table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in sorted(names)}
+
+
+def _backup_matches(backup: Path, version: int, counts: dict[str, int]) -> str | None:
+    """None when `backup` is a sound copy (integrity, application id, schema version and
+    row counts of every table as in the project), else why it is not."""
+    if not backup.is_file() or backup.stat().st_size == 0:
+        return "empty"
     try:
-        conn.backup(dest)
+        conn = sqlite3.connect(f"file:{quote(str(backup))}?mode=ro", uri=True)
+        try:
+            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                return "fails the integrity check"
+            if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                return "not a Labeler project"
+            if conn.execute("PRAGMA user_version").fetchone()[0] != version:
+                return "another schema version"
+            if _table_counts(conn) != counts:
+                return "other row counts"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return str(e)
+    return None
+
+
+def backup_before_upgrade(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """Keep a verified copy of a project before upgrading its schema: nothing saved may be
+    lost. The copy is written under a temporary name, checked (integrity, schema version,
+    row counts) and only then renamed into place; an earlier copy that fails the same check
+    (empty, cut short by a kill) is replaced. Raises `LabelerError` when no verified copy
+    could be made: the upgrade must not go on without one."""
+    target = path.with_name(f"{path.name}.schema{version}.bak")
+    counts = _table_counts(conn)
+    why = _backup_matches(target, version, counts) if target.exists() else "absent"
+    if why is None:
+        return target
+    if why == "other row counts":
+        # A sound copy of other content (an older state): keep it, write beside it. A broken
+        # one (empty, cut short) is replaced.
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = path.with_name(f"{path.name}.schema{version}.{stamp}.bak")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        dest = sqlite3.connect(tmp)
+        try:
+            conn.backup(dest)
+            # The copy is a plain rollback-journal file: one file, nothing beside it.
+            dest.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dest.close()
+        why = _backup_matches(tmp, version, counts)
+        if why is not None:
+            raise LabelerError(
+                f"the backup of {path.name} before its upgrade could not be verified ({why});"
+                " the project was not upgraded"
+            )
+        _fsync(tmp)
+        os.replace(tmp, target)
+        _fsync(target.parent)
+    except OSError as e:
+        raise LabelerError(
+            f"cannot write the backup {target.name} before upgrading {path.name}:"
+            f" {e.strerror or e}; the project was not upgraded"
+        ) from None
     finally:
-        dest.close()
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+    return target
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
