@@ -26,6 +26,9 @@ from labeler.store.gan import (
     add_suggestions,
     latest_generator,
     pending_counts,
+    record_checkpoint,
+    recorded_checkpoint,
+    require_recorded_checkpoint,
     suggestion_rounds,
 )
 from labeler.store.project import Project
@@ -123,6 +126,13 @@ def train(
 
     ts = load_split(project, "train", resolution)
     _require_train(ts)
+
+    def trusted(path: Path, digest: str) -> bool:
+        return recorded_checkpoint(project, path) == digest
+
+    def on_saved(path: Path, digest: str) -> None:
+        record_checkpoint(project, path, digest)
+
     result = train_gan(
         ts.images,
         ts.labels,
@@ -138,6 +148,8 @@ def train(
         should_stop=should_stop,
         width=width,
         class_names=ts.class_names,
+        trusted=trusted,
+        on_saved=on_saved,
     )
     generator_id = add_generator(
         project,
@@ -195,6 +207,7 @@ def suggest(
     _require_train(ts)
     if ts.class_ids != gen.class_ids:
         raise LabelerError("the classes changed since the generator was trained: train it again")
+    require_recorded_checkpoint(project, gen)
     clf = _classifier(project, ts, device, classifier_epochs, arch)
     # Counts that already include accepted and pending samples, so rounds do not overshoot.
     counts = np.bincount(ts.labels, minlength=len(ts.class_ids))

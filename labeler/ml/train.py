@@ -22,7 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from labeler.core.errors import LabelerError
-from labeler.ml.checkpoint import FORMAT_VERSION, GAN_FORMAT, load_payload, load_state, save_payload
+from labeler.ml.checkpoint import (
+    FORMAT_VERSION,
+    GAN_FORMAT,
+    load_payload,
+    load_state,
+    save_payload,
+    sha256_file,
+)
 from labeler.ml.data import RealSampler, check_labels, dataset_length
 from labeler.ml.device import autocast, memory_format, resolve_device
 from labeler.ml.diffaug import DEFAULT_POLICY, diff_augment
@@ -93,6 +100,8 @@ def train_gan(
     augment: tuple[str, ...] = DEFAULT_POLICY,
     log_every: int = 50,
     snapshot_every: int = 500,
+    trusted: Callable[[Path, str], bool] | None = None,
+    on_saved: Callable[[Path, str], None] | None = None,
 ) -> RunResult:
     """Train (or continue training) the class-conditional GAN on real train-split images.
 
@@ -104,6 +113,9 @@ def train_gan(
     made. ``progress`` gets ``{step, images_per_s, losses, eta_s, device}`` after every step
     (losses refresh every ``log_every`` steps, to avoid syncing the GPU each step). When
     ``should_stop()`` turns true the run saves a checkpoint and returns with ``stopped=True``.
+    ``trusted(path, sha256)`` says whether a checkpoint found for resuming is one the caller
+    recorded (a file changed since is refused, not resumed); ``on_saved(path, sha256)`` is
+    called after every checkpoint written, so the caller can record it.
 
     >>> result = train_gan(images, labels, 10, "runs", steps=5000)  # doctest: +SKIP
     """
@@ -143,7 +155,14 @@ def train_gan(
     nets = _make_nets(cfg, dev, lr_g, lr_d)
     step = 0
     if resumed:
-        step = _restore(folder / "checkpoint.pt", cfg, nets, cpu_gen, dev_gen)
+        ckpt = folder / "checkpoint.pt"
+        if trusted is not None and not trusted(ckpt, sha256_file(ckpt)):
+            raise LabelerError(
+                f"{folder.name}/checkpoint.pt is not the checkpoint this project recorded (its"
+                " SHA-256 differs): it was changed on disk, so it is not resumed; move the run"
+                " folder away to start a new run"
+            )
+        step = _restore(ckpt, cfg, nets, cpu_gen, dev_gen)
     sampler = RealSampler(images, labels, num_classes, resolution, dev, sampling, cpu_gen)
     fixed_z, fixed_y = _grid_latents(cfg, seed)
 
@@ -181,7 +200,9 @@ def train_gan(
             last_log_t, last_log_step = now, step
         if step % snapshot_every == 0:
             grid = _save_grid(nets.G_ema, fixed_z, fixed_y, cfg, folder / f"samples-{step:06d}.png")
-            _save(folder, cfg, nets, step, cpu_gen, dev_gen)
+            saved = _save(folder, cfg, nets, step, cpu_gen, dev_gen)
+            if on_saved is not None:
+                on_saved(folder / "checkpoint.pt", saved)
         if progress is not None:
             eta = _eta(step, target, deadline, now, rate, batch_size * d_steps)
             progress(
@@ -197,6 +218,8 @@ def train_gan(
         losses = loop.pop_losses() or losses
     grid = _save_grid(nets.G_ema, fixed_z, fixed_y, cfg, folder / f"samples-{step:06d}.png")
     digest = _save(folder, cfg, nets, step, cpu_gen, dev_gen)
+    if on_saved is not None:
+        on_saved(folder / "checkpoint.pt", digest)
     return RunResult(
         folder,
         folder / "checkpoint.pt",

@@ -7,6 +7,7 @@ only. A rejected one stays recorded so later rounds never offer it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ def add_generator(
     class_ids: Sequence[int],
 ) -> int:
     with project.atomic():
+        record_checkpoint(project, checkpoint, sha256)
         cur = project.conn.execute(
             "INSERT INTO generators(run_dir, checkpoint, sha256, step, resolution, class_ids)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -88,6 +90,45 @@ def latest_generator(project: Project) -> Generator | None:
     values[2] = str(project.resolve(values[2]))
     values[6] = json.loads(values[6])
     return Generator(*values)
+
+
+def _checkpoint_key(project: Project, checkpoint: str | Path) -> str:
+    return f"checkpoint_sha256:{project.stored_path(checkpoint)}"
+
+
+def record_checkpoint(project: Project, checkpoint: str | Path, sha256: str) -> None:
+    """Remember the SHA-256 of a checkpoint we wrote (snapshots too), so a file changed on
+    disk afterwards is never resumed or sampled from as if it were ours."""
+    project.set_setting(_checkpoint_key(project, checkpoint), sha256)
+
+
+def recorded_checkpoint(project: Project, checkpoint: str | Path) -> str | None:
+    """The SHA-256 this project recorded for a checkpoint file, or None."""
+    value = project.setting(_checkpoint_key(project, checkpoint))
+    if value is not None:
+        return value
+    row = project.conn.execute(
+        "SELECT sha256 FROM generators WHERE checkpoint = ? ORDER BY id DESC LIMIT 1",
+        (project.stored_path(checkpoint),),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def require_recorded_checkpoint(project: Project, generator: Generator) -> None:
+    """Refuse a generator whose checkpoint on disk is not the file the project recorded."""
+    path = Path(generator.checkpoint)
+    if not path.is_file():
+        raise LabelerError(f"the generator's checkpoint is missing: {path}")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != generator.sha256:
+        raise LabelerError(
+            f"{path.name} in {path.parent.name} is not the checkpoint this project recorded"
+            f" (SHA-256 {h.hexdigest()[:12]}…, recorded {generator.sha256[:12]}…): it was"
+            " changed on disk and is not used; train the generator again"
+        )
 
 
 def suggestion_rounds(project: Project, generator_id: int) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +26,56 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+SEARCH_LIMITS = {"files": 200_000, "folders": 20_000, "depth": 6, "seconds": 20.0}
+"""How far the search for moved files may go: files listed, folders entered, levels below a
+search root, and wall time. Whatever is cut short is said in the report, never hidden."""
+
+
+@dataclass
+class SearchLog:
+    """What the search for moved files looked at, and why it stopped early (if it did)."""
+
+    roots: list[str] = field(default_factory=list)
+    skipped_roots: list[str] = field(default_factory=list)
+    cut_short: str | None = None
+
+
+def search_roots(
+    project_folder: str | Path, image_paths: Sequence[str | Path]
+) -> tuple[list[Path], list[Path]]:
+    """Where moved files are looked for: the project's folder, each image's own folder and
+    the folder above it (a file moved between sibling folders of one dataset is found), but
+    never a file system's root, a top-level folder or a home folder as such: a relink search
+    must not turn into a walk of the whole disk. Returns (roots, refused roots)."""
+    wanted = {Path(project_folder)}
+    for p in image_paths:
+        wanted |= {Path(p).parent, Path(p).parent.parent}
+    home = Path.home()
+    ok, refused = set(), set()
+    for r in wanted:
+        r = Path(os.path.normpath(Path(r).absolute()))
+        if r == Path(r.anchor) or r == home or r.parent == Path(r.anchor):
+            refused.add(r)
+        else:
+            ok.add(r)
+    # A root below another root is walked with it.
+    roots = sorted(r for r in ok if not any(o != r and r.is_relative_to(o) for o in ok))
+    return roots, sorted(refused)
+
+
 def find_moved(
-    missing: Sequence[HealthImage], roots: Sequence[str | Path], max_files: int = 50_000
+    missing: Sequence[HealthImage],
+    roots: Sequence[str | Path],
+    max_files: int = 50_000,
+    log: SearchLog | None = None,
+    limits: dict | None = None,
 ) -> dict[int, str]:
     """New paths for missing images, found by SHA-256 under ``roots``.
 
     Files with the same name are hashed first, then files of the same size (when the image's
     size is known), then the rest, until every missing image is found or ``max_files`` files
     have been hashed; that keeps the usual case (a folder renamed or moved) to a few hashes.
+    The walk itself is bounded by ``SEARCH_LIMITS`` (``log.cut_short`` says which one hit).
 
     >>> find_moved([], ["/nonexistent"])
     {}
@@ -39,7 +83,10 @@ def find_moved(
     wanted = {im.sha256.lower(): im for im in missing if im.sha256}
     if not wanted:
         return {}
-    files = _image_files(roots)
+    log = log if log is not None else SearchLog()
+    bounds = SEARCH_LIMITS | (limits or {})
+    deadline = time.monotonic() + bounds["seconds"]
+    files = _image_files(roots, bounds, deadline, log)
     names = {Path(im.path).name for im in wanted.values()}
     sizes = {im.size_bytes for im in wanted.values() if im.size_bytes is not None}
     sized_all = len(sizes) == len(wanted)
@@ -57,9 +104,17 @@ def find_moved(
     queue = sorted((priority(p), str(p)) for p in files)
     found: dict[int, str] = {}
     for n_hashed, (rank, path) in enumerate(queue):
-        if n_hashed >= max_files or not wanted or rank == 3:
+        if not wanted or rank == 3:
+            break
+        if n_hashed >= max_files:
+            log.cut_short = log.cut_short or f"{max_files} files hashed"
+            break
+        if time.monotonic() > deadline:
+            log.cut_short = log.cut_short or f"{bounds['seconds']:g} s spent"
             break
         try:
+            if not Path(path).is_file():
+                continue
             digest = sha256_file(path)
         except OSError:
             continue
@@ -69,13 +124,32 @@ def find_moved(
     return found
 
 
-def _image_files(roots: Sequence[str | Path]) -> list[Path]:
+def _image_files(
+    roots: Sequence[str | Path], bounds: dict, deadline: float, log: SearchLog
+) -> list[Path]:
     seen: set[Path] = set()
+    folders = 0
     for root in roots:
-        for dirpath, _dirs, filenames in os.walk(root):
+        root = Path(root)
+        log.roots.append(str(root))
+        for dirpath, dirs, filenames in os.walk(root):  # symlinked folders are not followed
+            folders += 1
+            depth = len(Path(dirpath).relative_to(root).parts)
+            if depth >= bounds["depth"]:
+                dirs[:] = []
+            dirs.sort()
             for fn in filenames:
                 if Path(fn).suffix.lower() in IMAGE_SUFFIXES:
-                    seen.add(Path(dirpath, fn).resolve())
+                    seen.add(Path(dirpath, fn))
+            if len(seen) >= bounds["files"]:
+                log.cut_short = f"{bounds['files']} files listed"
+                return sorted(seen)
+            if folders >= bounds["folders"]:
+                log.cut_short = f"{bounds['folders']} folders listed"
+                return sorted(seen)
+            if time.monotonic() > deadline:
+                log.cut_short = f"{bounds['seconds']:g} s spent"
+                return sorted(seen)
     return sorted(seen)
 
 
@@ -86,7 +160,8 @@ def check_missing(
     missing = [im for im in images if im.exists is False]
     if not missing:
         return []
-    moved = find_moved(missing, roots, opts.max_files_to_hash) if roots else {}
+    log = SearchLog()
+    moved = find_moved(missing, roots, opts.max_files_to_hash, log) if roots else {}
     findings = []
     if moved:
         rows = [
@@ -115,12 +190,17 @@ def check_missing(
                 "error",
                 f"{plural(len(lost), 'image file is', 'image files are')} missing",
                 "These files are gone and no file with the same content was found in the "
-                "searched folders.",
+                "searched folders"
+                + (f" (the search stopped early: {log.cut_short})." if log.cut_short else "."),
                 "Restore the files (or point the search at where they are now), or remove "
                 "these images from the project.",
                 "open_images",
                 image_ids=lost,
-                details={"paths": {str(i): paths[i] for i in lost}},
+                details={
+                    "paths": {str(i): paths[i] for i in lost},
+                    "searched": log.roots,
+                    "search_cut_short": log.cut_short,
+                },
             )
         )
     return findings
