@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.size_label = QLabel("")
         self.zoom_label = QLabel("")
         self.saved_label = QLabel("")
+        self.unsaved: str | None = None  # why the last edit could not be written
         for w in (
             self.tool_label,
             self.pos_label,
@@ -199,6 +200,9 @@ class MainWindow(QMainWindow):
             )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.unsaved is not None and not self.confirm_quit_unsaved(self.unsaved):
+            event.ignore()
+            return
         s = app_settings()
         s.setValue("geometry", self.saveGeometry())
         s.setValue("window_state", self.saveState())
@@ -268,6 +272,7 @@ class MainWindow(QMainWindow):
         self.list_view.setModel(self.model)
         self.list_view.selectionModel().currentChanged.connect(self._on_row_changed)
         self.actions["multi_label"].setChecked(project.multi_label)
+        self.unsaved = None
         self.saved_label.setText("● all edits saved")
         self.saved_label.setStyleSheet("color: #34a853")
         self.refresh_classes()
@@ -430,12 +435,30 @@ class MainWindow(QMainWindow):
             self.refresh_shapes()
         if self.model is not None:
             self.model.refresh_image(edit.image_id)
+        self.unsaved = None
         self.saved_label.setText("● saved")
         self.saved_label.setStyleSheet("color: #34a853")
         self._update_status()
         self._schedule_stats()
 
+    def confirm_quit_unsaved(self, message: str) -> bool:
+        """Ask before quitting while the last edit could not be written; True quits."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "An edit was not saved",
+            "Your last edit could not be written to the project, so it is not saved:\n\n"
+            f"{message}\n\nQuit anyway and lose it, or stay and try again (the edit is"
+            " written as soon as the project can be written to)?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.button(QMessageBox.StandardButton.Discard).setText("Quit and lose it")
+        box.button(QMessageBox.StandardButton.Cancel).setText("Stay")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Discard
+
     def _on_write_failed(self, message: str) -> None:
+        self.unsaved = message
         self.saved_label.setText("● NOT SAVED")
         self.saved_label.setStyleSheet("color: #ea4335; font-weight: bold")
         self.statusBar().showMessage(message, 15000)

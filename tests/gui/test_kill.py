@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from labeler.store.project import Project
 
@@ -38,17 +39,19 @@ CHILD = textwrap.dedent(
             print(f"committed tag {image} {list(w.classes)[n % 3]}", flush=True)
             w.step(1)
 
-    timer = QTimer(interval=5, timeout=edit)
+    timer = QTimer(interval=int(sys.argv[2]), timeout=edit)
     timer.start()
     app.exec()
     """
 )
 
 
-def test_sigkill_loses_nothing_that_was_reported_committed(project_path, tmp_path):
+def run_and_kill(project_path, interval_ms: int, edits: int, beside=None) -> list[list[str]]:
+    """Run the window, let it report `edits` committed edits (calling `beside()` after each,
+    as a terminal user would), SIGKILL it, and return what it reported."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(project_path)],
+        [sys.executable, "-c", CHILD, str(project_path), str(interval_ms)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -59,14 +62,21 @@ def test_sigkill_loses_nothing_that_was_reported_committed(project_path, tmp_pat
         for line in child.stdout:
             if line.startswith("committed"):
                 reported.append(line.split()[1:])
-            if len(reported) >= 9:
+                if beside is not None:
+                    beside()
+            if len(reported) >= edits:
                 break
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     assert child.returncode == -signal.SIGKILL
-    assert len(reported) == 9
+    assert len(reported) == edits
+    return reported
+
+
+def assert_on_disk(project_path, reported) -> None:
     with Project.open(project_path) as p:
+        assert p.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         for kind, image, arg in reported:
             shapes = p.shapes(int(image))
             if kind == "box":
@@ -74,3 +84,19 @@ def test_sigkill_loses_nothing_that_was_reported_committed(project_path, tmp_pat
                 assert any(s.kind == "box" and s.points[0] == (n, n) for s in shapes), (kind, arg)
             else:
                 assert any(s.kind == "tag" and s.class_id == int(arg) for s in shapes)
+
+
+def test_sigkill_loses_nothing_that_was_reported_committed(project_path):
+    assert_on_disk(project_path, run_and_kill(project_path, 5, 9))
+
+
+def test_a_terminal_beside_the_window_costs_no_edit_at_a_sigkill(project_path):
+    """The window refreshes its chart on its own connection after each edit (a second
+    connection in the same process); `labeler stats` runs beside it after every edit. Neither
+    may make the window's committed edits vanish when it is killed."""
+    labeler = Path(sys.executable).parent / "labeler"
+
+    def stats() -> None:
+        subprocess.run([labeler, "stats", str(project_path)], capture_output=True, check=True)
+
+    assert_on_disk(project_path, run_and_kill(project_path, 400, 8, beside=stats))

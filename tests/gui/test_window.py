@@ -297,3 +297,41 @@ def test_big_image_shows_a_reduced_preview_then_full_size(qtbot, tmp_path):
     assert seen[0] == (750, False)  # the 1/8 decode came first
     assert seen[-1] == (6000, True)
     w.close()
+
+
+def test_quitting_with_an_unsaved_edit_asks_first(qtbot, window, db, monkeypatch):
+    asked: list[str] = []
+    answer = [False]
+
+    def confirm(message: str) -> bool:
+        asked.append(message)
+        return answer[0]
+
+    monkeypatch.setattr(window, "confirm_quit_unsaved", confirm)
+    window.project.conn.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(window.project.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    assert "NOT SAVED" in window.saved_label.text()
+    assert not window.close()  # "Stay": the window and its project are still open
+    assert len(asked) == 1 and "locked" in asked[0]
+    assert window.isVisible() and window.project is not None
+    other.execute("ROLLBACK")
+    other.close()
+    _key(qtbot, window, Qt.Key.Key_1)  # the retry is written: nothing to ask any more
+    assert "NOT" not in window.saved_label.text()
+    assert window.close()
+    assert len(asked) == 1 and len(db()[window.current.id]) == 1
+
+
+def test_quitting_after_a_failed_edit_can_discard_it(qtbot, window, monkeypatch):
+    monkeypatch.setattr(window, "confirm_quit_unsaved", lambda message: True)
+    window.project.conn.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(window.project.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    window.canvas.setFocus()
+    _key(qtbot, window, Qt.Key.Key_1)
+    other.execute("ROLLBACK")
+    other.close()
+    assert window.close() and window.project is None
