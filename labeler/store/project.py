@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from labeler.core import held
 from labeler.core.errors import LabelerError
 from labeler.core.imagehash import to_signed, to_unsigned
 from labeler.core.images import ImageInfo
@@ -59,6 +60,8 @@ class Project:
         self._depth = 0
         self._savepoints = 0
         self._thread = threading.get_ident()
+        self._held = True
+        held.hold(path)  # nothing in this process may open the file another way (ADR 0081)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -131,6 +134,9 @@ class Project:
 
     def close(self) -> None:
         self.conn.close()
+        if self._held:
+            self._held = False
+            held.release(self.path)
 
     def __enter__(self) -> Project:
         return self

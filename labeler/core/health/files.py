@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural
+from labeler.core.held import HeldFile, refuse_held
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
 
 def sha256_file(path: str | Path) -> str:
+    refuse_held(path)  # a link to the open project is not an image (ADR 0081)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -116,7 +118,7 @@ def find_moved(
             if not Path(path).is_file():
                 continue
             digest = sha256_file(path)
-        except OSError:
+        except (OSError, HeldFile):
             continue
         im = wanted.pop(digest, None)
         if im is not None:
