@@ -374,10 +374,9 @@ class HealthPanel(QDialog):
 
         report, title = self.report, f"Health of {self.path.name}"
         self._start(
-            lambda _p, _pr, _s: write_html(report, out, title),
+            lambda p, _pr, _s: write_html(report, out, title, project=p),
             lambda target: self.summary.setText(f"Report written to {target}"),
             "Writing the report…",
-            open_project=False,
         )
 
     # -- running work ---------------------------------------------------------------------

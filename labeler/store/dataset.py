@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import tempfile
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labeler import __version__
 from labeler.core.errors import LabelerError
@@ -25,15 +26,35 @@ from labeler.core.formats import (
     get_exporter,
     import_dataset,
 )
+from labeler.core.formats.export import (
+    LockedDir,
+    check_export_target,
+    make_parents,
+    remove_created,
+    remove_leftovers,
+)
 from labeler.core.model import ImageRecord
 from labeler.core.neardup import DEFAULT_MAX_DISTANCE, clusters_from_pairs, near_duplicate_pairs
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.splits import SplitItem, SplitPlan, plan_split
 from labeler.store.importer import probe_many
+from labeler.store.outputs import check_output_path
 from labeler.store.project import Project
 from labeler.store.recipes import add_version, require_recipe
 
+if TYPE_CHECKING:
+    from labeler.core.augment import Recipe
+
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
+
+MAX_MULTIPLIER = 100
+"""The most augmented copies per train image an export makes. Beyond a few dozen copies an
+augmented set stops adding variety (the same recipe redraws the same kinds of change), while the
+file count grows with it: 100 copies of 10,000 images are already a million files."""
+JPEG_BYTES_PER_PIXEL = 0.5
+"""What the size estimate assumes at least for a JPEG we encode (quality 95): photos come out
+at 0.3 to 0.5 bytes per pixel. PNG copies are estimated at their source's own density."""
+AUG_TMP_PREFIX = ".labeler-aug-"
 
 
 # -- splits -------------------------------------------------------------------------------
@@ -175,16 +196,30 @@ def export_project(
     should_stop: ShouldStop = never_stop,
 ) -> ExportOutcome:
     """Export the project as a dataset version, verified after writing, recorded in the
-    project. Images without a split are first given one (seeded, stable)."""
+    project. Images without a split are first given one (seeded, stable).
+
+    Refused before any work, with one line: a target that is, holds or lies in what the
+    project is made of (``labeler.store.outputs``), a non-empty target that is not an export
+    of ours, more than ``MAX_MULTIPLIER`` copies, a recipe beyond the size limits, and an
+    export whose estimated size exceeds the free space on the target's disk. A failed export
+    removes the folders it created."""
     get_exporter(fmt)  # refuse an unknown format before any work
+    target = check_output_path(project, out_dir, kind="folder")
+    check_export_target(target, overwrite)
     classes = [(c.id, c.name) for c in project.classes()]
     if not classes:
         raise LabelerError("the project has no classes: add classes and label images first")
     if multiplier < 0:
         raise LabelerError("--multiplier must be 0 or more")
+    if multiplier > MAX_MULTIPLIER:
+        raise LabelerError(
+            f"--multiplier {multiplier} is more than the limit of {MAX_MULTIPLIER} augmented"
+            " copies per train image"
+        )
     if recipe is None and multiplier:
         raise LabelerError("--multiplier needs --recipe")
     recipe_def = require_recipe(project, recipe).definition if recipe else None
+    recipe_obj = _load_recipe(recipe, recipe_def) if recipe else None
     if recipe and multiplier == 0:
         multiplier = 1
     # Images without a split get one, written to the project only if the export succeeds.
@@ -217,6 +252,8 @@ def export_project(
             f"{len(missing)} image file(s) are missing, e.g. {missing[0].source_path};"
             " relink or remove them first (labeler health lists them)"
         )
+    sizes = {i.id: i.bytes for i in images}
+    _check_free_space(target, items, sizes, recipe_obj, multiplier, strip_metadata)
     options = {
         "format": fmt,
         "seed": seed,
@@ -231,30 +268,43 @@ def export_project(
         "project": project.path.name,
         "fingerprint": fp,
     } | options
-    with tempfile.TemporaryDirectory(prefix=".labeler-aug-", dir=_tmp_parent(out_dir)) as tmp:
+    # Augmented copies are written beside the target so the export can hard-link them.
+    created = make_parents(target.parent)
+    tmp: LockedDir | None = None
+    ok = False
+    try:
+        remove_leftovers(target.parent, AUG_TMP_PREFIX)
         augmented: list[ExportItem] = []
-        if recipe_def is not None:
+        if recipe_obj is not None:
+            tmp = LockedDir.create(AUG_TMP_PREFIX, target.parent)
             augmented = _augmented_items(
-                recipe_def, [it for it in items if it.split == "train"], multiplier, seed,
-                Path(tmp), progress, should_stop,
+                recipe_obj, [it for it in items if it.split == "train"], multiplier, seed,
+                tmp.path, target, progress, should_stop,
             )  # fmt: skip
         report = export_dataset(
             fmt,
             items + augmented,
             classes,
-            out_dir,
+            target,
             overwrite=overwrite,
             manifest=manifest,
             progress=progress,
             should_stop=should_stop,
             strip_metadata=strip_metadata,
         )
+        ok = True
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp.path, ignore_errors=True)
+            tmp.release()
+        if not ok:
+            remove_created(created)
     if plan is not None:
         _write_plan(project, plan)
     version = add_version(
         project,
         format=fmt,
-        out_dir=str(Path(out_dir).absolute()),
+        out_dir=str(target),
         seed=seed,
         recipe=recipe,
         multiplier=multiplier,
@@ -264,27 +314,96 @@ def export_project(
     return ExportOutcome(report, version, fp, auto, len(augmented))
 
 
-def _tmp_parent(out_dir: str | os.PathLike[str]) -> Path:
-    # Augmented copies are written beside the target so the export can hard-link them.
-    parent = Path(out_dir).absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
+def _load_recipe(name: str, definition: dict | None) -> Recipe:
+    """The stored recipe, validated now (limits included): one stored by an older Labeler
+    may hold what this one refuses."""
+    from labeler.core.augment import Recipe
+
+    try:
+        return Recipe.from_dict(definition or {})
+    except LabelerError as e:
+        raise LabelerError(f"recipe {name!r}: {e}") from None
+
+
+def estimate_export_bytes(
+    target: Path,
+    items: Sequence[ExportItem],
+    sizes: dict[int, int],
+    recipe: Recipe | None,
+    multiplier: int,
+    strip_metadata: bool,
+) -> int:
+    """About how many bytes an export will add to the target's disk: copied or re-encoded
+    originals (a hard link costs nothing), the augmented copies at their largest possible size,
+    and a few KiB per file for annotations, the manifest and file-system blocks."""
+    device = os.stat(_existing_folder(target)).st_dev
+    total = 0
+    for it in items:
+        size = sizes.get(it.image_id, 0)
+        total += 4096
+        if strip_metadata or os.stat(it.source_path).st_dev != device:
+            total += size
+    if recipe is not None and multiplier:
+        for it in items:
+            if it.split != "train":
+                continue
+            pixels = max(1, it.width * it.height)
+            density = sizes.get(it.image_id, 0) / pixels
+            if os.path.splitext(it.file_name)[1].lower() != ".png":
+                density = max(density, JPEG_BYTES_PER_PIXEL)
+            per_copy = math.ceil(recipe.max_output_pixels(pixels) * density) + 4096
+            total += multiplier * per_copy
+    return total
+
+
+def _check_free_space(
+    target: Path,
+    items: Sequence[ExportItem],
+    sizes: dict[int, int],
+    recipe: Recipe | None,
+    multiplier: int,
+    strip_metadata: bool,
+) -> None:
+    need = estimate_export_bytes(target, items, sizes, recipe, multiplier, strip_metadata)
+    where = _existing_folder(target)
+    free = shutil.disk_usage(where).free
+    if need > free:
+        raise LabelerError(
+            f"the export needs about {_human(need)} but {where} has {_human(free)} free;"
+            " free some space, or export with fewer copies or smaller images"
+        )
+
+
+def _existing_folder(target: Path) -> Path:
+    """The target's nearest existing folder (itself when it exists)."""
+    p = target
+    while not p.is_dir() and p.parent != p:
+        p = p.parent
+    return p
+
+
+def _human(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def _augmented_items(
-    recipe_def: dict,
+    recipe: Recipe,
     train: list[ExportItem],
     multiplier: int,
     seed: int,
     folder: Path,
+    target: Path,
     progress: ProgressFn,
     should_stop: ShouldStop,
 ) -> list[ExportItem]:
     """Write `multiplier` augmented copies of each train image into `folder` (over all
     cores) and describe them as export items with their transformed shapes."""
-    from labeler.core.augment import AugmentJob, Recipe, augment_files
+    from labeler.core.augment import AugmentJob, augment_files
 
-    recipe = Recipe.from_dict(recipe_def)
     jobs = []
     owner: dict[Path, ExportItem] = {}
     for it in train:
@@ -302,6 +421,12 @@ def _augmented_items(
             owner[job.output] = it
     items = []
     for r in augment_files(jobs, recipe, seed=seed, progress=progress, should_stop=should_stop):
+        if r.write_failed:  # name the export being written, not the source (a full disk...)
+            why = (r.error or "").removeprefix(f"cannot write {r.job.output}: ")
+            raise LabelerError(
+                f"cannot write {target}: augmented copy {r.job.output.name}: {why};"
+                " the export was not changed"
+            )
         if not r.ok:
             raise LabelerError(f"augmenting {r.job.source.name}: {r.error}")
         src = owner[r.job.output]

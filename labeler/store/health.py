@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from labeler.core.health import HealthData, HealthImage, HealthReport, run_health
 from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
+from labeler.store.outputs import atomic_write_text, check_output_path
 from labeler.store.project import Project
 
 
@@ -68,16 +68,11 @@ def project_health(
     )
 
 
-def write_html(report: HealthReport, out: str | os.PathLike[str], title: str) -> Path:
-    """Write the self-contained HTML report atomically (no half-written file on failure)."""
-    target = Path(out).absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(report.to_html(title))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+def write_html(
+    report: HealthReport, out: str | os.PathLike[str], title: str, *, project: Project
+) -> Path:
+    """Write the self-contained HTML report atomically (no half-written file on failure).
+    ``out`` may not be the project file, a companion of it, an image of the project or a
+    place in its media folder (``labeler.store.outputs``)."""
+    target = check_output_path(project, out, kind="file")
+    return atomic_write_text(target, report.to_html(title))

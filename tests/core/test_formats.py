@@ -239,8 +239,14 @@ def test_non_empty_target_is_refused_without_overwrite(dataset, tmp_path):
     with pytest.raises(LabelerError, match="not empty"):
         export_dataset("coco", items, classes, out, manifest=MANIFEST)
     assert (out / "keep.txt").read_text() == "mine"
+    # --overwrite replaces only an earlier export of ours, never an arbitrary folder
+    with pytest.raises(LabelerError, match="not an export of ours"):
+        export_dataset("coco", items, classes, out, manifest=MANIFEST, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    export_dataset("coco", items, classes, out, manifest=MANIFEST)
     export_dataset("coco", items, classes, out, manifest=MANIFEST, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "manifest.json").is_file()
+    assert (out / "manifest.json").is_file()
 
 
 def _leftovers(parent: Path) -> list[str]:

@@ -137,9 +137,13 @@ def test_non_empty_target_without_overwrite_reads_clearly(qtbot, dialog, project
     assert "--overwrite" not in dialog.summary.text()
     assert (target / "notes.txt").read_text() == "keep me"
     assert store.list_versions(project) == []
-    dialog.overwrite.setChecked(True)
-    data = _export(qtbot, dialog, target)
-    assert data["verified"] and not (target / "notes.txt").exists()
+    dialog.overwrite.setChecked(True)  # replaces an earlier export only, never this folder
+    message = _export(qtbot, dialog, target, signal="export_failed")
+    assert "not an export of ours" in message and "--overwrite" not in message
+    assert (target / "notes.txt").read_text() == "keep me"
+    (target / "notes.txt").unlink()
+    assert _export(qtbot, dialog, target)["verified"]
+    assert _export(qtbot, dialog, target)["verified"]  # an export of ours: replaced
 
 
 def test_browse_sets_the_target_and_closing_mid_export_stops_the_worker(

@@ -170,6 +170,23 @@ def test_export_html_and_errors_read_as_messages(qtbot, panel, planted, monkeypa
     assert panel.check_button.isEnabled()
 
 
+def test_export_html_onto_the_project_is_refused(qtbot, panel, planted, monkeypatch):
+    check(qtbot, panel)
+    # os.stat only: reading the file through a descriptor would drop this process's locks
+    before = planted.path.stat()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(planted.path), ""))
+    qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.error_label.isHidden(), timeout=5000)
+    assert "project file" in panel.error_label.text()
+    after = planted.path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    assert planted.image_count() > 0
+
+
 def test_suggest_gan_emits_thin_class_names(qtbot, project, cifar_subset):
     import_folders(project, [cifar_subset], labels_from_folders=True)
     panel = HealthPanel(project)

@@ -12,6 +12,7 @@ from labeler.core.augment.batch import (
     AugmentJob,
     AugmentResult,
     augment_files,
+    encode_image,
     read_image,
     run_job,
     write_image,
@@ -31,6 +32,7 @@ from labeler.core.augment.recipe import (
     step,
 )
 from labeler.core.augment.registry import (
+    MAX_OUTPUT_PIXELS,
     Choice,
     Flag,
     Number,
@@ -45,6 +47,7 @@ from labeler.core.augment.registry import (
 )
 
 __all__ = [
+    "MAX_OUTPUT_PIXELS",
     "SCHEMA_VERSION",
     "AugmentJob",
     "AugmentResult",
@@ -65,6 +68,7 @@ __all__ = [
     "augment_copy",
     "augment_files",
     "class_colour",
+    "encode_image",
     "get_op",
     "load_recipe",
     "make_op",

@@ -24,7 +24,7 @@ import numpy as np
 
 from labeler.core.augment.geometry import transform_shapes, warp
 from labeler.core.augment.recipe import OneOf, OpStep, Recipe, SomeOf, Step
-from labeler.core.augment.registry import Drawn, Op
+from labeler.core.augment.registry import MAX_OUTPUT_PIXELS, Drawn, Op
 from labeler.core.errors import LabelerError
 from labeler.core.shapes import Shape
 
@@ -62,14 +62,23 @@ class PlannedOp:
 
 
 def plan(recipe: Recipe, rng: np.random.Generator, width: int, height: int) -> list[PlannedOp]:
-    """Decide which ops run on an image of this size and draw all their random values."""
+    """Decide which ops run on an image of this size and draw all their random values.
+
+    A geometric op may not make the image larger than ``MAX_OUTPUT_PIXELS`` (or the input,
+    when that is larger): the built-in ops are refused when the recipe is read, this catches
+    a plugin op before any pixel is allocated."""
     out: list[PlannedOp] = []
-    _walk(recipe.steps, rng, width, height, out)
+    _walk(recipe.steps, rng, width, height, out, max(MAX_OUTPUT_PIXELS, width * height))
     return out
 
 
 def _walk(
-    steps: Sequence[Step], rng: np.random.Generator, w: int, h: int, out: list[PlannedOp]
+    steps: Sequence[Step],
+    rng: np.random.Generator,
+    w: int,
+    h: int,
+    out: list[PlannedOp],
+    limit: int,
 ) -> tuple[int, int]:
     for s, r in zip(steps, rng.spawn(len(steps)), strict=True):
         if r.random() >= s.p:
@@ -79,13 +88,18 @@ def _walk(
             m = None
             if s.op.geometric:
                 m, w, h = s.op.matrix(drawn, w, h)
+                if int(w) * int(h) > limit:
+                    raise LabelerError(
+                        f"op {s.op.name!r} would make a {w}x{h} image; the limit is"
+                        f" {MAX_OUTPUT_PIXELS:,} pixels per augmented image"
+                    )
             out.append(PlannedOp(s.op, drawn, m, w, h))
         elif isinstance(s, OneOf):
-            w, h = _walk((s.steps[int(r.integers(len(s.steps)))],), r, w, h, out)
+            w, h = _walk((s.steps[int(r.integers(len(s.steps)))],), r, w, h, out, limit)
         elif isinstance(s, SomeOf):
             k = int(r.integers(s.n[0], s.n[1] + 1))
             picked = sorted(r.choice(len(s.steps), size=k, replace=False).tolist())
-            w, h = _walk([s.steps[i] for i in picked], r, w, h, out)
+            w, h = _walk([s.steps[i] for i in picked], r, w, h, out, limit)
     return w, h
 
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from labeler.core.augment.registry import Choice, Drawn, Number, Op, Range, register_op
+from labeler.core.augment.registry import (
+    MAX_OUTPUT_PIXELS,
+    Choice,
+    Drawn,
+    Number,
+    Op,
+    Range,
+    register_op,
+)
 from labeler.core.shapes import Shape
 
 INTERPOLATIONS = {
@@ -257,6 +265,23 @@ class GeometricOp(Op):
     geometric = True
 
 
+class FixedSizeOp(GeometricOp):
+    """A geometric op whose output is ``width`` x ``height`` whatever the input: the size is
+    refused when the recipe is read if it exceeds ``MAX_OUTPUT_PIXELS`` (a 65535 x 65535 resize
+    would be 12.9 GB per copy)."""
+
+    def check(self) -> None:
+        w, h = self.values["width"], self.values["height"]
+        if w * h > MAX_OUTPUT_PIXELS:
+            raise ValueError(
+                f"width x height is {w}x{h} = {w * h:,} pixels; the limit is"
+                f" {MAX_OUTPUT_PIXELS:,} pixels per augmented image"
+            )
+
+    def output_pixels(self, pixels: int) -> int:
+        return int(self.values["width"]) * int(self.values["height"])
+
+
 @register_op
 class HorizontalFlip(GeometricOp):
     """Mirror left-right."""
@@ -378,7 +403,7 @@ def _crop_matrix(x: float, y: float, cw: float, ch: float, ow: int, oh: int) -> 
 
 
 @register_op
-class RandomResizedCrop(GeometricOp):
+class RandomResizedCrop(FixedSizeOp):
     """Crop a random area (``scale`` of the image area, aspect ``ratio``) and resize it to
     width x height, as torchvision and albumentations do."""
 
@@ -419,7 +444,7 @@ class RandomResizedCrop(GeometricOp):
 
 
 @register_op
-class Crop(GeometricOp):
+class Crop(FixedSizeOp):
     """Cut a width x height window, centred or at a random place; a smaller image is padded."""
 
     name = "crop"
@@ -443,7 +468,7 @@ class Crop(GeometricOp):
 
 
 @register_op
-class Resize(GeometricOp):
+class Resize(FixedSizeOp):
     """Resize to exactly width x height (the aspect ratio may change)."""
 
     name = "resize"
@@ -458,7 +483,7 @@ class Resize(GeometricOp):
 
 
 @register_op
-class Letterbox(GeometricOp):
+class Letterbox(FixedSizeOp):
     """Fit inside width x height keeping the aspect ratio, centred, padded with the fill."""
 
     name = "letterbox"

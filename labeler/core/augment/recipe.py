@@ -223,6 +223,25 @@ class Recipe:
         """Every op in the recipe, groups flattened, in order."""
         yield from _iter_ops(self.steps)
 
+    def max_output_pixels(self, pixels: int) -> int:
+        """The most pixels an augmented copy of a ``pixels``-pixel image can have (an upper
+        bound over every choice the recipe can make), for estimating an export's size."""
+        return _max_pixels(self.steps, int(pixels))
+
+
+def _max_pixels(steps: Sequence[Step], px: int) -> int:
+    for s in steps:
+        if isinstance(s, OpStep):
+            out = s.op.output_pixels(px)
+            px = out if s.p >= 1 else max(px, out)
+        elif isinstance(s, OneOf):
+            best = max(_max_pixels((c,), px) for c in s.steps)
+            px = best if s.p >= 1 else max(px, best)
+        else:  # SomeOf: any subset may run, in recipe order
+            for c in s.steps:
+                px = max(px, _max_pixels((c,), px))
+    return px
+
 
 def _iter_ops(steps: Sequence[Step]) -> Iterator[Op]:
     for s in steps:

@@ -33,6 +33,14 @@ from labeler.core.errors import LabelerError
 
 Drawn = dict[str, Any]
 
+MAX_OUTPUT_PIXELS = 64_000_000
+"""The most pixels an op may make an augmented image (64 MP, e.g. 8000 x 8000), unless the
+source image itself was larger (ops that keep the size are always allowed). One copy is then at
+most 192 MB of 8-bit BGR in a worker, and every core runs a worker: the limit keeps an export on
+a 16-core machine within a few GB. It is below the 200 MP decode limit
+(``labeler.core.images.MAX_PIXELS``), so every image we write can be read back by our own import,
+health check and export check. Training resolutions are far below it."""
+
 
 # -- parameter declarations -------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -181,6 +189,12 @@ class Op:
         corners at integers, so the full image is [0, width] x [0, height]) and the output size.
         """
         raise NotImplementedError(f"{self.name} is a pixel op; the engine uses apply()")
+
+    def output_pixels(self, pixels: int) -> int:
+        """The most pixels this op can output for an input of ``pixels`` pixels: the input's
+        for ops that keep the size (the default); a fixed-size op returns its own. Used to
+        estimate an export's size before it starts; the engine checks the real size anyway."""
+        return pixels
 
     @classmethod
     def upgrade(cls, values: dict[str, Any], from_version: int) -> dict[str, Any]:

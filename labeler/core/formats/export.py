@@ -2,16 +2,24 @@
 
 The export is built in a hidden temporary folder beside the target and renamed into place
 only after every file is written and the check passed (ADR 0022). A cancelled or failed
-export removes its temporary folder and leaves an existing target as it was.
+export removes its temporary folder and the parent folders it created, and leaves an existing
+target as it was. ``overwrite`` replaces only an earlier export of ours: a folder whose
+``manifest.json`` we wrote and which holds nothing the manifest does not list. Hidden folders
+left beside the target by a killed export (``.NAME.partial-*``, ``.NAME.old-*``) are removed by
+the next export to the same place; a running export holds a lock on its own, so only those of
+dead processes go.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import shutil
+import stat
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +38,27 @@ from labeler.core.formats._io import (
 from labeler.core.formats.base import Exporter, Placed, get_exporter, get_importer
 from labeler.core.formats.model import SPLITS, ExportItem, ExportReport, class_table
 
+try:  # POSIX: a running export locks its temporary folder, so a cleanup can tell it is alive
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: leftovers are removed after a day instead
+    fcntl = None  # type: ignore[assignment]
+
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
 MANIFEST = "manifest.json"
+TOOL = "labeler"
+MAX_MANIFEST_BYTES = 1 << 30
+# Files other programs drop into a dataset folder that an overwrite may delete with it:
+# Finder and Explorer metadata, and Ultralytics' label caches (train/labels.cache).
+_DISPOSABLE_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+_DISPOSABLE_SUFFIXES = (".cache",)
+# Errors that are about the file being written, never about the file being read.
+_WRITE_ERRNOS = frozenset(
+    e
+    for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG, errno.EROFS)
+    if e is not None
+)
+_LEFTOVER_AGE_S = 24 * 3600  # without file locks (Windows): what counts as abandoned
 
 
 class ExportCancelled(LabelerError):
@@ -65,24 +91,40 @@ def export_dataset(
     """
     exporter = get_exporter(fmt)
     names = class_table(classes)
-    target = Path(out_dir).absolute()
     _check_items(items, names)
-    _check_target(target, items, overwrite)
+    target = check_export_target(out_dir, overwrite, items)
     stop = should_stop or (lambda: False)
     tick = progress or (lambda done, total: None)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    created = make_parents(target.parent)
+    tmp: LockedDir | None = None
     try:
+        remove_leftovers(target.parent, f".{target.name}.partial-")
+        tmp = LockedDir.create(f".{target.name}.partial-", target.parent)
         report = _build(
-            exporter, items, classes, names, tmp, target, manifest or {}, tick, stop, strip_metadata
+            exporter,
+            items,
+            classes,
+            names,
+            tmp.path,
+            target,
+            manifest or {},
+            tick,
+            stop,
+            strip_metadata,
         )
         if stop():
             raise ExportCancelled("export cancelled; nothing was changed")
-        _swap_into_place(tmp, target)
+        _swap_into_place(tmp.path, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp.path, ignore_errors=True)
+        remove_created(created)
         raise
+    finally:
+        if tmp is not None:
+            tmp.release()
+    remove_leftovers(target.parent, f".{target.name}.old-")
     return report
 
 
@@ -115,8 +157,11 @@ def _build(
     def write_one(p: Placed) -> tuple[str, str]:
         if stop():
             raise ExportCancelled("export cancelled; nothing was changed")
-        how = _write_image(p, root, strip_metadata)
-        return how, sha256_file(root / p.path)
+        how = _write_image(p, root, final_dir, strip_metadata)
+        try:
+            return how, sha256_file(root / p.path)
+        except OSError as e:
+            raise _cannot_write(final_dir / p.path, e) from None
 
     # Linking, header reads and hashing wait on the disk and release the GIL: a few threads
     # keep the disk busy. map() keeps the order, so the report and manifest stay identical.
@@ -137,8 +182,11 @@ def _build(
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
-    report.files = sorted(exporter.write(placed, classes, root, final_dir))
-    _write_manifest(root, exporter.name, manifest, classes, placed, written, report.files)
+    try:
+        report.files = sorted(exporter.write(placed, classes, root, final_dir))
+        _write_manifest(root, exporter.name, manifest, classes, placed, written, report.files)
+    except OSError as e:
+        raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
     tick(total - 1, total)
 
     _verify(exporter, placed, names, root)
@@ -192,12 +240,23 @@ def _check_items(items: Sequence[ExportItem], names: dict[int, str]) -> None:
                 raise LabelerError(f"{it.file_name}: shape of unknown class id {s.class_id}")
 
 
-def _check_target(target: Path, items: Sequence[ExportItem], overwrite: bool) -> None:
+def check_export_target(
+    out_dir: str | os.PathLike[str], overwrite: bool, items: Sequence[ExportItem] = ()
+) -> Path:
+    """Refuse a target the export may not replace, before any work; returns it absolute.
+
+    A non-empty folder is replaced only with ``overwrite``, and only when it is an earlier
+    export of ours (see ``check_our_export``) that holds none of ``items``' source images.
+    """
+    target = Path(out_dir).absolute()
+    if target.is_symlink():
+        raise LabelerError(f"{target} is a symbolic link; give the folder it points to")
     if target.exists() and not target.is_dir():
         raise LabelerError(f"{target} exists and is not a folder")
     if target.is_dir() and any(target.iterdir()):
         if not overwrite:
             raise LabelerError(f"{target} is not empty; pass --overwrite to replace it")
+        check_our_export(target)
         real = target.resolve()
         for it in items:
             if it.source_path.absolute().resolve().is_relative_to(real):
@@ -205,6 +264,74 @@ def _check_target(target: Path, items: Sequence[ExportItem], overwrite: bool) ->
                     f"{it.file_name}: its source is inside {target}, which an overwrite "
                     "would delete"
                 )
+    return target
+
+
+def check_our_export(target: Path) -> None:
+    """Raise unless ``target`` is an export Labeler wrote and holds nothing else.
+
+    Recognised by its ``manifest.json`` (a regular file, with ``"tool": "labeler"`` at the top
+    or, in exports made before that key, in ``"version"``); every file in the folder must be
+    one the manifest lists, apart from caches and desktop metadata other tools drop there.
+    """
+    not_ours = (
+        f"{target} is not empty and is not an export of ours (no Labeler {MANIFEST});"
+        " only an earlier export is ever replaced: choose a new or empty folder"
+    )
+    try:
+        st = os.lstat(target / MANIFEST)
+    except FileNotFoundError:
+        raise LabelerError(not_ours) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LabelerError(not_ours)
+    if st.st_size > MAX_MANIFEST_BYTES:
+        raise LabelerError(f"{target / MANIFEST} is too large to check; remove {target} yourself")
+    try:
+        doc = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise LabelerError(not_ours) from None
+    listed = _manifest_files(doc)
+    if listed is None:
+        raise LabelerError(not_ours)
+    listed.add(MANIFEST)
+
+    def unreadable(e: OSError) -> None:
+        raise LabelerError(f"cannot read {e.filename}: {e.strerror}; nothing was changed")
+
+    for folder, dirs, files in os.walk(target, onerror=unreadable):
+        rel = Path(folder).relative_to(target)
+        strays = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        strays += [
+            f
+            for f in files
+            if (rel / f).as_posix() not in listed
+            and f not in _DISPOSABLE_NAMES
+            and not f.endswith(_DISPOSABLE_SUFFIXES)
+        ]
+        if strays:
+            raise LabelerError(
+                f"{target} holds files no export wrote (e.g. {(rel / strays[0]).as_posix()}),"
+                " which replacing it would delete: move them or choose another folder"
+            )
+
+
+def _manifest_files(doc: Any) -> set[str] | None:
+    """The files an export manifest of ours lists, or None when it is not one of ours."""
+    if not isinstance(doc, dict):
+        return None
+    version = doc.get("version")
+    if doc.get("tool") != TOOL and not (isinstance(version, dict) and version.get("tool") == TOOL):
+        return None
+    files: set[str] = set()
+    for key in ("images", "annotation_files"):
+        entries = doc.get(key)
+        if not isinstance(entries, list):
+            return None
+        for e in entries:
+            if not (isinstance(e, dict) and isinstance(e.get("file"), str)):
+                return None
+            files.add(e["file"])
+    return files
 
 
 def _check_destinations(placed: Sequence[Placed]) -> None:
@@ -218,21 +345,32 @@ def _check_destinations(placed: Sequence[Placed]) -> None:
         seen[key] = p.item.file_name
 
 
-def _write_image(p: Placed, root: Path, strip_metadata: bool) -> str:
-    """Link the image unless it needs new pixels or no metadata; returns how it was done."""
+def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -> str:
+    """Link the image unless it needs new pixels or no metadata; returns how it was done.
+    A failed write (a full disk...) names the file of the export, not the source."""
     it = p.item
     dst = root / p.path
     if not it.source_path.is_file():
         raise LabelerError(f"{it.file_name}: source image not found: {it.source_path}")
-    # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
-    # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
-    rotated = not it.prerendered and exif_orientation(it.source_path) != 1
-    if rotated or (strip_metadata and not it.prerendered):
-        write_upright(it.source_path, dst)
-        how = "reencoded"
-    else:
-        how = link_or_copy(it.source_path, dst)
-    w, h = image_size(dst)
+    try:
+        # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
+        # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
+        rotated = not it.prerendered and exif_orientation(it.source_path) != 1
+        if rotated or (strip_metadata and not it.prerendered):
+            write_upright(it.source_path, dst)
+            how = "reencoded"
+        else:
+            how = link_or_copy(it.source_path, dst)
+        w, h = image_size(dst)
+    except OSError as e:
+        if not it.source_path.is_file():
+            raise LabelerError(
+                f"{it.file_name}: source image not found: {it.source_path}"
+            ) from None
+        src = str(it.source_path)
+        if e.errno not in _WRITE_ERRNOS and e.filename == src and e.filename2 is None:
+            raise LabelerError(f"cannot read {src}: {e.strerror or e}") from None
+        raise _cannot_write(final_dir / p.path, e) from None
     if (w, h) != (it.width, it.height):
         raise LabelerError(
             f"{it.file_name}: the image is {w}x{h} on disk but {it.width}x{it.height} "
@@ -267,6 +405,7 @@ def _write_manifest(
             for p in placed
         ],
         "annotation_files": [{"file": f, "sha256": sha256_file(root / f)} for f in files],
+        "tool": TOOL,
     }
     try:
         text = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
@@ -337,15 +476,140 @@ def _close(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]], t
 def _swap_into_place(tmp: Path, target: Path) -> None:
     """Replace ``target`` by ``tmp``: set the old target aside, rename, then delete it, so
     a crash between the two renames leaves the old export recoverable beside the target."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.rmdir(old)
-    os.replace(target, old)
     try:
-        os.replace(tmp, target)
-    except OSError:
-        os.replace(old, target)
-        raise
+        if not target.exists():
+            os.replace(tmp, target)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rmdir(old)
+        os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            os.replace(old, target)
+            raise
+    except OSError as e:
+        raise _cannot_write(target, e) from None
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _cannot_write(path: Path, e: OSError) -> LabelerError:
+    return LabelerError(f"cannot write {path}: {e.strerror or e}; the export was not changed")
+
+
+def _shown(filename: Any, root: Path, final_dir: Path) -> Path:
+    """The path a user knows for a file in the temporary folder: its place in the target."""
+    if isinstance(filename, str | os.PathLike):
+        p = Path(filename)
+        if p.is_relative_to(root):
+            return final_dir / p.relative_to(root)
+    return final_dir
+
+
+# -- folders we create, and what a killed export leaves behind ------------------------------------
+def make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, outermost first, for
+    ``remove_created`` to take away when the work that needed them fails."""
+    missing = []
+    p = folder
+    while not p.exists() and not p.is_symlink() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
+
+
+def remove_created(created: Sequence[Path]) -> None:
+    """Remove folders ``make_parents`` created, innermost first, while they are empty."""
+    for p in reversed(created):
+        try:
+            os.rmdir(p)
+        except OSError:
+            return
+
+
+class LockedDir:
+    """A new hidden temporary folder that this process holds a lock on while it works in it,
+    so ``remove_leftovers`` in another process leaves it alone."""
+
+    def __init__(self, path: Path, fd: int | None) -> None:
+        self.path = path
+        self._fd = fd
+
+    @classmethod
+    def create(cls, prefix: str, parent: Path) -> LockedDir:
+        for _ in range(10):
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+            state, fd = _lock(path)
+            if state != _HELD:
+                return cls(path, fd)
+            # A cleanup in another process took it between mkdtemp and the lock, and is
+            # removing it: make another.
+        raise LabelerError(f"cannot make a temporary folder in {parent}")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_LOCKED, _HELD, _NO_LOCKS = "locked", "held", "no-locks"
+
+
+def _lock(path: Path) -> tuple[str, int | None]:
+    """Try to lock the folder ``path`` for this process. ``(_LOCKED, fd)``: the descriptor
+    holds the lock until closed; ``(_HELD, None)``: another process holds it, or the folder
+    is gone; ``(_NO_LOCKS, None)``: this platform or file system cannot tell."""
+    if fcntl is None:
+        return _NO_LOCKS, None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW)
+    except OSError:
+        return _HELD, None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        now, held = os.stat(path, follow_symlinks=False), os.fstat(fd)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.ENOENT):
+            return _HELD, None
+        return _NO_LOCKS, None  # e.g. NFS without flock: work unlocked
+    except BaseException:
+        os.close(fd)
+        raise
+    if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):  # replaced meanwhile
+        os.close(fd)
+        return _HELD, None
+    return _LOCKED, fd
+
+
+def remove_leftovers(parent: Path, prefix: str) -> list[str]:
+    """Remove folders named ``prefix*`` in ``parent`` that no running process holds (what a
+    killed export left); only real folders, never a symlink or a file. Returns their names."""
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        if fcntl is None:
+            try:
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime < _LEFTOVER_AGE_S:
+                    continue
+            except OSError:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(entry.name)
+            continue
+        state, fd = _lock(path)
+        if state != _LOCKED or fd is None:
+            continue  # alive (locked), gone, or no locks to tell: leave it
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
+        removed.append(entry.name)
+    return removed
