@@ -105,10 +105,6 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
             if report.classes_created:
                 print(f"classes created: {', '.join(report.classes_created)}")
-            if report.untagged:
-                print(f"{report.untagged} image(s) imported untagged: see the folders below")
-            for u in report.untagged_folders:
-                print(f"untagged: {u.path}: {u.images} image(s) imported without a tag: {u.reason}")
             for s in report.duplicates:
                 print(f"duplicate: {s.path}: {s.reason}")
             for s in report.skipped:
@@ -309,14 +305,16 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
     from pathlib import Path
 
-    from labeler.core.augment import preview_grid, read_image, write_image
+    from labeler.core.augment import encode_image, preview_grid, read_image
     from labeler.core.model import colour_bgr
+    from labeler.store.outputs import atomic_write_bytes, check_output_path
 
     if args.image is None or args.out is None:
         raise LabelerError("recipe preview needs --image IMAGE and --out GRID.png")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise LabelerError(f"--out must end in .png or .jpg: {out.name}")
+    target = check_output_path(p, out, kind="file")  # never the project or one of its images
     image = p.find_image(args.image)
     pixels = read_image(p.resolve(image))
     colours = {c.id: colour_bgr(c.colour) for c in p.classes()}
@@ -324,7 +322,7 @@ def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
         pixels, p.shapes(image.id), recipe, n=args.n, seed=args.seed,
         class_colours=colours, image_key=image.sha256,
     )  # fmt: skip
-    write_image(out, grid)
+    atomic_write_bytes(target, encode_image(target, grid))
     emit(args, {"out": str(out), "n": args.n, "seed": args.seed, "image": image.id},
          lambda: print(f"wrote {out} ({args.n} copies of {image.path})"))  # fmt: skip
 
@@ -408,10 +406,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     from labeler.store.health import project_health, write_html
+    from labeler.store.outputs import check_output_path
 
     with _open(args.project) as p:
+        if args.html:  # refuse a bad --html before the checks run, not after
+            check_output_path(p, args.html, kind="file")
         report = project_health(p, decode_images=not args.quick, progress=ProgressBar("checking"))
-        html = write_html(report, args.html, f"Health of {p.path.name}") if args.html else None
+        html = (
+            write_html(report, args.html, f"Health of {p.path.name}", project=p)
+            if args.html
+            else None
+        )
 
         def human() -> None:
             counts = report.severity_counts()

@@ -13,6 +13,7 @@ flat however many jobs there are, and results come back in job order.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
@@ -24,7 +25,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from labeler.core import procs
 from labeler.core.augment.engine import augment, rng_for
 from labeler.core.augment.recipe import Recipe
 from labeler.core.errors import LabelerError
@@ -70,13 +70,16 @@ class AugmentJob:
 @dataclass(frozen=True)
 class AugmentResult:
     """What a job produced: the shapes in the written image's coordinates and its size, or an
-    ``error`` line (the job's file was not written) when the source could not be used."""
+    ``error`` line (the job's file was not written) when the source could not be used or the
+    output could not be written; ``write_failed`` tells the second case (a full disk...), where
+    ``error`` names the output, not the source."""
 
     job: AugmentJob
     shapes: tuple[Shape, ...]
     width: int
     height: int
     error: str | None = None
+    write_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -95,17 +98,23 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
-    """Encode by extension (JPEG quality 95, PNG) and replace ``path`` atomically."""
+def encode_image(path: Path, image: np.ndarray) -> bytes:
+    """The encoded bytes of ``image`` for ``path``'s extension (JPEG quality 95, PNG)."""
     suffix = path.suffix.lower()
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
     ok, buf = cv2.imencode(suffix, image, params)
     if not ok:
         raise LabelerError(f"cannot encode {path.name}")
+    return buf.tobytes()
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Encode by extension (JPEG quality 95, PNG) and replace ``path`` atomically."""
+    buf = encode_image(path, image)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        buf.tofile(str(tmp))
+        tmp.write_bytes(buf)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -118,10 +127,16 @@ def run_job(job: AugmentJob, recipe: Recipe, seed: int) -> AugmentResult:
         image = read_image(job.source)
         rng = rng_for(seed, job.image_key, job.copy_index)
         out, shapes = augment(image, job.shapes, recipe, rng)
-        write_image(job.output, out)
     except (LabelerError, OSError, cv2.error) as exc:
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         return AugmentResult(job, (), 0, 0, error=f"{job.source}: {msg}")
+    try:
+        write_image(job.output, out)
+    except OSError as exc:
+        why = exc.strerror or str(exc).strip() or type(exc).__name__
+        return AugmentResult(
+            job, (), 0, 0, error=f"cannot write {job.output}: {why}", write_failed=True
+        )
     return AugmentResult(job, tuple(shapes), out.shape[1], out.shape[0])
 
 
@@ -159,9 +174,8 @@ def augment_files(
     runs everything in this process (same output, pixel for pixel). ``progress(done, total)``
     is called after each result. When ``should_stop()`` turns true no new job starts; jobs
     already running finish and are still yielded (their files exist), then the iterator ends.
-    Processes are started with ``spawn`` by default (or ``forkserver``; see `procs.context`):
-    safe beside Qt threads, the same on every platform, and importing nothing from the
-    current folder.
+    Processes are started with ``spawn`` by default: safe beside Qt threads, and the same on
+    every platform.
     """
     if not isinstance(jobs, Sized):
         jobs = list(jobs)
@@ -210,7 +224,7 @@ def _pooled(
     modules = tuple(sorted({type(op).__module__ for op in recipe.ops()}))
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=procs.context(mp_context),  # imports nothing from the cwd (ADR 0080)
+        mp_context=multiprocessing.get_context(mp_context),
         initializer=_init_worker,
         initargs=(recipe.to_dict(), seed, modules),
     )
