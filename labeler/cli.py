@@ -105,6 +105,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
             if report.classes_created:
                 print(f"classes created: {', '.join(report.classes_created)}")
+            if report.untagged:
+                print(f"{report.untagged} image(s) imported untagged: see the folders below")
+            for u in report.untagged_folders:
+                print(f"untagged: {u.path}: {u.images} image(s) imported without a tag: {u.reason}")
             for s in report.duplicates:
                 print(f"duplicate: {s.path}: {s.reason}")
             for s in report.skipped:

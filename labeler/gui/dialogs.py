@@ -35,11 +35,16 @@ class ImportReportDialog(QDialog):
             f"{len(report.duplicates)} duplicate(s); {len(report.skipped)} skipped"
             + (f"; {report.relinked} relinked" if report.relinked else "")
             + (f"; {report.tags_added} tag(s) from folder names" if report.tags_added else "")
+            + (f"; {report.untagged} imported untagged" if report.untagged else "")
             + (" — cancelled before the end." if report.cancelled else ".")
         )
         self.summary = QLabel(summary)
         self.summary.setWordWrap(True)
-        lines = [f"{s.path}\t{s.reason}" for s in report.skipped]
+        lines = [
+            f"{u.path}\t{u.images} image(s) imported untagged: {u.reason}"
+            for u in report.untagged_folders
+        ]
+        lines += [f"{s.path}\t{s.reason}" for s in report.skipped]
         lines += [f"{s.path}\tduplicate: {s.reason}" for s in report.duplicates]
         self.details = QPlainTextEdit("\n".join(lines) or "Nothing was skipped.")
         self.details.setReadOnly(True)

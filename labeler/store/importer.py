@@ -3,8 +3,13 @@
 Files are probed (read, hashed, header parsed, decoded at reduced size to verify them and
 compute the perceptual hash) in worker processes, a bounded number of chunks in flight so
 memory stays flat however large the folder; the main process alone writes to the project, in
-batches of one transaction each, so an interrupted import keeps what it committed and a re-run
-adds only the rest. Bad files never stop an import: each is skipped with its reason.
+batches of one transaction each, so an interrupted import (cancelled, Ctrl-C, killed) keeps
+what it committed and a re-run adds only the rest. Bad files never stop an import: each is
+skipped with its reason. An import that fails (an error, not an interruption) undoes what it
+committed, so the project is as it was before (ADR 0080 and DESIGN.md, "Files and processes").
+
+With labels from folders, a class folder whose name is not a valid class name is reported once
+with the reason, and its images are imported untagged and counted: nothing is left out unsaid.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labeler.core import procs
 from labeler.core.errors import LabelerError
 from labeler.core.images import BadImage, ImageInfo, is_image_path, probe_file
+from labeler.core.model import validate_class_name
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.shapes import Shape
 from labeler.store.project import Project
@@ -35,6 +42,15 @@ class Skipped:
 
 
 @dataclass
+class UntaggedFolder:
+    """A class folder whose name is not a valid class name: its images were imported untagged."""
+
+    path: str
+    reason: str
+    images: int = 0
+
+
+@dataclass
 class ImportReport:
     added: int = 0
     already_present: int = 0
@@ -43,12 +59,15 @@ class ImportReport:
     skipped: list[Skipped] = field(default_factory=list)
     classes_created: list[str] = field(default_factory=list)
     tags_added: int = 0
+    untagged: int = 0  # images added without the tag of their folder (see untagged_folders)
+    untagged_folders: list[UntaggedFolder] = field(default_factory=list)
     cancelled: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["duplicates"] = [asdict(s) for s in self.duplicates]
         d["skipped"] = [asdict(s) for s in self.skipped]
+        d["untagged_folders"] = [asdict(u) for u in self.untagged_folders]
         return d
 
 
@@ -59,11 +78,30 @@ class _Candidate:
     rel: str  # its path below the root (POSIX)
 
 
-def iter_candidates(sources: Sequence[str | os.PathLike[str]]) -> Iterator[_Candidate]:
+def check_sources(sources: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse the whole import, before anything is read or written, if a source is missing."""
+    for src in sources:
+        root = Path(src).absolute()
+        if root.is_symlink() and not root.exists():
+            continue  # a broken link is reported as a skipped file
+        if not root.exists():
+            raise LabelerError(f"no such file or folder: {src}")
+        if not (root.is_dir() or root.is_file()):
+            raise LabelerError(f"not a file or folder: {src}")
+
+
+def iter_candidates(
+    sources: Sequence[str | os.PathLike[str]], unreadable: list[Skipped] | None = None
+) -> Iterator[_Candidate]:
     """Every file with an image extension under the sources, in a stable order.
 
     Symlinked folders are not followed (no loops); symlinked files are, and a broken one is
-    yielded so that it is reported."""
+    yielded so that it is reported. A folder that cannot be listed is added to `unreadable`."""
+
+    def cannot_list(err: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(Skipped(str(err.filename), f"cannot read folder: {err.strerror}"))
+
     for src in sources:
         root = Path(src).absolute()
         if root.is_file() or (root.is_symlink() and not root.exists()):
@@ -71,7 +109,7 @@ def iter_candidates(sources: Sequence[str | os.PathLike[str]]) -> Iterator[_Cand
             continue
         if not root.is_dir():
             raise LabelerError(f"no such file or folder: {src}")
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
             dirnames.sort()
             for name in sorted(filenames):
                 if is_image_path(name):
@@ -102,15 +140,12 @@ def _quiet_worker() -> None:
 
 
 def _pool_context():
-    import multiprocessing as mp
-
     # fork is fastest but unsafe once threads exist (the GUI); forkserver is safe and cheap,
     # and preloading the probe's imports there saves every worker importing them again.
-    if not sys.platform.startswith("linux"):
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["labeler.core.images"])
-    return ctx
+    # procs.context: the workers import nothing from the current folder (ADR 0080).
+    if sys.platform.startswith("linux"):
+        return procs.context("forkserver", preload=["labeler.core.images"])
+    return procs.context("spawn")
 
 
 def probe_many(
@@ -178,11 +213,53 @@ def import_folders(
     Re-running the same import adds nothing. An exact duplicate (same SHA-256) of an image
     already in the project is reported, not imported again, unless the known file has gone
     missing: then the project is relinked to the new location (moved files are found again).
-    With `labels_from_folders`, `root/<class>/...` becomes an image-level tag of `<class>`.
-    With `copy`, files are copied into the project's media folder first.
+    With `labels_from_folders`, `root/<class>/...` becomes an image-level tag of `<class>`; a
+    folder whose name is not a valid class name is reported in `untagged_folders` and its
+    images are imported untagged. With `copy`, files are copied into the project's media
+    folder first. Every source is checked before anything is read. When `should_stop()`
+    turns true the import ends, keeping what it committed (`cancelled`); when it fails, what
+    it committed is undone and the error is raised.
     """
+    check_sources(sources)
     report = ImportReport()
-    candidates = list(iter_candidates(sources))  # paths only: small even for 100k files
+    undo = _Undo()
+    try:
+        _import(
+            project,
+            sources,
+            report,
+            undo,
+            labels_from_folders,
+            copy,
+            workers,
+            progress,
+            should_stop,
+        )
+    except Exception as exc:
+        failed = undo.run(project)
+        if failed is not None:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LabelerError(
+                f"{first}; undoing the {len(undo.images)} image(s) the import had added"
+                f" failed too: {failed}"
+            ) from exc
+        raise
+    return report
+
+
+def _import(
+    project: Project,
+    sources: Sequence[str | os.PathLike[str]],
+    report: ImportReport,
+    undo: _Undo,
+    labels_from_folders: bool,
+    copy: bool,
+    workers: int | None,
+    progress: ProgressFn,
+    should_stop: ShouldStop,
+) -> None:
+    # paths only: small even for 100k files
+    candidates = list(iter_candidates(sources, report.skipped))
     total = len(candidates)
     progress(0, total)
     todo: list[_Candidate] = []
@@ -196,6 +273,7 @@ def import_folders(
     by_path = {str(c.path): c for c in todo}
     seen_sha: dict[str, str] = {}
     batch: list[tuple[_Candidate, ImageInfo]] = []
+    folders = _ClassFolders(project, report, undo) if labels_from_folders else None
     for path, result in probe_many(by_path, workers, should_stop):
         cand = by_path[path]
         done += 1
@@ -209,61 +287,175 @@ def import_folders(
             seen_sha[result.sha256] = str(cand.path)
             batch.append((cand, result))
         if len(batch) >= BATCH:
-            _commit_batch(project, batch, report, labels_from_folders, copy)
+            _commit_batch(project, batch, report, undo, folders, copy)
             batch = []
         progress(done, total)
     if should_stop() and done < total:
         report.cancelled = True
     if batch:
-        _commit_batch(project, batch, report, labels_from_folders, copy)
-    return report
+        _commit_batch(project, batch, report, undo, folders, copy)
+
+
+class _Undo:
+    """What an import committed, so that a failure can take it back."""
+
+    def __init__(self) -> None:
+        self.images: list[int] = []
+        self.classes: list[int] = []
+        self.relinks: list[tuple[int, str, str]] = []  # image id, old path, old updated_at
+        self.files: list[Path] = []  # copied into the media folder
+
+    def committed(self, staged: _Undo) -> None:
+        self.images += staged.images
+        self.classes += staged.classes
+        self.relinks += staged.relinks
+        self.files += staged.files
+
+    def run(self, project: Project) -> Exception | None:
+        """Take back what was committed; returns the error if that fails too."""
+        try:
+            if self.images or self.classes or self.relinks:
+                with project.atomic():
+                    project.remove_images(self.images)  # their shapes go with them
+                    for class_id in self.classes:
+                        if project.class_usage(class_id) == 0:
+                            project.conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
+                    for image_id, path, updated_at in reversed(self.relinks):
+                        project.conn.execute(
+                            "UPDATE images SET path = ?, updated_at = ? WHERE id = ?",
+                            (path, updated_at, image_id),
+                        )
+        except Exception as exc:
+            return exc
+        _remove_copies(project, self.files)
+        return None
+
+
+def _remove_copies(project: Project, files: list[Path]) -> None:
+    """Delete files an import copied into the media folder, and the folders it left empty."""
+    for f in files:
+        f.unlink(missing_ok=True)
+        parent = f.parent
+        while parent != project.media_folder and parent.is_relative_to(project.media_folder):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+
+class _ClassFolders:
+    """The class of each top folder, created on first use; a name that is not a valid class
+    name is reported once (`UntaggedFolder`) and its images stay untagged."""
+
+    def __init__(self, project: Project, report: ImportReport, undo: _Undo) -> None:
+        self.project = project
+        self.report = report
+        self.undo = undo
+        self.bad: dict[tuple[Path, str], UntaggedFolder] = {}
+
+    def class_id(self, cand: _Candidate, staged: _Undo) -> int | None:
+        name = cand.rel.split("/", 1)[0]
+        bad = self.bad.get((cand.root, name))
+        if bad is not None:
+            bad.images += 1
+            self.report.untagged += 1
+            return None
+        try:
+            validate_class_name(name)
+        except LabelerError as e:
+            bad = UntaggedFolder(str(cand.root / name), str(e))
+            self.bad[(cand.root, name)] = bad
+            self.report.untagged_folders.append(bad)
+            return self.class_id(cand, staged)
+        cls = self.project.class_by_name(name)
+        if cls is None:
+            cls = self.project.add_class(name)
+            staged.classes.append(cls.id)
+            self.report.classes_created.append(cls.name)
+        return cls.id
 
 
 def _commit_batch(
     project: Project,
     batch: list[tuple[_Candidate, ImageInfo]],
     report: ImportReport,
-    labels_from_folders: bool,
+    undo: _Undo,
+    folders: _ClassFolders | None,
     copy: bool,
 ) -> None:
-    with project.atomic():
-        for cand, info in batch:
-            known = project.image_by_sha(info.sha256)
-            if known is not None:
-                known_file = project.resolve(known)
-                if not known_file.exists():
-                    project.relink_image(known.id, cand.path)
-                    report.relinked += 1
-                elif copy and known_file.is_relative_to(project.media_folder):
-                    report.already_present += 1  # a re-run of the same --copy import
-                else:
-                    report.duplicates.append(
-                        Skipped(str(cand.path), f"same content as image {known.id} ({known.path})")
-                    )
-                continue
-            path = _copy_into_project(project, cand, info) if copy else cand.path
-            parent = Path(cand.rel).parent.as_posix()
-            group = f"{cand.root.name}/{parent}" if parent != "." else cand.root.name
-            image_id = project.add_probed(
-                path,
-                info,
-                source_group=group,
+    # The batch's counts and undo entries go into the report only once it is committed.
+    staged = _Undo()
+    out = ImportReport()
+    try:
+        with project.atomic():
+            for cand, info in batch:
+                _add_one(project, cand, info, out, staged, folders, copy)
+    except BaseException:
+        _remove_copies(project, staged.files)
+        for name in out.classes_created:
+            report.classes_created.remove(name)
+        raise
+    undo.committed(staged)
+    report.added += out.added
+    report.relinked += out.relinked
+    report.already_present += out.already_present
+    report.duplicates += out.duplicates
+    report.tags_added += out.tags_added
+
+
+def _add_one(
+    project: Project,
+    cand: _Candidate,
+    info: ImageInfo,
+    out: ImportReport,
+    staged: _Undo,
+    folders: _ClassFolders | None,
+    copy: bool,
+) -> None:
+    known = project.image_by_sha(info.sha256)
+    if known is not None:
+        known_file = project.resolve(known)
+        if not known_file.exists():
+            staged.relinks.append((known.id, known.path, known.updated_at))
+            project.relink_image(known.id, cand.path)
+            out.relinked += 1
+        elif copy and known_file.is_relative_to(project.media_folder):
+            out.already_present += 1  # a re-run of the same --copy import
+        else:
+            out.duplicates.append(
+                Skipped(str(cand.path), f"same content as image {known.id} ({known.path})")
             )
-            report.added += 1
-            if labels_from_folders and "/" in cand.rel:
-                name = cand.rel.split("/", 1)[0]
-                cls = project.class_by_name(name)
-                if cls is None:
-                    cls = project.add_class(name)
-                    report.classes_created.append(cls.name)
-                project.add_shape(image_id, Shape.tag(cls.id))
-                report.tags_added += 1
+        return
+    if copy:
+        path = _copy_into_project(project, cand, info)
+        staged.files.append(path)
+    else:
+        path = cand.path
+    parent = Path(cand.rel).parent.as_posix()
+    group = f"{cand.root.name}/{parent}" if parent != "." else cand.root.name
+    image_id = project.add_probed(path, info, source_group=group)
+    staged.images.append(image_id)
+    out.added += 1
+    if folders is not None and "/" in cand.rel:
+        class_id = folders.class_id(cand, staged)
+        if class_id is not None:
+            project.add_shape(image_id, Shape.tag(class_id))
+            out.tags_added += 1
 
 
 def _copy_into_project(project: Project, cand: _Candidate, info: ImageInfo) -> Path:
     dest = project.media_folder / "imported" / cand.root.name / cand.rel
     if dest.exists():
         dest = dest.with_name(f"{dest.stem}-{info.sha256[:8]}{dest.suffix}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(cand.path, dest)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cand.path, tmp)
+        os.replace(tmp, dest)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise LabelerError(
+            f"cannot copy {cand.path.name} into the project: writing {dest}: {e.strerror or e}"
+        ) from e
     return dest

@@ -13,7 +13,6 @@ flat however many jobs there are, and results come back in job order.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
@@ -25,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from labeler.core import procs
 from labeler.core.augment.engine import augment, rng_for
 from labeler.core.augment.recipe import Recipe
 from labeler.core.errors import LabelerError
@@ -174,8 +174,9 @@ def augment_files(
     runs everything in this process (same output, pixel for pixel). ``progress(done, total)``
     is called after each result. When ``should_stop()`` turns true no new job starts; jobs
     already running finish and are still yielded (their files exist), then the iterator ends.
-    Processes are started with ``spawn`` by default: safe beside Qt threads, and the same on
-    every platform.
+    Processes are started with ``spawn`` by default (or ``forkserver``; see `procs.context`):
+    safe beside Qt threads, the same on every platform, and importing nothing from the
+    current folder.
     """
     if not isinstance(jobs, Sized):
         jobs = list(jobs)
@@ -224,7 +225,7 @@ def _pooled(
     modules = tuple(sorted({type(op).__module__ for op in recipe.ops()}))
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context(mp_context),
+        mp_context=procs.context(mp_context),  # imports nothing from the cwd (ADR 0080)
         initializer=_init_worker,
         initargs=(recipe.to_dict(), seed, modules),
     )
