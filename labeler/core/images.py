@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -84,12 +86,29 @@ def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
         raise BadImage(f"cannot read file: {e.strerror or e}") from None
 
 
-def read_header(data: bytes) -> tuple[str, int, int, int, int]:
-    """(format, width, height, channels, exif_orientation) from the header only."""
+def check_pixels(width: int, height: int) -> None:
+    """The decompression-bomb guard: raise `BadImage` when a header claims more than
+    `MAX_PIXELS`. Every path that decodes pixels calls it with the header's size first."""
+    if width * height > MAX_PIXELS:
+        raise BadImage(
+            f"too many pixels ({width}x{height} > {MAX_PIXELS:,} limit; decompression bomb?)"
+        )
+
+
+# The formats whose headers we let Pillow parse (PPM covers .pgm/.ppm, which OpenCV reads;
+# JPEG covers MPO, which its factory returns).
+_HEADER_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "PPM")
+
+
+def _open_header(
+    fp: BinaryIO, formats: tuple[str, ...] | None = None
+) -> tuple[str, int, int, int, int]:
+    """(format, stored width, stored height, channels, exif_orientation) by Pillow, which
+    reads the header lazily: no pixel is decoded here, whatever the format."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
+            with Image.open(fp, formats=formats) as im:
                 fmt = im.format or "?"
                 w, h = im.size
                 channels = len(im.getbands())
@@ -99,20 +118,57 @@ def read_header(data: bytes) -> tuple[str, int, int, int, int]:
                     orientation = 1
     except Exception:
         raise BadImage("not an image (unrecognised or corrupt header)") from None
-    if fmt not in SUPPORTED_FORMATS:
-        raise BadImage(f"unsupported image format {fmt}")
     if w <= 0 or h <= 0:
         raise BadImage(f"invalid image size {w}x{h}")
+    return fmt, w, h, channels, orientation
+
+
+def read_header(data: bytes) -> tuple[str, int, int, int, int]:
+    """(format, width, height, channels, exif_orientation) from the header only."""
+    fmt, w, h, channels, orientation = _open_header(io.BytesIO(data))
+    if fmt not in SUPPORTED_FORMATS:
+        raise BadImage(f"unsupported image format {fmt}")
     if orientation in _SWAPPING_ORIENTATIONS:
         w, h = h, w
     return ("JPEG" if fmt == "MPO" else fmt), w, h, channels, orientation
 
 
+def file_header(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """(format, stored width, stored height) of an image file, read from its header alone
+    (no EXIF orientation applied) and refused over `MAX_PIXELS` before anything decodes it.
+
+    Only the header is read for every format Pillow knows lazily (JPEG, PNG, TIFF, BMP,
+    PPM; WebP reads the file's bytes but decodes nothing), so a small file that claims a
+    huge size costs nothing.
+    """
+    # O_NONBLOCK: a FIFO named like an image must not hang the import (it is refused below).
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        with os.fdopen(os.open(path, flags), "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise BadImage("not a regular file")
+            if st.st_size > MAX_BYTES:
+                raise BadImage(f"file too large ({st.st_size} bytes > {MAX_BYTES})")
+            fmt, w, h, _, _ = _open_header(f, _HEADER_FORMATS)
+    except FileNotFoundError:
+        raise BadImage("file not found") from None
+    except PermissionError:
+        raise BadImage("permission denied") from None
+    except OSError as e:
+        raise BadImage(f"cannot read file: {e.strerror or e}") from None
+    check_pixels(w, h)
+    return fmt, w, h
+
+
 def decode(data: bytes, *, reduced: int = 1, grey: bool = False) -> np.ndarray:
     """Decode with OpenCV (EXIF orientation applied); `reduced` is 1, 2, 4 or 8.
 
+    The header is read first and a file over `MAX_PIXELS` is refused before any decode.
     Raises `BadImage` for truncated or corrupt data (OpenCV returns nothing for those).
     """
+    _, w, h, _, _ = read_header(data)
+    check_pixels(w, h)
     flags = {
         (1, False): cv2.IMREAD_COLOR,
         (2, False): cv2.IMREAD_REDUCED_COLOR_2,
@@ -132,8 +188,7 @@ def decode(data: bytes, *, reduced: int = 1, grey: bool = False) -> np.ndarray:
 def probe_bytes(data: bytes) -> ImageInfo:
     """Identify, measure and verify one image file's bytes."""
     fmt, w, h, channels, _ = read_header(data)
-    if w * h > MAX_PIXELS:
-        raise BadImage(f"too many pixels ({w}x{h} > {MAX_PIXELS:,} limit; decompression bomb?)")
+    check_pixels(w, h)
     # A reduced decode verifies the whole stream and is all the hash needs.
     reduced = 4 if min(w, h) >= 256 else 1
     grey = decode(data, reduced=reduced, grey=True)

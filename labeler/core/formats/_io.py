@@ -1,4 +1,12 @@
-"""File helpers shared by the formats: safe paths, safe XML, JSON with locations, images.
+"""File helpers shared by the formats: safe paths, safe reads, safe XML, JSON with
+locations, guarded image sizes.
+
+Every file an importer reads from a dataset goes through `read_dataset_file` (or its text,
+JSON and XML forms): it must be inside the dataset root once symbolic links are resolved, a
+regular file, and no larger than the cap for its kind (below). Folders are walked by
+`walk_files`, which follows no symbolic link to a folder and stops at `MAX_WALK_DEPTH`.
+Image sizes come from the header and are refused over ``MAX_PIXELS`` before any decode.
+A refusal is a `FormatProblem` naming the file and the reason, never its content.
 
 Kept free of format knowledge so each format module stays about its own layout.
 """
@@ -11,23 +19,38 @@ import json
 import os
 import re
 import shutil
+import stat
 import struct
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
+from xml.parsers import expat
 
 import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.images import BadImage, check_pixels, file_header, read_file_bytes, read_header
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jpe", ".pgm", ".ppm"}
 )
 _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+MiB = 1024 * 1024
+MAX_COCO_BYTES = 512 * MiB
+"""A COCO JSON (COCO's own instances_train2017.json is 448 MiB)."""
+MAX_DATASET_TABLE_BYTES = 256 * MiB
+"""One file for a whole dataset: CVAT's annotations.xml, our annotations.csv."""
+MAX_LABELME_BYTES = 64 * MiB
+"""A labelme JSON, which may embed its image as base64 (ignored, but read)."""
+MAX_TEXT_BYTES = 16 * MiB
+"""Every other file: a YOLO label or data.yaml, a VOC XML, labelmap.txt, ImageSets lists."""
+MAX_WALK_DEPTH = 32
+"""Folder levels walked below a dataset folder; deeper folders are reported, not read."""
 
 
 class FormatProblem(Exception):
@@ -77,51 +100,228 @@ def _realpath(root: str) -> str:
 
 
 def display(root: Path, path: Path) -> str:
-    """A short name for messages: the path relative to the root when it is below it."""
+    """A short name for messages: the path relative to the root when it is below it.
+
+    Control characters (a newline in a file name) are escaped so a message stays one line.
+    """
     try:
-        return path.relative_to(root).as_posix()
+        text = path.relative_to(root).as_posix()
     except ValueError:
-        return str(path)
+        text = str(path)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text
+
+
+# -- reading files of a dataset -----------------------------------------------------------
+def _open_contained(root: Path, path: Path, label: str) -> int:
+    """A read-only descriptor on ``path`` once it is known to be inside ``root`` (symbolic
+    links resolved); refusals name the reason and never the target or the content."""
+    abs_root = os.path.normpath(root.absolute())
+    abs_path = os.path.normpath(path.absolute())
+    if not _below(abs_path, abs_root):
+        raise FormatProblem(f"{label}: refused: it is outside the dataset")
+    real = os.path.realpath(abs_path)
+    if not _below(real, _realpath(abs_root)):
+        raise FormatProblem(
+            f"{label}: refused: it is a symbolic link to a file outside the dataset"
+        )
+    # The resolved path is opened without following a link in its last part (a link swapped
+    # in since realpath fails), and without blocking (a FIFO is refused after fstat).
+    flags = os.O_RDONLY
+    for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_BINARY"):
+        flags |= getattr(os, name, 0)
+    try:
+        return os.open(real, flags)
+    except FileNotFoundError:
+        what = "broken symbolic link" if os.path.islink(abs_path) else "file not found"
+        raise FormatProblem(f"{label}: cannot read: {what}") from None
+    except OSError as e:
+        raise FormatProblem(f"{label}: cannot read: {e.strerror or e}") from None
+
+
+def _mib(n: int) -> str:
+    return f"{n / MiB:,.0f} MiB" if n >= MiB else f"{n:,} bytes"
+
+
+def read_dataset_file(root: Path, path: Path, label: str, max_bytes: int) -> bytes:
+    """The bytes of a file of the dataset at ``root``.
+
+    Refused with a `FormatProblem` (``label: refused: reason``) when the file is outside the
+    root once symbolic links are resolved, is not a regular file, or is larger than
+    ``max_bytes``. Every importer reads its files through here.
+    """
+    fd = _open_contained(root, path, label)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FormatProblem(f"{label}: refused: not a regular file")
+        if st.st_size > max_bytes:
+            raise FormatProblem(
+                f"{label}: refused: {st.st_size:,} bytes, over the {_mib(max_bytes)} limit"
+                " for this kind of file"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(st.st_size + 1)
+            if len(data) > st.st_size:  # it grew while we read it
+                data += f.read(max_bytes + 1 - len(data))
+        if len(data) > max_bytes:
+            raise FormatProblem(
+                f"{label}: refused: over the {_mib(max_bytes)} limit for this kind of file"
+            )
+        return data
+    except OSError as e:
+        raise FormatProblem(f"{label}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+
+
+def read_dataset_head(root: Path, path: Path, label: str, size: int) -> bytes:
+    """The first ``size`` bytes of a file of the dataset, with the same refusals as
+    `read_dataset_file` except the size cap (only the head is read): for format detection."""
+    fd = _open_contained(root, path, label)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FormatProblem(f"{label}: refused: not a regular file")
+        return os.read(fd, size)
+    except OSError as e:
+        raise FormatProblem(f"{label}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+
+
+def read_dataset_text(root: Path, path: Path, label: str, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """`read_dataset_file` decoded as UTF-8 (a byte-order mark is dropped); invalid UTF-8
+    names the line, not the bytes."""
+    data = read_dataset_file(root, path, label, max_bytes)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise FormatProblem(f"{label}: line {line}: not valid UTF-8 text") from None
+
+
+def walk_files(
+    root: Path, top: Path, problems: list[str], max_depth: int = MAX_WALK_DEPTH
+) -> list[Path]:
+    """Every entry below ``top`` that is not a folder, sorted, for the importer to filter.
+
+    A symbolic link to a folder is not followed (``Path.rglob`` did not either; it is
+    reported), and folders more than ``max_depth`` levels below ``top`` are reported and
+    not read. Links to files are listed: reading them goes through `read_dataset_file` or
+    `inside`, which refuse those that leave the dataset.
+    """
+    found: list[Path] = []
+    stack = [(top, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            problems.append(f"{display(root, folder)}: cannot list folder: {e.strerror or e}")
+            continue
+        for entry in entries:
+            path = folder / entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                linked_dir = not is_dir and entry.is_symlink() and entry.is_dir()
+            except OSError:
+                is_dir = linked_dir = False
+            if linked_dir:
+                problems.append(
+                    f"{display(root, path)}: skipped: a symbolic link to a folder is not followed"
+                )
+            elif not is_dir:
+                found.append(path)
+            elif depth >= max_depth:
+                problems.append(
+                    f"{display(root, path)}: skipped: more than {max_depth} folder levels deep"
+                )
+            else:
+                stack.append((path, depth + 1))
+    return sorted(found)
 
 
 # -- structured files ---------------------------------------------------------------------
-def load_json(path: Path, label: str) -> Any:
-    """Parse a JSON file; a syntax error names the line and column."""
+def load_json(root: Path, path: Path, label: str, max_bytes: int = MAX_TEXT_BYTES) -> Any:
+    """Parse a JSON file of the dataset (read by `read_dataset_file`); a syntax error names
+    the line and column."""
+    text = read_dataset_text(root, path, label, max_bytes)
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise FormatProblem(f"{label}: line {e.lineno} column {e.colno}: {e.msg}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise FormatProblem(f"{label}: cannot read: {e}") from None
+    except RecursionError:
+        raise FormatProblem(f"{label}: nested too deeply") from None
 
 
-def parse_xml(path: Path, label: str) -> ET.Element:
-    """Parse XML with the standard library, refusing DTDs first.
+class _Refused(Exception):
+    """Raised from an expat handler: the document declares what we never accept."""
+
+
+def _refuse(what: str) -> Callable[..., None]:
+    def handler(*_args: object) -> None:
+        raise _Refused(what)
+
+    return handler
+
+
+def parse_xml(root: Path, path: Path, label: str, max_bytes: int = MAX_TEXT_BYTES) -> ET.Element:
+    """Parse an XML file of the dataset (read by `read_dataset_file`) with `parse_xml_bytes`."""
+    return parse_xml_bytes(read_dataset_file(root, path, label, max_bytes), label)
+
+
+def parse_xml_bytes(data: bytes, label: str) -> ET.Element:
+    """Parse XML with the standard library's expat, refusing any DTD.
 
     ``xml.etree`` expands internal entities, so a "billion laughs" file could exhaust
-    memory; no annotation format needs a DOCTYPE or ENTITY, so any file declaring one is
-    refused before parsing (we do not depend on defusedxml).
+    memory, and an entity could put any text into a class name; no annotation format needs
+    a DOCTYPE or an ENTITY (we do not depend on defusedxml). Two layers refuse them: a fast
+    byte search for ``<!DOCTYPE``/``<!ENTITY`` in ASCII-compatible text, and handlers set
+    on the expat parser itself that raise on a doctype, an entity or notation declaration,
+    or an external entity reference. The second sees the document after expat decoded it,
+    so no encoding (UTF-16 with or without a byte-order mark, a false ``encoding=``) gets
+    past it. Encodings expat does not read (UTF-32, EBCDIC) are malformed XML. Every
+    failure is one `FormatProblem` line.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise FormatProblem(f"{label}: cannot read: {e}") from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError:
-            raise FormatProblem(f"{label}: not valid UTF-16") from None
-        data = re.sub(rb"encoding=[\"']utf-16[\"']", b'encoding="utf-8"', data, flags=re.I)
     match = _UNSAFE_XML.search(data)
     if match:
         line = data.count(b"\n", 0, match.start()) + 1
         kind = match.group(1).decode().upper()
         raise FormatProblem(f"{label}: line {line}: {kind} declarations are refused (unsafe XML)")
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse("DOCTYPE declarations are refused")
+    parser.EntityDeclHandler = _refuse("ENTITY declarations are refused")
+    parser.UnparsedEntityDeclHandler = _refuse("ENTITY declarations are refused")
+    parser.NotationDeclHandler = _refuse("NOTATION declarations are refused")
+    parser.ExternalEntityRefHandler = _refuse("external entities are refused")
+    parser.StartElementHandler = lambda tag, attrs: builder.start(
+        _ns(tag), {_ns(k): v for k, v in attrs.items()}
+    )
+    parser.EndElementHandler = lambda tag: builder.end(_ns(tag))
+    parser.CharacterDataHandler = builder.data
     try:
-        return ET.fromstring(data)
-    except ET.ParseError as e:
-        line, col = e.position
-        raise FormatProblem(f"{label}: line {line} column {col}: malformed XML") from None
+        parser.Parse(data, True)
+        return builder.close()
+    except _Refused as e:
+        line = parser.CurrentLineNumber
+        raise FormatProblem(f"{label}: line {line}: {e} (unsafe XML)") from None
+    except expat.ExpatError as e:
+        raise FormatProblem(
+            f"{label}: line {e.lineno} column {e.offset}: malformed XML"
+            f" ({expat.ErrorString(e.code)})"
+        ) from None
+    except (ValueError, LookupError):  # pyexpat on a multi-byte or unknown encoding
+        raise FormatProblem(f"{label}: malformed XML (unsupported encoding)") from None
+
+
+def _ns(name: str) -> str:
+    # As xml.etree names a namespaced tag: "{uri}local".
+    return "{" + name if "}" in name else name
 
 
 def write_text(path: Path, text: str) -> None:
@@ -198,20 +398,36 @@ def _tiff_orientation(tiff: bytes) -> int:
     return 1
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) as displayed, EXIF orientation applied; reads only the header when
-    it can (JPEG, PNG) and decodes the image otherwise."""
-    size = _header_size(path)
-    if size is None:
-        img = read_image(path)
-        return img.shape[1], img.shape[0]
-    w, h = size
+def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
+    """(width, height) as displayed, EXIF orientation applied, from the header alone.
+
+    JPEG and PNG headers are parsed here; every other format by Pillow, which reads TIFF,
+    BMP, WebP and PPM headers without decoding. A header that claims more than
+    ``MAX_PIXELS`` is refused (`BadImage`, a `LabelerError`) and no pixel is ever decoded,
+    so a small file claiming a huge size costs nothing. Messages start with ``label`` (the
+    path when not given).
+    """
+    name = label if label is not None else str(path)
+    try:
+        size = _header_size(path)
+        if size is None:
+            _, w, h = file_header(path)
+        else:
+            w, h = size
+            if w <= 0 or h <= 0:
+                raise BadImage(f"invalid image size {w}x{h}")
+            check_pixels(w, h)
+    except BadImage as e:
+        raise BadImage(f"{name}: {e}") from None
     return (h, w) if exif_orientation(path) in (5, 6, 7, 8) else (w, h)
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(os.open(path, flags), "rb") as f:  # non-blocking: a FIFO cannot hang us
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
             head = f.read(26)
             if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
                 return struct.unpack(">II", head[16:24])
@@ -235,12 +451,17 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 
 def read_image(path: Path) -> np.ndarray:
     """Decode an image with its stored pixels (alpha and bit depth kept), EXIF orientation
-    applied by us, so the result matches ``image_size`` whatever OpenCV's defaults are."""
+    applied by us, so the result matches ``image_size`` whatever OpenCV's defaults are.
+
+    The header is read first: a file over ``MAX_PIXELS`` (or over ``images.MAX_BYTES``) is
+    refused before OpenCV sees it."""
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as e:
-        raise LabelerError(f"cannot read image {path}: {e.strerror or e}") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        data = read_file_bytes(path)
+        _, w, h, _, _ = read_header(data)
+        check_pixels(w, h)
+    except BadImage as e:
+        raise BadImage(f"cannot read image {path}: {e}") from None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise LabelerError(f"cannot decode image {path}")
     return _apply_orientation(img, exif_orientation(path))

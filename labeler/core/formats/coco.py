@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats._io import FormatProblem, display, inside, load_json, num, safe_relpath
+from labeler.core.formats._io import (
+    MAX_COCO_BYTES,
+    FormatProblem,
+    display,
+    inside,
+    load_json,
+    num,
+    read_dataset_head,
+    safe_relpath,
+)
 from labeler.core.formats._io import write_text as _write_text
 from labeler.core.formats.base import Placed, clipped, split_of
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
@@ -114,33 +123,42 @@ class CocoImporter:
     name = "coco"
 
     def detect(self, root: Path) -> bool:
-        return bool(_annotation_files(root))
+        return bool(_annotation_files(root, []))
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
-        for path in _annotation_files(root):
+        for path in _annotation_files(root, result.problems):
             label = display(root, path)
             try:
-                doc = load_json(path, label)
+                doc = load_json(root, path, label, MAX_COCO_BYTES)
                 _read_document(root, path, label, doc, result)
             except FormatProblem as e:
                 result.problems.append(str(e))
         return result
 
 
-def _annotation_files(root: Path) -> list[Path]:
-    found = []
+def _annotation_files(root: Path, problems: list[str]) -> list[Path]:
+    """The COCO JSON files: ``annotations/*.json``, else ``*.json`` at the root. A file that
+    cannot be read (a link out of the dataset, not a regular file) is reported in
+    ``problems`` and ends the search at its folder, as a COCO file there would."""
+    found: list[Path] = []
     for folder in (root / "annotations", root):
+        refused = []
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             if path.name == "manifest.json":  # our export's record, not annotations
                 continue
-            head = path.read_bytes()[:4096]
+            try:
+                head = read_dataset_head(root, path, display(root, path), 4096)
+            except FormatProblem as e:
+                refused.append(str(e))
+                continue
             # A COCO file is one JSON object; CreateML's list of images also says "annotations".
             is_object = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
             keys = (b'"images"', b'"annotations"', b'"categories"')
             if is_object and any(k in head for k in keys):
                 found.append(path)
-        if found:
+        problems.extend(refused)
+        if found or refused:
             break
     return found
 

@@ -21,11 +21,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats._io import FormatProblem, display, inside, num, safe_relpath, write_text
+from labeler.core.formats._io import (
+    MAX_DATASET_TABLE_BYTES,
+    FormatProblem,
+    display,
+    inside,
+    num,
+    read_dataset_text,
+    safe_relpath,
+    write_text,
+)
 from labeler.core.formats.base import Placed
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
 
@@ -88,25 +98,30 @@ class CsvImporter:
     name = "csv"
 
     def detect(self, root: Path) -> bool:
-        return (root / FILE).is_file()
+        path = root / FILE
+        return os.path.lexists(path) and not path.is_dir()
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
         path = root / FILE
         label = display(root, path)
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            result.problems.append(f"{label}: cannot read: {e}")
+            text = read_dataset_text(root, path, label, MAX_DATASET_TABLE_BYTES)
+        except FormatProblem as e:
+            result.problems.append(str(e))
             return result
         reader = csv.DictReader(io.StringIO(text))
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        try:
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        except csv.Error as e:
+            result.problems.append(f"{label}: line {reader.line_num}: {e}")
+            return result
         if missing:
             result.problems.append(f"{label}: line 1: missing columns {', '.join(missing)}")
             return result
         images: dict[str, ImportRecord] = {}
         shapes: dict[str, list[ImportedShape]] = {}
-        for row in reader:
+        for row in _rows(reader, label, result):
             where = f"{label}: line {reader.line_num}"
             try:
                 rec, shape = _row(root, row, where)
@@ -126,6 +141,20 @@ class CsvImporter:
         return result
 
 
+def _rows(reader: csv.DictReader, label: str, result: ImportResult) -> Iterator[dict[str, str]]:
+    """The rows, until one the csv module cannot read (a field over its size limit, a
+    broken quote), which is reported with its line and ends the file."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            result.problems.append(f"{label}: line {reader.line_num}: {e}; the rest not read")
+            return
+        yield row
+
+
 def _row(root: Path, row: dict[str, str], where: str) -> tuple[ImportRecord, ImportedShape | None]:
     rel = inside(root, root / safe_relpath(row["file_name"]))
     split = row["split"] or None
@@ -133,10 +162,10 @@ def _row(root: Path, row: dict[str, str], where: str) -> tuple[ImportRecord, Imp
         raise FormatProblem(f"{where}: split: unknown split {split!r}")
     try:
         w, h = int(row["width"]), int(row["height"])
-    except ValueError:
+    except (TypeError, ValueError):  # TypeError: a short row has no value there
         raise FormatProblem(f"{where}: width/height: expected integers") from None
     rec = ImportRecord(rel, w, h, (), split)
-    kind, name = row["kind"], row["class"]
+    kind, name = row["kind"], row["class"] or ""
     if not kind:
         return rec, None
     if kind == "tag":
@@ -144,7 +173,7 @@ def _row(root: Path, row: dict[str, str], where: str) -> tuple[ImportRecord, Imp
     if kind == "box":
         try:
             x1, y1, x2, y2 = (float(row[c]) for c in ("x1", "y1", "x2", "y2"))
-        except ValueError:
+        except (TypeError, ValueError):
             raise FormatProblem(f"{where}: x1..y2: expected numbers") from None
         return rec, ImportedShape(name, "box", ((x1, y1), (x2, y2)))
     if kind == "polygon":

@@ -8,11 +8,19 @@ points, ellipse, mask, skeleton, cuboid) are reported and skipped. Classes come 
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats._io import FormatProblem, display, inside, parse_xml, safe_relpath
+from labeler.core.formats._io import (
+    MAX_DATASET_TABLE_BYTES,
+    FormatProblem,
+    display,
+    inside,
+    parse_xml,
+    safe_relpath,
+)
 from labeler.core.formats.base import split_of
 from labeler.core.formats.model import ImportedShape, ImportRecord, ImportResult
 
@@ -31,7 +39,7 @@ class CvatImporter:
             return result
         label = display(root, path)
         try:
-            doc = parse_xml(path, label)
+            doc = parse_xml(root, path, label, MAX_DATASET_TABLE_BYTES)
         except FormatProblem as e:
             result.problems.append(str(e))
             return result
@@ -51,7 +59,7 @@ class CvatImporter:
 
 def _xml_file(root: Path) -> Path | None:
     path = root / "annotations.xml"
-    return path if path.is_file() else None
+    return path if os.path.lexists(path) and not path.is_dir() else None
 
 
 def _image(root: Path, node: ET.Element, where: str, result: ImportResult) -> ImportRecord:

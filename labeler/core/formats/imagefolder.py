@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats._io import IMAGE_SUFFIXES, FormatProblem, image_size, inside
+from labeler.core.formats._io import (
+    IMAGE_SUFFIXES,
+    FormatProblem,
+    display,
+    image_size,
+    inside,
+    walk_files,
+)
 from labeler.core.formats.base import Placed
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
 from labeler.core.shapes import Shape
@@ -71,8 +78,16 @@ class ImageFolderImporter:
             for class_dir in sorted(p for p in base.iterdir() if p.is_dir()):
                 if class_dir.name.startswith("."):
                     continue
+                try:  # a class folder may be a link, but not to a folder outside the dataset
+                    inside(root, class_dir)
+                except FormatProblem:
+                    result.problems.append(
+                        f"{display(root, class_dir)}: refused: a symbolic link to a folder"
+                        " outside the dataset"
+                    )
+                    continue
                 result.add_class(class_dir.name)
-                for image in sorted(class_dir.rglob("*")):
+                for image in walk_files(root, class_dir, result.problems):
                     if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
                         _add(root, image, class_dir.name, split, result)
         return result
@@ -81,7 +96,7 @@ class ImageFolderImporter:
 def _add(root: Path, image: Path, name: str, split: str | None, result: ImportResult) -> None:
     try:
         rel = inside(root, image)
-        w, h = image_size(image)
+        w, h = image_size(image, rel)  # the header alone, refused over MAX_PIXELS
     except (FormatProblem, LabelerError) as e:
         result.problems.append(str(e))
         return

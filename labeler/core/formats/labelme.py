@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats._io import FormatProblem, display, inside, load_json, safe_relpath
+from labeler.core.formats._io import (
+    MAX_LABELME_BYTES,
+    FormatProblem,
+    display,
+    inside,
+    load_json,
+    read_dataset_head,
+    safe_relpath,
+    walk_files,
+)
 from labeler.core.formats.model import ImportedShape, ImportRecord, ImportResult
 
 
@@ -20,23 +29,30 @@ class LabelmeImporter:
     name = "labelme"
 
     def detect(self, root: Path) -> bool:
-        for path in sorted(root.rglob("*.json"))[:20]:
-            if b'"shapes"' in path.read_bytes()[:65536]:
-                return True
+        for path in _json_files(root, [])[:20]:
+            try:
+                if b'"shapes"' in read_dataset_head(root, path, display(root, path), 65536):
+                    return True
+            except FormatProblem:
+                continue
         return False
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
-        for path in sorted(root.rglob("*.json")):
+        for path in _json_files(root, result.problems):
             label = display(root, path)
             try:
-                doc = load_json(path, label)
+                doc = load_json(root, path, label, MAX_LABELME_BYTES)
                 if not isinstance(doc, dict) or "shapes" not in doc:
                     raise FormatProblem(f"{label}: not a labelme file (no 'shapes' key)")
                 result.records.append(_record(root, path, label, doc, result))
             except FormatProblem as e:
                 result.problems.append(str(e))
         return result
+
+
+def _json_files(root: Path, problems: list[str]) -> list[Path]:
+    return [p for p in walk_files(root, root, problems) if p.suffix == ".json"]
 
 
 def _record(

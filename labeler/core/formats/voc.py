@@ -16,6 +16,7 @@ and tags are not written. Note that torchvision's ``VOCDetection`` assumes ``.jp
 from __future__ import annotations
 
 import math
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -27,7 +28,9 @@ from labeler.core.formats._io import (
     image_size,
     inside,
     parse_xml,
+    read_dataset_text,
     safe_relpath,
+    walk_files,
     write_text,
     write_texts,
 )
@@ -130,11 +133,13 @@ class VocImporter:
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
-        for line in _labelmap(root):
+        for line in _labelmap(root, result):
             result.add_class(line)
-        splits = _splits(root)
+        splits = _splits(root, result)
         ann_dir = root / "Annotations"
-        for path in sorted(ann_dir.rglob("*.xml")) if ann_dir.is_dir() else []:
+        for path in walk_files(root, ann_dir, result.problems) if ann_dir.is_dir() else []:
+            if path.suffix != ".xml":
+                continue
             label = display(root, path)
             try:
                 record = _read_xml(root, path, label, result)
@@ -150,29 +155,40 @@ class VocImporter:
         return result
 
 
-def _labelmap(root: Path) -> list[str]:
+def _labelmap(root: Path, result: ImportResult) -> list[str]:
     path = root / "labelmap.txt"
-    if not path.is_file():
+    if not os.path.lexists(path):
+        return []
+    try:
+        text = read_dataset_text(root, path, display(root, path))
+    except FormatProblem as e:
+        result.problems.append(str(e))
         return []
     names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
             names.append(line.split(":", 1)[0].strip())
     return names
 
 
-def _splits(root: Path) -> dict[str, str]:
+def _splits(root: Path, result: ImportResult) -> dict[str, str]:
     out: dict[str, str] = {}
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").split():
-                out.setdefault(line, split)
+        if not os.path.lexists(path):
+            continue
+        try:
+            text = read_dataset_text(root, path, display(root, path))
+        except FormatProblem as e:
+            result.problems.append(str(e))
+            continue
+        for line in text.split():
+            out.setdefault(line, split)
     return out
 
 
 def _read_xml(root: Path, path: Path, label: str, result: ImportResult) -> ImportRecord:
-    doc = parse_xml(path, label)
+    doc = parse_xml(root, path, label)
     if doc.tag != "annotation":
         raise FormatProblem(f"{label}: expected <annotation>, found <{doc.tag}>")
     name = doc.findtext("filename")
@@ -184,7 +200,7 @@ def _read_xml(root: Path, path: Path, label: str, result: ImportResult) -> Impor
     if not image.is_file() and (path.parent / rel).is_file():
         image = path.parent / rel
     rel_path = inside(root, image)
-    w, h = _size(doc, image, label)
+    w, h = _size(doc, image, rel_path, label)
     shapes = []
     for k, obj in enumerate(doc.findall("object"), 1):
         try:
@@ -196,7 +212,7 @@ def _read_xml(root: Path, path: Path, label: str, result: ImportResult) -> Impor
     return ImportRecord(rel_path, w, h, tuple(shapes))
 
 
-def _size(doc: ET.Element, image: Path, label: str) -> tuple[int, int]:
+def _size(doc: ET.Element, image: Path, rel: str, label: str) -> tuple[int, int]:
     try:
         w = int(doc.findtext("size/width") or 0)
         h = int(doc.findtext("size/height") or 0)
@@ -205,7 +221,10 @@ def _size(doc: ET.Element, image: Path, label: str) -> tuple[int, int]:
     if w > 0 and h > 0:
         return w, h
     if image.is_file():
-        return image_size(image)
+        try:
+            return image_size(image, rel)  # the header alone, refused over MAX_PIXELS
+        except LabelerError as e:
+            raise FormatProblem(f"{label}: size: missing, and {e}") from None
     raise FormatProblem(f"{label}: size: missing, and the image {image.name} is not there")
 
 

@@ -23,6 +23,7 @@ our importer resolves the split folders next to ``data.yaml`` first, then via ``
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +34,8 @@ from labeler.core.formats._io import (
     display,
     image_size,
     inside,
+    read_dataset_text,
+    walk_files,
     write_text,
     write_texts,
 )
@@ -145,7 +148,9 @@ class YoloImporter:
     reported as unsupported. Folders are resolved next to the YAML file first, then under
     ``path``; a folder outside the dataset root is refused. A label line with 5 values is
     a box, with an odd number of 7 or more a polygon; anything else is reported with its
-    line number. An image with no label file has no shapes.
+    line number. An image with no label file has no shapes; an image whose label file is
+    refused (a link out of the dataset, not a regular file, over 16 MiB) is reported and not
+    imported, rather than imported as a background image.
     """
 
     name = "yolo"
@@ -161,13 +166,10 @@ class YoloImporter:
             return result
         label = display(root, yaml_path)
         try:
-            data = parse_yaml(yaml_path.read_text(encoding="utf-8-sig"), label)
+            data = parse_yaml(read_dataset_text(root, yaml_path, label), label)
             names = _names(data, label)
         except FormatProblem as e:
             result.problems.append(str(e))
-            return result
-        except (OSError, UnicodeDecodeError) as e:
-            result.problems.append(f"{label}: cannot read: {e}")
             return result
         for name in names:
             result.add_class(name)
@@ -231,17 +233,25 @@ def _split_folders(
 def _read_folder(
     root: Path, folder: Path, split: str, names: list[str], result: ImportResult
 ) -> None:
-    for image in sorted(folder.rglob("*")):
+    for image in walk_files(root, folder, result.problems):
         if image.suffix.lower() not in IMAGE_SUFFIXES or not image.is_file():
             continue
         try:
             rel = inside(root, image)
-            w, h = image_size(image)
+            w, h = image_size(image, rel)
         except (FormatProblem, LabelerError) as e:
             result.problems.append(str(e))
             continue
         label_file = root / label_path(rel)
-        shapes = _read_labels(root, label_file, names, w, h, result) if label_file.is_file() else []
+        try:
+            shapes = (
+                _read_labels(root, label_file, names, w, h, result)
+                if os.path.lexists(label_file)
+                else []
+            )
+        except FormatProblem as e:  # not "no shapes": that would mark it a background image
+            result.problems.append(f"{e}; {rel} not imported")
+            continue
         result.records.append(ImportRecord(rel, w, h, tuple(shapes), split))
 
 
@@ -250,7 +260,7 @@ def _read_labels(
 ) -> list[ImportedShape]:
     label = display(root, path)
     shapes = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_dataset_text(root, path, label).splitlines(), 1):
         if not line.strip():
             continue
         try:
