@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from labeler.core.errors import LabelerError
+from labeler.core.held import is_held
 from labeler.core.imagehash import phash
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
@@ -74,6 +75,8 @@ def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
         raise BadImage("permission denied") from None
     if not p.is_file():
         raise BadImage("not a regular file")
+    if is_held(p):  # a link to a project this process has open (ADR 0081)
+        raise BadImage("a Labeler project file in use, not an image")
     if st.st_size == 0:
         raise BadImage("empty file (0 bytes)")
     if st.st_size > MAX_BYTES:
@@ -143,6 +146,8 @@ def file_header(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     """
     # O_NONBLOCK: a FIFO named like an image must not hang the import (it is refused below).
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if is_held(path):  # a link to a project this process has open (ADR 0081)
+        raise BadImage("a Labeler project file in use, not an image")
     try:
         with os.fdopen(os.open(path, flags), "rb") as f:
             st = os.fstat(f.fileno())

@@ -7,6 +7,8 @@ SIGKILL; two writers at once; a backup cut short; files we must refuse without t
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -311,3 +313,44 @@ def test_usage_errors_are_one_line(capsys):
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("labeler: error: "), err
+
+
+# -- 1b. an "image" that links to the project is refused, never opened --------------------
+LINKER = textwrap.dedent(
+    """
+    import json, os, signal, subprocess, sys
+    from labeler.core.shapes import Shape
+    from labeler.store.importer import import_folders
+    from labeler.store.project import Project
+
+    path, labeler, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+    p = Project.open(path)
+    report = import_folders(p, [folder])           # in this process: fewer than 48 files
+    print(json.dumps([s.reason for s in report.skipped]), flush=True)
+    cls = p.classes()[0].id
+    image = p.images()[0].id
+    subprocess.run([labeler, "stats", path], check=True, capture_output=True)
+    for n in range(6):
+        p.add_shape(image, Shape.box(cls, n, n, n + 5, n + 5))
+    print("committed", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_an_image_linking_to_the_open_project_is_refused_and_costs_no_edit(tmp_path, photos):
+    path = tmp_path / "p.labeler"
+    make_project(path, images=1)
+    (photos / "evil.png").symlink_to(path)
+    os.link(path, photos / "evil-hard.jpg")
+    (photos / "evil-wal.png").symlink_to(tmp_path / "p.labeler-wal")
+    out = subprocess.run(
+        [sys.executable, "-c", LINKER, str(path), str(LABELER), str(photos)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    reasons, committed = out.stdout.splitlines()
+    assert json.loads(reasons).count("a Labeler project file in use, not an image") == 3
+    with Project.open(path) as p:
+        boxes = [s for s in p.shapes(p.images()[0].id) if s.kind == "box"]
+        assert len(boxes) == 6

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.held import is_held, refuse_held
 from labeler.core.images import BadImage, check_pixels, file_header, read_file_bytes, read_header
 
 IMAGE_SUFFIXES = frozenset(
@@ -131,6 +132,8 @@ def _open_contained(root: Path, path: Path, label: str) -> int:
     flags = os.O_RDONLY
     for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_BINARY"):
         flags |= getattr(os, name, 0)
+    if is_held(real):
+        raise FormatProblem(f"{label}: refused: it is a Labeler project file in use")
     try:
         return os.open(real, flags)
     except FileNotFoundError:
@@ -346,6 +349,7 @@ def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
 
 
 def sha256_file(path: Path) -> str:
+    refuse_held(path)  # a link to a project this process has open (ADR 0081)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -362,7 +366,7 @@ def num(v: float) -> int | float:
 # -- images -------------------------------------------------------------------------------
 def exif_orientation(path: Path) -> int:
     """The EXIF orientation (1..8) of a JPEG, 1 when absent, unreadable, or not a JPEG."""
-    if path.suffix.lower() not in _JPEG_SUFFIXES:
+    if path.suffix.lower() not in _JPEG_SUFFIXES or is_held(path):
         return 1
     try:
         with open(path, "rb") as f:
@@ -424,6 +428,8 @@ def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
 
 def _header_size(path: Path) -> tuple[int, int] | None:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if is_held(path):
+        return None  # file_header then refuses it without opening it
     try:
         with os.fdopen(os.open(path, flags), "rb") as f:  # non-blocking: a FIFO cannot hang us
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
@@ -494,6 +500,7 @@ def write_upright(src: Path, dst: Path) -> None:
 def link_or_copy(src: Path, dst: Path) -> str:
     """Hard-link ``src`` at ``dst`` (no bytes copied); copy when linking is impossible
     (another file system, FAT, no permission). Returns "linked" or "copied"."""
+    refuse_held(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dst)
