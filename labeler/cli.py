@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from labeler import __version__
 from labeler.core.errors import LabelerError
@@ -600,8 +600,16 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI contract's one-line error (no usage block before it)."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (see '{self.prog} --help')"
+        self.exit(2, f"labeler: error: {message}{hint}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="labeler",
         description="Build image datasets offline: label, check, balance, augment, export.",
     )
@@ -775,6 +783,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except sqlite3.OperationalError as e:
         print(f"labeler: error: project database: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as e:  # damaged file: say so, and where a copy is
+        from pathlib import Path
+
+        from labeler.store.project import damaged_message
+
+        project = getattr(args, "project", None)
+        where = Path(project) if project else Path("project")
+        print(f"labeler: error: {damaged_message(where, e)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `labeler ... | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

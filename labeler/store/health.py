@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from labeler.core.health import HealthData, HealthImage, HealthReport, run_health
+from labeler.core.health.files import search_roots
 from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.store.outputs import atomic_write_text, check_output_path
@@ -17,12 +18,8 @@ from labeler.store.project import Project
 def health_data(project: Project) -> HealthData:
     """The project as the checks see it: absolute paths, hashes, sizes, splits, shapes."""
     images = []
-    roots = {project.folder}
     for i in project.images():
         path = project.resolve(i)
-        # Where a moved file is looked for: the project's folder and each image's grandparent
-        # (a file moved between sibling folders of one dataset is found).
-        roots.add(path.parent.parent)
         images.append(
             HealthImage(
                 id=i.id,
@@ -41,7 +38,7 @@ def health_data(project: Project) -> HealthData:
         images=images,
         shapes=project.all_shapes(),
         classes={c.id: c.name for c in project.classes()},
-        search_roots=sorted(roots, key=str),
+        search_roots=search_roots(project.folder, [im.path for im in images])[0],
     )
 
 
