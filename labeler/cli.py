@@ -81,9 +81,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from labeler.store.importer import import_folders
+    from labeler.app.annotations import annotation_format
+    from labeler.app.imports import import_folders
 
-    fmt = _annotation_format(args)
+    fmt = annotation_format(args.sources, args.format, args.labels_from_folders, args.copy)
     if fmt is not None:
         return _import_annotations(args, fmt)
     with _open(args.project) as p:
@@ -118,35 +119,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _annotation_format(args: argparse.Namespace) -> str | None:
-    """The annotation format to read, or None for a plain folder import."""
-    if args.format == "folder":
-        return None
-    if args.format != "auto":
-        from labeler.core.formats import get_importer
-
-        get_importer(args.format)  # an unknown format is refused before anything is read
-        if len(args.sources) != 1:
-            raise LabelerError(f"--format {args.format} takes one dataset folder")
-        return args.format
-    if len(args.sources) != 1 or args.labels_from_folders or args.copy:
-        return None
-    from pathlib import Path
-
-    from labeler.core.formats import detect_format
-
-    root = Path(args.sources[0])
-    if not root.is_dir():
-        return None
-    try:
-        fmt = detect_format(root)
-    except LabelerError:
-        return None
-    return None if fmt == "imagefolder" else fmt
-
-
 def _import_annotations(args: argparse.Namespace, fmt: str) -> int:
-    from labeler.store.dataset import import_annotations
+    from labeler.app.annotations import import_annotations
 
     if args.labels_from_folders or args.copy:
         raise LabelerError("--labels-from-folders and --copy apply to folder imports only")
@@ -302,37 +276,22 @@ def cmd_recipe(args: argparse.Namespace) -> int:
             store.remove_recipe(p, args.arg)
             emit(args, {"removed": args.arg}, lambda: print(f"removed recipe {args.arg!r}"))
         elif args.action == "preview":
-            _recipe_preview(args, p, Recipe.from_dict(store.require_recipe(p, args.arg).definition))
+            _recipe_preview(args, p)
     return 0
 
 
-def _recipe_preview(args: argparse.Namespace, p, recipe) -> None:
-    from pathlib import Path
-
-    from labeler.core.augment import encode_image, preview_grid, read_image
-    from labeler.core.model import colour_bgr
-    from labeler.store.outputs import atomic_write_bytes, check_output_path
+def _recipe_preview(args: argparse.Namespace, p) -> None:
+    from labeler.app.recipes import write_preview
 
     if args.image is None or args.out is None:
         raise LabelerError("recipe preview needs --image IMAGE and --out GRID.png")
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise LabelerError(f"--out must end in .png or .jpg: {out.name}")
-    target = check_output_path(p, out, kind="file")  # never the project or one of its images
-    image = p.find_image(args.image)
-    pixels = read_image(p.resolve(image))
-    colours = {c.id: colour_bgr(c.colour) for c in p.classes()}
-    grid = preview_grid(
-        pixels, p.shapes(image.id), recipe, n=args.n, seed=args.seed,
-        class_colours=colours, image_key=image.sha256,
-    )  # fmt: skip
-    atomic_write_bytes(target, encode_image(target, grid))
-    emit(args, {"out": str(out), "n": args.n, "seed": args.seed, "image": image.id},
-         lambda: print(f"wrote {out} ({args.n} copies of {image.path})"))  # fmt: skip
+    _, image = write_preview(p, args.arg, args.image, args.out, n=args.n, seed=args.seed)
+    emit(args, {"out": str(args.out), "n": args.n, "seed": args.seed, "image": image.id},
+         lambda: print(f"wrote {args.out} ({args.n} copies of {image.path})"))  # fmt: skip
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from labeler.store.dataset import split_json, split_project
+    from labeler.app.splits import split_json, split_project
 
     with _open(args.project) as p:
         plan = split_project(
@@ -363,7 +322,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from labeler.store.dataset import export_project
+    from labeler.app.exports import export_project
 
     with _open(args.project) as p:
         bar = ProgressBar("exporting")
@@ -409,8 +368,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from labeler.store.health import project_health, write_html
-    from labeler.store.outputs import check_output_path
+    from labeler.app.health import project_health, write_html
+    from labeler.app.outputs import check_output_path
 
     with _open(args.project) as p:
         if args.html:  # refuse a bad --html before the checks run, not after
@@ -481,7 +440,7 @@ def _device_note(device: str) -> None:
 def cmd_gan(args: argparse.Namespace) -> int:
     import warnings
 
-    from labeler.ml import jobs
+    from labeler.app import gan as jobs
     from labeler.ml.device import resolve_device
 
     warnings.filterwarnings("ignore", category=UserWarning, module="labeler.ml")
@@ -553,23 +512,16 @@ def _int(text: str) -> int:
 
 
 def _gan_review(args: argparse.Namespace, p) -> None:
-    from labeler.store import gan as store
+    from labeler.app.gan import review
+    from labeler.store.gan import list_suggestions
 
-    pending = store.list_suggestions(p, status="pending")
-    accept = list(args.accept or [])
-    if args.accept_top:
-        per_class: dict[int, int] = {}
-        for s in sorted(pending, key=lambda s: s.scores.get("rank", 0)):
-            if per_class.get(s.class_id, 0) < args.accept_top:
-                per_class[s.class_id] = per_class.get(s.class_id, 0) + 1
-                accept.append(s.id)
-    image_ids = store.accept_suggestions(p, accept) if accept else []
-    if args.reject:
-        store.reject_suggestions(p, args.reject)
+    accepted, image_ids = review(
+        p, accept=args.accept or [], reject=args.reject or [], accept_top=args.accept_top
+    )
     names = {c.id: c.name for c in p.classes()}
-    left = store.list_suggestions(p, status="pending")
+    left = list_suggestions(p, status="pending")
     data = {
-        "accepted": accept,
+        "accepted": accepted,
         "images": image_ids,
         "rejected": list(args.reject or []),
         "pending": [
@@ -580,7 +532,7 @@ def _gan_review(args: argparse.Namespace, p) -> None:
     }  # fmt: skip
 
     def human() -> None:
-        print(f"accepted {len(accept)}, rejected {len(data['rejected'])}, pending {len(left)}")
+        print(f"accepted {len(accepted)}, rejected {len(data['rejected'])}, pending {len(left)}")
         for s in data["pending"]:
             print(f"  {s['id']:>6}  {s['class']:<20} p={s['p_class']:.2f}  {s['path']}")
 

@@ -1,4 +1,5 @@
-"""DESIGN.md's layering, enforced: gui -> ml -> store -> core, no Qt below gui, lazy torch.
+"""DESIGN.md's layering, enforced: cli, gui -> app -> ml, store -> core; plugins use core
+only; no Qt below gui; lazy torch.
 
 Two checks: a static one over every module's imports (so a new file cannot slip by), and a
 run-time one that imports the packages in a fresh interpreter and looks at sys.modules.
@@ -21,9 +22,12 @@ HEAVY = ("torch", "torchvision")
 ALLOWED = {
     "core": {"core"},
     "store": {"core", "store"},
-    "ml": {"core", "store", "ml"},  # only labeler/ml/jobs.py reads the store
-    "gui": {"core", "store", "ml", "gui", "cli", "plugins"},
+    "ml": {"core", "ml"},  # runs on a bare GPU machine: never the store or the use cases
+    "app": {"core", "store", "ml", "app"},
+    "gui": {"core", "store", "ml", "app", "gui", "plugins"},
+    "plugins.py": {"core"},
 }
+PLUGIN_PACKAGES = sorted((REPO / "plugins").glob("*/labeler_*"))
 
 
 def _imports(path):
@@ -43,10 +47,12 @@ def _imports(path):
 
 
 def _layer_files(layer):
+    if layer.endswith(".py"):
+        return [PKG / layer]
     return sorted((PKG / layer).rglob("*.py"))
 
 
-@pytest.mark.parametrize("layer", ["core", "store", "ml"])
+@pytest.mark.parametrize("layer", ["core", "store", "ml", "app", "plugins.py"])
 def test_core_store_ml_never_import_qt(layer):
     bad = [
         f"{f.relative_to(REPO)}: {m}"
@@ -79,6 +85,26 @@ def test_imports_point_down_the_layers(layer):
     assert not bad, f"labeler/{layer} imports a layer above it:\n" + "\n".join(bad)
 
 
+def test_every_package_has_a_row():
+    rows = {k for k in ALLOWED if not k.endswith(".py")}
+    packages = {p.name for p in PKG.iterdir() if (p / "__init__.py").exists()}
+    assert packages == rows, "a new package under labeler/ needs its row in ALLOWED"
+
+
+@pytest.mark.parametrize("package", PLUGIN_PACKAGES, ids=lambda p: p.name)
+def test_first_party_plugins_use_core_only(package):
+    bad = [
+        f"{f.relative_to(REPO)}: {m}"
+        for f in sorted(package.rglob("*.py"))
+        for m, _ in _imports(f)
+        if m.split(".")[0] == "labeler"
+        and len(m.split(".")) > 1
+        and m.split(".")[1] != "core"
+        or m.split(".")[0] in QT + HEAVY
+    ]
+    assert PLUGIN_PACKAGES and not bad, "a plugin reaches past core:\n" + "\n".join(bad)
+
+
 def test_gui_and_cli_import_torch_only_inside_functions():
     files = _layer_files("gui") + [PKG / "cli.py"]
     bad = [
@@ -92,7 +118,7 @@ def test_gui_and_cli_import_torch_only_inside_functions():
 
 def test_starting_the_cli_and_gui_imports_neither_torch_nor_qt_needlessly():
     code = (
-        "import sys, json, labeler.cli, labeler.store.project, labeler.store.importer;"
+        "import sys, json, labeler.cli, labeler.store.project, labeler.app.imports;"
         "a = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6'));"
         "import labeler.gui.app;"
         "b = sorted(m for m in sys.modules if m.split('.')[0] == 'torch');"

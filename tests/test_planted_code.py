@@ -154,8 +154,8 @@ def test_library_callers_pools_import_nothing_from_the_current_folder(
 ):
     """The window's jobs run import_folders and the exporter's augment_files in-process; a
     caller started with `python -c` (or a notebook) has '' first on sys.path."""
+    from labeler.app.imports import import_folders
     from labeler.core.augment import AugmentJob, Recipe, augment_files
-    from labeler.store.importer import import_folders
 
     ds, here, markers = dataset(tmp_path / "ds"), tmp_path / "here", tmp_path / "markers"
     plant(here, markers)  # this process imported all of them already: the test is the workers

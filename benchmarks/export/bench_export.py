@@ -23,9 +23,10 @@ sys.path.insert(0, str(REPO / "benchmarks" / "import"))
 
 from bench_import import make_photos  # noqa: E402
 
+from labeler.app.exports import export_project  # noqa: E402
+from labeler.app.imports import import_folders  # noqa: E402
+from labeler.app.splits import split_project  # noqa: E402
 from labeler.core.shapes import Shape  # noqa: E402
-from labeler.store.dataset import export_project, split_project  # noqa: E402
-from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
 
 

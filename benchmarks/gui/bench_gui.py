@@ -52,7 +52,7 @@ def bench_next_image(n: int, pause_ms: int) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from labeler.store.importer import import_folders
+    from labeler.app.imports import import_folders
     from labeler.store.project import Project
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-gui-"))

@@ -85,7 +85,7 @@ def ours(folder: Path, n: int) -> tuple[float, float]:
         code = (
             "import resource, sys, time;"
             "from labeler.store.project import Project;"
-            "from labeler.store.importer import import_folders;"
+            "from labeler.app.imports import import_folders;"
             "p = Project.open(sys.argv[1]); t = time.perf_counter();"
             "r = import_folders(p, [sys.argv[2]]);"
             "dt = time.perf_counter() - t;"

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.app.imports import ImportReport
 from labeler.core.model import LabelClass
 from labeler.gui.actions import ACTIONS, MENUS, ActionRegistry, conflicts, store_keys
-from labeler.store.importer import ImportReport
 
 
 class ImportReportDialog(QDialog):

@@ -36,12 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.app.exports import export_project
+from labeler.app.splits import DEFAULT_RATIOS, split_json, split_project
 from labeler.core.formats import EXPORTERS, ExportCancelled
 from labeler.core.model import SPLITS
 from labeler.gui.workers import Task, Workers
-from labeler.store.dataset import DEFAULT_RATIOS, export_project, split_json, split_project
 from labeler.store.project import Project
-from labeler.store.recipes import list_recipes, list_versions
+from labeler.store.recipes import list_recipes
+from labeler.store.versions import list_versions
 
 ERROR_STYLE = "color: #c5221f"
 GOOD_STYLE = "color: #188038"

@@ -2,7 +2,7 @@
 classes, review them side by side with their nearest real image, and evaluate whether the
 accepted ones help a classifier.
 
-The same jobs as ``labeler gan train|suggest|review|evaluate`` (`labeler.ml.jobs`), each run on
+The same jobs as ``labeler gan train|suggest|review|evaluate`` (`labeler.app.gan`), each run on
 a pool thread with its own `Project` connection. torch is imported only inside those workers,
 so opening the panel does not load it on the GUI thread.
 """
@@ -151,7 +151,7 @@ def load_review(
     """What the review side shows: the class selector's lines, and the pending suggestions of
     one class (the given one, else the first with any; with `prefer_pending` also when the
     given one has none) decoded small beside their nearest real image."""
-    from labeler.ml.jobs import gan_folder
+    from labeler.app.gan import gan_folder
     from labeler.store.gan import latest_generator, list_suggestions, pending_counts
 
     pending = pending_counts(project)
@@ -667,7 +667,7 @@ class GanPanel(QDialog):
         emit_progress, emit_samples = self._train_progressed.emit, self._samples_loaded.emit
 
         def train(p: Project, should_stop) -> dict[str, Any]:
-            from labeler.ml import jobs
+            from labeler.app import gan as jobs
 
             watcher = _TrainWatcher(jobs.gan_folder(p) / "runs", emit_progress, emit_samples)
             result = jobs.train(p, **options, progress=watcher, should_stop=should_stop)
@@ -745,7 +745,7 @@ class GanPanel(QDialog):
         emit = _throttled(self._job_progressed.emit)
 
         def suggest(p: Project, should_stop) -> dict[str, Any]:
-            from labeler.ml import jobs
+            from labeler.app import gan as jobs
 
             return jobs.suggest(p, **options, progress=emit, should_stop=should_stop)
 
@@ -787,7 +787,7 @@ class GanPanel(QDialog):
         emit = _throttled(self._job_progressed.emit)
 
         def evaluate(p: Project, should_stop) -> dict[str, Any]:
-            from labeler.ml import jobs
+            from labeler.app import gan as jobs
 
             return jobs.evaluate(
                 p, epochs=epochs, device=device, arch=arch, progress=emit, should_stop=should_stop
@@ -906,7 +906,8 @@ class GanPanel(QDialog):
         path = self.path
 
         def work(_progress, _stop) -> list[int]:
-            from labeler.store.gan import accept_suggestions, reject_suggestions
+            from labeler.app.gan import accept_suggestions
+            from labeler.store.gan import reject_suggestions
 
             with Project.open(path) as p:
                 if accept:

@@ -237,7 +237,7 @@ class HealthPanel(QDialog):
     # -- the check ------------------------------------------------------------------------
     def start_check(self) -> Task | None:
         """Run every health check on a worker; the findings replace the list when done."""
-        from labeler.store.health import project_health
+        from labeler.app.health import project_health
 
         decode = self.decode_box.isChecked()
 
@@ -349,7 +349,7 @@ class HealthPanel(QDialog):
             " images stay in train. Any split you set by hand is replaced.",
         ):
             return
-        from labeler.store.dataset import split_project
+        from labeler.app.splits import split_project
 
         def resplit(p: Project, _progress, _stop) -> None:
             split_project(p, reshuffle=True)
@@ -370,7 +370,7 @@ class HealthPanel(QDialog):
         out, _ = QFileDialog.getSaveFileName(self, "Export HTML report", suggested, "HTML (*.html)")
         if not out:
             return
-        from labeler.store.health import write_html
+        from labeler.app.health import write_html
 
         report, title = self.report, f"Health of {self.path.name}"
         self._start(

@@ -797,7 +797,7 @@ class MainWindow(QMainWindow):
         """Import on a worker with a progress dialog and Cancel; a report follows."""
         if self.project is None:
             return None
-        from labeler.store.importer import import_folders
+        from labeler.app.imports import import_folders
 
         path = self.project.path
         dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self)

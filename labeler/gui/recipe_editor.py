@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.app.recipes import preview_source, render_preview
 from labeler.core.augment import (
     SCHEMA_VERSION,
     Choice,
@@ -51,14 +52,11 @@ from labeler.core.augment import (
     Range,
     Recipe,
     load_recipe,
-    preview_grid,
-    read_image,
     registered_ops,
 )
 from labeler.core.augment import save_recipe as write_recipe_file
 from labeler.core.augment.geometry import BORDERS, INTERPOLATIONS
 from labeler.core.errors import LabelerError
-from labeler.core.model import colour_bgr
 from labeler.gui.workers import Task, Workers, to_qimage
 from labeler.store import recipes as store
 from labeler.store.project import Project
@@ -771,19 +769,13 @@ class RecipeEditor(QDialog):
         self._request += 1
         request, image, recipe = self._request, self.image, self.recipe
         n, seed = self.n_spin.value(), self.seed_spin.value()
-        path = self.project.resolve(image)
-        shapes = self.project.shapes(image.id)
-        colours = {c.id: colour_bgr(c.colour) for c in self.project.classes()}
+        source = preview_source(self.project, image)
         cached = self._pixels[1] if self._pixels and self._pixels[0] == image.id else None
 
         def work(_progress: Any, should_stop: Callable[[], bool]) -> tuple | None:
-            pixels = cached if cached is not None else read_image(path)
             if should_stop():
                 return None
-            grid = preview_grid(
-                pixels, shapes, recipe, n=n, seed=seed, class_colours=colours,
-                image_key=image.sha256,
-            )  # fmt: skip
+            pixels, grid = render_preview(source, recipe, n=n, seed=seed, pixels=cached)
             return request, image.id, pixels, to_qimage(grid)
 
         if self._preview_task is not None:

@@ -7,7 +7,6 @@ only. A rejected one stays recorded so later rounds never offer it again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.core.images import probe_file
-from labeler.core.shapes import Shape
 from labeler.store.project import Project
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -114,23 +111,6 @@ def recorded_checkpoint(project: Project, checkpoint: str | Path) -> str | None:
     return row[0] if row else None
 
 
-def require_recorded_checkpoint(project: Project, generator: Generator) -> None:
-    """Refuse a generator whose checkpoint on disk is not the file the project recorded."""
-    path = Path(generator.checkpoint)
-    if not path.is_file():
-        raise LabelerError(f"the generator's checkpoint is missing: {path}")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    if h.hexdigest() != generator.sha256:
-        raise LabelerError(
-            f"{path.name} in {path.parent.name} is not the checkpoint this project recorded"
-            f" (SHA-256 {h.hexdigest()[:12]}…, recorded {generator.sha256[:12]}…): it was"
-            " changed on disk and is not used; train the generator again"
-        )
-
-
 def suggestion_rounds(project: Project, generator_id: int) -> int:
     """How many suggestion rounds this generator has had (the next round's seed)."""
     row = project.conn.execute(
@@ -209,7 +189,7 @@ def list_suggestions(
     return out
 
 
-def _require_pending(project: Project, ids: Sequence[int]) -> list[StoredSuggestion]:
+def require_pending(project: Project, ids: Sequence[int]) -> list[StoredSuggestion]:
     by_id = {s.id: s for s in list_suggestions(project)}
     missing = [i for i in ids if i not in by_id]
     if missing:
@@ -220,52 +200,8 @@ def _require_pending(project: Project, ids: Sequence[int]) -> list[StoredSuggest
     return [by_id[i] for i in ids]
 
 
-def accept_suggestions(project: Project, ids: Sequence[int]) -> list[int]:
-    """Turn pending suggestions into generated train images tagged with their class; returns
-    the new images' ids. A suggestion whose pixels are already in the project is rejected."""
-    chosen = _require_pending(project, ids)
-    gens = {
-        row[0]: row[1:]
-        for row in project.conn.execute("SELECT id, sha256, step, checkpoint FROM generators")
-    }
-    image_ids = []
-    with project.atomic():
-        for s in chosen:
-            info = probe_file(project.resolve(s.path))
-            sha, step, checkpoint = gens[s.generator_id]
-            provenance = {
-                "generator": s.generator_id,
-                "checkpoint": checkpoint,
-                "checkpoint_sha256": sha,
-                "generator_step": step,
-                "seed": s.seed,
-                "suggestion": s.id,
-                "scores": s.scores,
-            }
-            if project.image_by_sha(info.sha256) is not None:
-                # The very same pixels are already in the project: nothing new to add.
-                project.conn.execute(
-                    f"UPDATE suggestions SET status = 'rejected', decided_at = {_NOW} WHERE id = ?",
-                    (s.id,),
-                )
-                continue
-            image_id = project.add_probed(
-                project.resolve(s.path), info,
-                provenance="generated", provenance_info=json.dumps(provenance, default=float),
-                split="train", source_group="generated",
-            )  # fmt: skip
-            project.add_shape(image_id, Shape.tag(s.class_id))
-            project.conn.execute(
-                f"UPDATE suggestions SET status = 'accepted', image_id = ?, decided_at = {_NOW}"
-                " WHERE id = ?",
-                (image_id, s.id),
-            )
-            image_ids.append(image_id)
-    return image_ids
-
-
 def reject_suggestions(project: Project, ids: Sequence[int]) -> None:
-    _require_pending(project, ids)
+    require_pending(project, ids)
     with project.atomic():
         project.conn.executemany(
             f"UPDATE suggestions SET status = 'rejected', decided_at = {_NOW} WHERE id = ?",

@@ -1,8 +1,7 @@
-"""Recipes and dataset versions as the project stores them.
+"""Recipes as the project stores them.
 
 A recipe is stored as its JSON definition under a name; the augmentation engine
-(`labeler.core.augment`) validates it before it gets here. A dataset version is the record of
-one export: enough to say what was exported and to export it again identically.
+(`labeler.core.augment`) validates it before it gets here.
 """
 
 from __future__ import annotations
@@ -20,19 +19,6 @@ class StoredRecipe:
     definition: dict
     created_at: str
     updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetVersion:
-    id: int
-    created_at: str
-    format: str
-    out_dir: str
-    seed: int
-    recipe: str | None
-    multiplier: int
-    fingerprint: str
-    manifest: dict
 
 
 def save_recipe(project: Project, name: str, definition: dict, *, replace: bool = False) -> None:
@@ -82,32 +68,3 @@ def remove_recipe(project: Project, name: str) -> None:
     require_recipe(project, name)
     with project.atomic():
         project.conn.execute("DELETE FROM recipes WHERE name = ?", (name.strip(),))
-
-
-def add_version(
-    project: Project,
-    *,
-    format: str,
-    out_dir: str,
-    seed: int,
-    recipe: str | None,
-    multiplier: int,
-    fingerprint: str,
-    manifest: dict,
-) -> int:
-    """Record an export as a dataset version; returns its id."""
-    with project.atomic():
-        cur = project.conn.execute(
-            "INSERT INTO dataset_versions(format, out_dir, seed, recipe, multiplier, fingerprint,"
-            " manifest) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (format, out_dir, seed, recipe, multiplier, fingerprint, json.dumps(manifest)),
-        )
-    return cur.lastrowid  # type: ignore[return-value]
-
-
-def list_versions(project: Project) -> list[DatasetVersion]:
-    rows = project.conn.execute(
-        "SELECT id, created_at, format, out_dir, seed, recipe, multiplier, fingerprint, manifest"
-        " FROM dataset_versions ORDER BY id"
-    ).fetchall()
-    return [DatasetVersion(*r[:8], json.loads(r[8])) for r in rows]

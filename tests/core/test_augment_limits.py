@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from labeler.app.exports import MAX_MULTIPLIER
 from labeler.cli import main
 from labeler.core.augment import (
     MAX_OUTPUT_PIXELS,
@@ -21,7 +22,6 @@ from labeler.core.augment import (
 )
 from labeler.core.augment.geometry import GeometricOp, scaling
 from labeler.core.errors import LabelerError
-from labeler.store.dataset import MAX_MULTIPLIER
 
 
 def recipe(*steps) -> dict:
@@ -166,8 +166,8 @@ def test_a_million_copies_are_refused_before_any_work(capsys, proj, tmp_path):
 
 
 def test_the_size_estimate_counts_copies_at_their_output_size(proj, tmp_path):
+    from labeler.app.exports import JPEG_BYTES_PER_PIXEL, estimate_export_bytes
     from labeler.core.formats import ExportItem
-    from labeler.store.dataset import JPEG_BYTES_PER_PIXEL, estimate_export_bytes
 
     src = next((tmp_path / "cifar").rglob("*.jpg"))
     item = ExportItem(

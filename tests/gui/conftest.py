@@ -30,7 +30,7 @@ def _no_worker_left_running():
 @pytest.fixture
 def project_path(tmp_path) -> Path:
     """A project with five 400x300 images and three classes (keys 1, 2, 3)."""
-    from labeler.store.importer import import_folders
+    from labeler.app.imports import import_folders
 
     path = tmp_path / "work.labeler"
     make_images(tmp_path / "imgs", [(400, 300)] * 5)

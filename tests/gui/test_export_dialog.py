@@ -8,11 +8,12 @@ import time
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from labeler.app.imports import import_folders
 from labeler.core.augment import Recipe, step
 from labeler.core.shapes import Shape
 from labeler.gui.export_dialog import ExportDialog, open_export_dialog
 from labeler.store import recipes as store
-from labeler.store.importer import import_folders
+from labeler.store.versions import list_versions
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_export_coco_is_verified_and_recorded(qtbot, dialog, project, tmp_path):
     assert "coco holds no image-level tags: 12 tag(s) were not written" in (
         dialog.notes.toPlainText()
     )
-    assert [v.format for v in store.list_versions(project)] == ["coco"]
+    assert [v.format for v in list_versions(project)] == ["coco"]
     assert all(i.split for i in project.images())  # the export assigned the missing splits
     assert dialog.target_edit.text().endswith("test-coco-v2")  # ready for the next one
 
@@ -98,7 +99,7 @@ def test_export_with_a_recipe_adds_augmented_copies(qtbot, dialog, project, tmp_
     data = _export(qtbot, dialog, tmp_path / "aug")
     assert 3 * data["augmented"] == 2 * data["images"]["train"]  # two copies per original
     assert data["augmented"] > 0 and data["verified"]
-    assert store.list_versions(project)[0].recipe == "flip"
+    assert list_versions(project)[0].recipe == "flip"
     assert "augmented" in dialog.summary.text()
 
 
@@ -121,7 +122,7 @@ def test_cancel_mid_export_leaves_no_target(qtbot, dialog, project, tmp_path, mo
         dialog.cancel_button.click()
     assert not target.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled")]
-    assert store.list_versions(project) == []
+    assert list_versions(project) == []
     assert all(i.split is None for i in project.images())
     assert "Export cancelled" in dialog.result_title.text()
     assert "Nothing was changed" in dialog.summary.text()
@@ -136,7 +137,7 @@ def test_non_empty_target_without_overwrite_reads_clearly(qtbot, dialog, project
     assert "is not empty; tick Overwrite to replace it" in message
     assert "--overwrite" not in dialog.summary.text()
     assert (target / "notes.txt").read_text() == "keep me"
-    assert store.list_versions(project) == []
+    assert list_versions(project) == []
     dialog.overwrite.setChecked(True)  # replaces an earlier export only, never this folder
     message = _export(qtbot, dialog, target, signal="export_failed")
     assert "not an export of ours" in message and "--overwrite" not in message

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from labeler.app.imports import import_folders
+from labeler.app.splits import split_project
 from labeler.gui.gan_panel import GanPanel, class_lines, open_gan_panel
 from labeler.store import gan as store
-from labeler.store.dataset import split_project
-from labeler.store.importer import import_folders
 
 TIMEOUT = 60_000
 
@@ -34,7 +34,7 @@ def labelled(project, cifar_subset):
 def suggested(labelled):
     """A 3-step tiny generator and one round of suggestions up to 6 images per class (every
     sample kept: p_min=0)."""
-    from labeler.ml import jobs
+    from labeler.app import gan as jobs
 
     jobs.train(labelled, steps=3, device="cpu", width="tiny", batch_size=8)
     jobs.suggest(labelled, target=6, device="cpu", arch="tiny", classifier_epochs=1, p_min=0)

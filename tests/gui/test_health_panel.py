@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
+from labeler.app.imports import import_folders
 from labeler.gui.health_panel import HealthPanel, open_health_panel
-from labeler.store.importer import import_folders
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import json
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from labeler.app.imports import import_folders
 from labeler.core.augment import Recipe, step
 from labeler.core.shapes import Shape
 from labeler.gui.recipe_editor import RecipeEditor, open_recipe_editor
 from labeler.store import recipes as store
-from labeler.store.importer import import_folders
 
 
 @pytest.fixture

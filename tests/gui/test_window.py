@@ -273,8 +273,8 @@ def test_big_image_shows_a_reduced_preview_then_full_size(qtbot, tmp_path):
     import cv2
     import numpy as np
 
+    from labeler.app.imports import import_folders
     from labeler.gui.main_window import MainWindow
-    from labeler.store.importer import import_folders
 
     big = tmp_path / "big"
     big.mkdir()

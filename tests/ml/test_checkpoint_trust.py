@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from labeler.app import gan as jobs
+from labeler.app.imports import import_folders
+from labeler.app.splits import split_project
 from labeler.cli import main
 from labeler.core.errors import LabelerError
-from labeler.ml import jobs
 from labeler.store import gan as store
-from labeler.store.dataset import split_project
-from labeler.store.importer import import_folders
 
 
 @pytest.fixture

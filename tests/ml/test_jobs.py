@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from labeler.app import gan as jobs
+from labeler.app.exports import export_project
+from labeler.app.imports import import_folders
+from labeler.app.splits import split_project
 from labeler.core.errors import LabelerError
-from labeler.ml import jobs
 from labeler.store import gan as store
-from labeler.store.dataset import export_project, split_project
-from labeler.store.importer import import_folders
 
 
 @pytest.fixture
@@ -40,10 +41,10 @@ def test_suggest_review_and_generated_images_stay_in_train(trained, tmp_path):
     assert len(pending) == len(data["suggestions"]) > 0
     assert all(p.resolve(s.path).is_file() for s in pending)
     first, second = pending[0], pending[1]
-    (image_id,) = store.accept_suggestions(p, [first.id])
+    (image_id,) = jobs.accept_suggestions(p, [first.id])
     store.reject_suggestions(p, [second.id])
     with pytest.raises(LabelerError, match="already accepted"):
-        store.accept_suggestions(p, [first.id])
+        jobs.accept_suggestions(p, [first.id])
     img = p.image(image_id)
     assert (img.provenance, img.split) == ("generated", "train")
     info = json.loads(img.provenance_info)
@@ -66,7 +67,7 @@ def test_suggest_review_and_generated_images_stay_in_train(trained, tmp_path):
 def test_evaluate_reports_three_rows_on_the_val_split(trained):
     p = trained
     jobs.suggest(p, target="max", device="cpu", arch="tiny", classifier_epochs=1, p_min=0)
-    added = store.accept_suggestions(
+    added = jobs.accept_suggestions(
         p, [s.id for s in store.list_suggestions(p, status="pending")][:3]
     )
     assert added

@@ -9,12 +9,14 @@ import cv2
 import pytest
 from testdata import DEMO_PHOTOS
 
+from labeler.app.annotations import import_annotations
+from labeler.app.exports import export_project
+from labeler.app.imports import import_folders
+from labeler.app.splits import split_project
 from labeler.core.errors import LabelerError
 from labeler.core.shapes import Shape
-from labeler.store.dataset import export_project, import_annotations, split_project
-from labeler.store.importer import import_folders
 from labeler.store.project import Project
-from labeler.store.recipes import list_versions
+from labeler.store.versions import list_versions
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import shutil
 import cv2
 from testdata import DEMO_PHOTOS
 
+from labeler.app.health import project_health
+from labeler.app.imports import import_folders
 from labeler.cli import main
 from labeler.core.shapes import Shape
-from labeler.store.health import project_health
-from labeler.store.importer import import_folders
 
 
 def _checks(report) -> set[str]:

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image
 from testdata import CIFAR_MINI, DEMO_PHOTOS
 
+from labeler.app.imports import _probe, import_folders
 from labeler.core.imagehash import hamming
 from labeler.core.images import MAX_PIXELS, load_image
-from labeler.store.importer import _probe, import_folders
 
 
 def _reasons(report) -> dict[str, str]:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from testdata import CIFAR_MINI
 
-import labeler.store.dataset as dataset_module
-import labeler.store.importer as importer
+import labeler.app.annotations as dataset_module
+import labeler.app.imports as importer
+from labeler.app.imports import BATCH, import_folders
 from labeler.cli import main
-from labeler.store.importer import BATCH, import_folders
 from labeler.store.project import Project
 
 BAD_NAMES = {"zebra?": "not allowed in file names", "a|b": "not allowed", "x" * 101: "too long"}

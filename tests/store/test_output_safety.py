@@ -338,7 +338,7 @@ def test_a_full_disk_names_the_file_being_written_not_the_source(
 
 
 def test_an_export_larger_than_the_free_space_is_refused_first(capsys, proj, tmp_path, monkeypatch):
-    import labeler.store.dataset as dataset
+    import labeler.app.exports as dataset
 
     real = shutil.disk_usage
 

@@ -320,7 +320,7 @@ LINKER = textwrap.dedent(
     """
     import json, os, signal, subprocess, sys
     from labeler.core.shapes import Shape
-    from labeler.store.importer import import_folders
+    from labeler.app.imports import import_folders
     from labeler.store.project import Project
 
     path, labeler, folder = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -6,14 +6,13 @@ import pytest
 
 from labeler.core.errors import LabelerError
 from labeler.store.recipes import (
-    add_version,
     get_recipe,
     list_recipes,
-    list_versions,
     remove_recipe,
     require_recipe,
     save_recipe,
 )
+from labeler.store.versions import add_version, list_versions
 
 
 def test_recipes_round_trip_and_refuse_duplicates(project):

@@ -13,6 +13,7 @@ dead processes go.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -613,3 +614,19 @@ def remove_leftovers(parent: Path, prefix: str) -> list[str]:
             os.close(fd)
         removed.append(entry.name)
     return removed
+
+
+def fingerprint(
+    items: Sequence[ExportItem], classes: Sequence[tuple[int, str]], extra: dict[str, Any]
+) -> str:
+    """SHA-256 over what an export holds: images, splits, shapes, classes and options.
+    Two exports with the same fingerprint hold the same dataset."""
+    h = hashlib.sha256()
+    names = dict(classes)
+    for it in items:
+        h.update(f"{it.sha256}|{it.split}|{it.generated}\n".encode())
+        for s in it.shapes:
+            h.update(f"{names[s.class_id]}|{s.kind}|{s.geometry_json()}\n".encode())
+    h.update(json.dumps(list(names.values())).encode())
+    h.update(json.dumps(extra, sort_keys=True).encode())
+    return h.hexdigest()

@@ -148,8 +148,8 @@ def test_a_malformed_file_is_one_problem_not_a_crash(createml, tmp_path):
 
 def test_a_project_exports_createml_through_the_store(createml, tmp_path):
     """What `labeler export --format createml` does once the CLI loads plugins."""
-    from labeler.store.dataset import export_project
-    from labeler.store.importer import import_folders
+    from labeler.app.exports import export_project
+    from labeler.app.imports import import_folders
     from labeler.store.project import Project
 
     with Project.create(tmp_path / "p.labeler") as p:

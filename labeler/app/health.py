@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from labeler.app.outputs import atomic_write_text, check_output_path
 from labeler.core.health import HealthData, HealthImage, HealthReport, run_health
 from labeler.core.health.files import search_roots
 from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
-from labeler.store.outputs import atomic_write_text, check_output_path
 from labeler.store.project import Project
 
 
@@ -70,6 +70,6 @@ def write_html(
 ) -> Path:
     """Write the self-contained HTML report atomically (no half-written file on failure).
     ``out`` may not be the project file, a companion of it, an image of the project or a
-    place in its media folder (``labeler.store.outputs``)."""
+    place in its media folder (``labeler.app.outputs``)."""
     target = check_output_path(project, out, kind="file")
     return atomic_write_text(target, report.to_html(title))

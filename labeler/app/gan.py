@@ -1,8 +1,8 @@
 """GAN jobs on a project: train on the real train split, suggest for thin classes, review,
 and evaluate whether the accepted samples help.
 
-This is the one module of `labeler.ml` that reads the project store (DESIGN.md's direction
-ml -> store); the model code beside it needs only torch and numpy, for headless GPU machines.
+The use cases over `labeler.ml` (which needs only torch and numpy, for headless GPU machines,
+and never reads the project) and `labeler.store.gan` (generators and suggestions as stored).
 Checkpoints, the suggestion classifier and suggestion images live in the project's media
 folder (`NAME_media/gan/`).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,19 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.core.images import BadImage, decode, read_file_bytes
+from labeler.core.images import BadImage, decode, probe_file, read_file_bytes
+from labeler.core.shapes import Shape
+from labeler.store.gan import Generator as StoredGenerator
 from labeler.store.gan import (
     add_generator,
     add_suggestions,
     latest_generator,
+    list_suggestions,
     pending_counts,
     record_checkpoint,
     recorded_checkpoint,
-    require_recorded_checkpoint,
+    reject_suggestions,
+    require_pending,
     suggestion_rounds,
 )
 from labeler.store.project import Project
@@ -302,3 +306,91 @@ def evaluate(
     data["classes"] = ts.class_names
     data["heldout_split"] = heldout_split
     return data
+
+
+def require_recorded_checkpoint(project: Project, generator: StoredGenerator) -> None:
+    """Refuse a generator whose checkpoint on disk is not the file the project recorded."""
+    path = Path(generator.checkpoint)
+    if not path.is_file():
+        raise LabelerError(f"the generator's checkpoint is missing: {path}")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != generator.sha256:
+        raise LabelerError(
+            f"{path.name} in {path.parent.name} is not the checkpoint this project recorded"
+            f" (SHA-256 {h.hexdigest()[:12]}…, recorded {generator.sha256[:12]}…): it was"
+            " changed on disk and is not used; train the generator again"
+        )
+
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+
+def accept_suggestions(project: Project, ids: Sequence[int]) -> list[int]:
+    """Turn pending suggestions into generated train images tagged with their class; returns
+    the new images' ids. A suggestion whose pixels are already in the project is rejected."""
+    chosen = require_pending(project, ids)
+    gens = {
+        row[0]: row[1:]
+        for row in project.conn.execute("SELECT id, sha256, step, checkpoint FROM generators")
+    }
+    image_ids = []
+    with project.atomic():
+        for s in chosen:
+            info = probe_file(project.resolve(s.path))
+            sha, step, checkpoint = gens[s.generator_id]
+            provenance = {
+                "generator": s.generator_id,
+                "checkpoint": checkpoint,
+                "checkpoint_sha256": sha,
+                "generator_step": step,
+                "seed": s.seed,
+                "suggestion": s.id,
+                "scores": s.scores,
+            }
+            if project.image_by_sha(info.sha256) is not None:
+                # The very same pixels are already in the project: nothing new to add.
+                project.conn.execute(
+                    f"UPDATE suggestions SET status = 'rejected', decided_at = {_NOW} WHERE id = ?",
+                    (s.id,),
+                )
+                continue
+            image_id = project.add_probed(
+                project.resolve(s.path), info,
+                provenance="generated", provenance_info=json.dumps(provenance, default=float),
+                split="train", source_group="generated",
+            )  # fmt: skip
+            project.add_shape(image_id, Shape.tag(s.class_id))
+            project.conn.execute(
+                f"UPDATE suggestions SET status = 'accepted', image_id = ?, decided_at = {_NOW}"
+                " WHERE id = ?",
+                (image_id, s.id),
+            )
+            image_ids.append(image_id)
+    return image_ids
+
+
+def review(
+    project: Project,
+    *,
+    accept: Sequence[int] = (),
+    reject: Sequence[int] = (),
+    accept_top: int | None = None,
+) -> tuple[list[int], list[int]]:
+    """Apply review decisions: accept these suggestions (plus, with ``accept_top``, the N
+    best-ranked pending ones of each class) and reject those. Returns (the suggestions
+    accepted, the new images' ids)."""
+    chosen = list(accept)
+    if accept_top:
+        per_class: dict[int, int] = {}
+        pending = list_suggestions(project, status="pending")
+        for s in sorted(pending, key=lambda s: s.scores.get("rank", 0)):
+            if per_class.get(s.class_id, 0) < accept_top and s.id not in chosen:
+                per_class[s.class_id] = per_class.get(s.class_id, 0) + 1
+                chosen.append(s.id)
+    image_ids = accept_suggestions(project, chosen) if chosen else []
+    if reject:
+        reject_suggestions(project, reject)
+    return chosen, image_ids

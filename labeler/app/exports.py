@@ -1,51 +1,48 @@
-"""Splits, dataset versions and annotation imports for a project.
+"""Export: a project written as a checked, reproducible dataset version.
 
-The pure work lives in `labeler.core` (splits, formats, near-duplicates); this module reads
-the project, hands plain values to it and writes the outcome back in one transaction.
+Images without a split are given one first (seeded, stable); the train split may be
+augmented with a recipe; the export is built and verified by `labeler.core.formats.export`
+and recorded in the project as a dataset version.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import shutil
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from labeler import __version__
+from labeler.app.outputs import check_output_path
+from labeler.app.splits import DEFAULT_RATIOS, split_project, write_plan
 from labeler.core.errors import LabelerError
 from labeler.core.formats import (
     ExportItem,
     ExportReport,
     export_dataset,
     get_exporter,
-    import_dataset,
 )
 from labeler.core.formats.export import (
     LockedDir,
     check_export_target,
+    fingerprint,
     make_parents,
     remove_created,
     remove_leftovers,
 )
 from labeler.core.model import ImageRecord
-from labeler.core.neardup import DEFAULT_MAX_DISTANCE, clusters_from_pairs, near_duplicate_pairs
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
-from labeler.core.splits import SplitItem, SplitPlan, plan_split
-from labeler.store.importer import probe_many
-from labeler.store.outputs import check_output_path
 from labeler.store.project import Project
-from labeler.store.recipes import add_version, require_recipe
+from labeler.store.recipes import require_recipe
+from labeler.store.versions import add_version
 
 if TYPE_CHECKING:
     from labeler.core.augment import Recipe
-
-DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 
 MAX_MULTIPLIER = 100
 """The most augmented copies per train image an export makes. Beyond a few dozen copies an
@@ -55,84 +52,6 @@ JPEG_BYTES_PER_PIXEL = 0.5
 """What the size estimate assumes at least for a JPEG we encode (quality 95): photos come out
 at 0.3 to 0.5 bytes per pixel. PNG copies are estimated at their source's own density."""
 AUG_TMP_PREFIX = ".labeler-aug-"
-
-
-# -- splits -------------------------------------------------------------------------------
-def leakage_groups(
-    project: Project, *, by_folder: bool = False, max_distance: int = DEFAULT_MAX_DISTANCE
-) -> dict[int, str]:
-    """Group key per real image that must share a split with others: near-duplicates
-    (pHash distance <= max_distance) and, with `by_folder`, images from one source folder."""
-    real = [i for i in project.images() if i.provenance != "generated"]
-    hashed = [i for i in real if i.phash is not None]
-    pairs: list[tuple[int, int]] = [
-        (a, b)
-        for a, b, _ in near_duplicate_pairs(
-            [i.phash for i in hashed], [i.id for i in hashed], max_distance
-        ).pairs
-    ]
-    if by_folder:
-        first_in_folder: dict[str, int] = {}
-        for i in real:
-            if i.source_group is not None:
-                head = first_in_folder.setdefault(i.source_group, i.id)
-                if head != i.id:
-                    pairs.append((head, i.id))
-    groups: dict[int, str] = {}
-    for members in clusters_from_pairs(pairs):
-        key = f"g{min(members)}"
-        for m in members:
-            groups[m] = key
-    return groups
-
-
-def split_project(
-    project: Project,
-    ratios: Sequence[float] = DEFAULT_RATIOS,
-    seed: int = 0,
-    *,
-    reshuffle: bool = False,
-    group_by_folder: bool = False,
-    write: bool = True,
-) -> SplitPlan:
-    """Assign train/val/test to images that have none (all of them with `reshuffle`),
-    stratified by class, keeping near-duplicates (and optionally folders) together.
-    With `write=False` the plan is only computed."""
-    groups = leakage_groups(project, by_folder=group_by_folder)
-    shapes = project.all_shapes()
-    items = [
-        SplitItem(
-            image_id=i.id,
-            class_ids=Counter(s.class_id for s in shapes.get(i.id, ())),
-            group=groups.get(i.id),
-            generated=i.provenance == "generated",
-            current_split=i.split,
-        )
-        for i in project.images()
-    ]
-    plan = plan_split(items, ratios, seed, reshuffle)
-    if write:
-        _write_plan(project, plan)
-    return plan
-
-
-def _write_plan(project: Project, plan: SplitPlan) -> None:
-    current = {i.id: i.split for i in project.images()}
-    project.set_splits({i: s for i, s in plan.assignments.items() if s != current.get(i)})
-
-
-def split_json(project: Project, plan: SplitPlan) -> dict[str, Any]:
-    """`plan.to_json()` with class names instead of ids, for people and scripts alike."""
-    names = {c.id: c.name for c in project.classes()}
-    data = plan.to_json()
-
-    def by_name(d: dict[str, Any]) -> dict[str, Any]:
-        return {names.get(int(k), k): v for k, v in d.items()}
-
-    data["class_counts"] = {s: by_name(c) for s, c in data["class_counts"].items()}
-    data["generated_counts"] = by_name(data["generated_counts"])
-    data["deviation"] = by_name(data["deviation"])
-    return data
 
 
 # -- export -------------------------------------------------------------------------------
@@ -166,22 +85,6 @@ def _file_names(images: Sequence[ImageRecord]) -> dict[int, str]:
     return names
 
 
-def fingerprint(
-    items: Sequence[ExportItem], classes: Sequence[tuple[int, str]], extra: dict[str, Any]
-) -> str:
-    """SHA-256 over what an export holds: images, splits, shapes, classes and options.
-    Two exports with the same fingerprint hold the same dataset."""
-    h = hashlib.sha256()
-    names = dict(classes)
-    for it in items:
-        h.update(f"{it.sha256}|{it.split}|{it.generated}\n".encode())
-        for s in it.shapes:
-            h.update(f"{names[s.class_id]}|{s.kind}|{s.geometry_json()}\n".encode())
-    h.update(json.dumps(list(names.values())).encode())
-    h.update(json.dumps(extra, sort_keys=True).encode())
-    return h.hexdigest()
-
-
 def export_project(
     project: Project,
     fmt: str,
@@ -199,7 +102,7 @@ def export_project(
     project. Images without a split are first given one (seeded, stable).
 
     Refused before any work, with one line: a target that is, holds or lies in what the
-    project is made of (``labeler.store.outputs``), a non-empty target that is not an export
+    project is made of (``labeler.app.outputs``), a non-empty target that is not an export
     of ours, more than ``MAX_MULTIPLIER`` copies, a recipe beyond the size limits, and an
     export whose estimated size exceeds the free space on the target's disk. A failed export
     removes the folders it created."""
@@ -300,7 +203,7 @@ def export_project(
         if not ok:
             remove_created(created)
     if plan is not None:
-        _write_plan(project, plan)
+        write_plan(project, plan)
     version = add_version(
         project,
         format=fmt,
@@ -449,95 +352,3 @@ def _augmented_items(
 
         raise ExportCancelled("export cancelled; nothing was changed")
     return items
-
-
-# -- importing annotations ----------------------------------------------------------------
-@dataclass
-class AnnotationImportReport:
-    format: str
-    images_added: int = 0
-    images_known: int = 0
-    shapes_added: int = 0
-    classes_created: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "images_added": self.images_added,
-            "images_known": self.images_known,
-            "shapes_added": self.shapes_added,
-            "classes_created": self.classes_created,
-            "problems": self.problems,
-        }
-
-
-def import_annotations(
-    project: Project,
-    root: str | os.PathLike[str],
-    fmt: str = "auto",
-    *,
-    progress: ProgressFn = no_progress,
-    should_stop: ShouldStop = never_stop,
-) -> AnnotationImportReport:
-    """Import a dataset with its annotations (COCO, YOLO, VOC, labelme, CVAT, CSV, ...).
-
-    Classes are created or mapped by name. An image already in the project (same content)
-    keeps its shapes and gains only those it does not have, so a re-run adds nothing. A
-    malformed file or a path outside the dataset is reported and the rest goes on.
-    """
-    base = Path(root).absolute()
-    result = import_dataset(fmt, base)
-    report = AnnotationImportReport(
-        fmt if fmt != "auto" else "auto", problems=list(result.problems)
-    )
-    records = {str(base / r.path): r for r in result.records}
-    total = len(records)
-    done = 0
-    progress(0, total)
-    with project.atomic():
-        for name in result.classes:
-            if project.class_by_name(name) is None:
-                report.classes_created.append(project.add_class(name).name)
-        for path, info in probe_many(records, should_stop=should_stop):
-            done += 1
-            progress(done, total)
-            rec = records[path]
-            if isinstance(info, str):
-                report.problems.append(f"{rec.path}: {info}")
-                continue
-            if (info.width, info.height) != (rec.width, rec.height) and rec.width and rec.height:
-                report.problems.append(
-                    f"{rec.path}: annotations say {rec.width}x{rec.height}, the image is"
-                    f" {info.width}x{info.height}; shapes kept in the image's frame"
-                )
-            known = project.image_by_sha(info.sha256)
-            if known is None:
-                image_id = project.add_probed(
-                    path,
-                    info,
-                    source_group=f"{base.name}/{PurePosixPath(rec.path).parent}",
-                    split=rec.split,
-                )
-                report.images_added += 1
-                existing: set = set()
-            else:
-                image_id = known.id
-                report.images_known += 1
-                existing = {
-                    (s.kind, s.class_id, s.geometry_json()) for s in project.shapes(image_id)
-                }
-            for s in rec.shapes:
-                cls = project.class_by_name(s.class_name)
-                if cls is None:
-                    cls = project.add_class(s.class_name)
-                    report.classes_created.append(cls.name)
-                shape = s.to_shape(cls.id)
-                # Compared as stored (rounded) so float noise does not add a shape twice.
-                key = (shape.kind, shape.class_id, shape.geometry_json())
-                if key in existing:
-                    continue
-                project.add_shape(image_id, shape)
-                existing.add(key)
-                report.shapes_added += 1
-    return report
