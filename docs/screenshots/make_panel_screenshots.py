@@ -20,12 +20,13 @@ import cv2  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from shots import OUT, REPO, settle, wait_for
 
+from labeler.app.gan import accept_suggestions  # noqa: E402
+from labeler.app.imports import import_folders  # noqa: E402
+from labeler.app.splits import split_project  # noqa: E402
 from labeler.gui.app import make_app  # noqa: E402
 from labeler.gui.gan_panel import GanPanel, open_gan_panel  # noqa: E402
 from labeler.gui.health_panel import open_health_panel  # noqa: E402
 from labeler.store import gan as store  # noqa: E402
-from labeler.store.dataset import split_project  # noqa: E402
-from labeler.store.importer import import_folders  # noqa: E402
 from labeler.store.project import Project  # noqa: E402
 
 
@@ -80,7 +81,7 @@ def gan_shot(app, project: Project) -> None:
     # Accept a few of one class so the evaluation has its third row, then review the truck.
     ship = project.class_by_name("ship")
     some = store.list_suggestions(project, status="pending", class_id=ship.id)[:4]
-    store.accept_suggestions(project, [s.id for s in some])
+    accept_suggestions(project, [s.id for s in some])
     panel.start_evaluation()
     wait_for(app, lambda: not panel.busy())
     panel.class_box.setCurrentIndex(panel.class_box.findData(project.class_by_name("truck").id))

@@ -42,8 +42,8 @@ COINS = (
 def build_demo(folder: Path, *, coins: int = len(COINS), splits: bool = True) -> Path:
     """The demo project the screenshots show: the CIFAR slice with tags, the demo photos with
     boxes (astronaut, coffee) and polygons (the first `coins` coins)."""
+    from labeler.app.imports import import_folders
     from labeler.core.shapes import Shape
-    from labeler.store.importer import import_folders
     from labeler.store.project import Project
 
     path = folder / "demo.labeler"
