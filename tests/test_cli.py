@@ -105,7 +105,7 @@ def test_classes_add_list_rename_merge_remove(capsys, proj):
     "argv, message",
     [
         (["classes", "{p}", "add", "cat"], "already exists"),
-        (["classes", "{p}", "add", "new", "a/b"], "not allowed"),
+        (["classes", "{p}", "add", "new", "a\tb"], "cannot hold"),
         (["classes", "{p}", "rename", "nope", "x"], "no class named 'nope'"),
         (["classes", "{p}", "merge", "cat", "cat"], "into itself"),
         (["classes", "{p}", "remove", "cat"], "used by 4 shape"),

@@ -142,9 +142,11 @@ def test_classes_get_colours_and_shortcuts_and_are_validated(project):
     assert len({c.colour for c in added}) == 10
     with pytest.raises(LabelerError, match="already exists"):
         project.add_class("C1")  # names are case-insensitive
-    for bad in ("", "a/b", ".."):
+    for bad in ("", " ", "a\nb", "x" * 101, "\ud800"):
         with pytest.raises(LabelerError):
             project.add_class(bad)
+    # a label, not a file name (ADR 0024): other tools' names are kept as they are
+    assert project.add_class("tv/monitor").name == "tv/monitor"
     updated = project.update_class(added[9].id, colour="#ABCDEF", shortcut="1")
     assert (updated.colour, updated.shortcut) == ("#abcdef", "1")
     assert project.class_by_id(added[0].id).shortcut is None  # a key belongs to one class
