@@ -124,22 +124,49 @@ def _import_annotations(args: argparse.Namespace, fmt: str) -> int:
 
     if args.labels_from_folders or args.copy:
         raise LabelerError("--labels-from-folders and --copy apply to folder imports only")
+    asked = "auto" if args.format == "auto" else fmt  # the report then says why it chose fmt
     with _open(args.project) as p:
-        report = import_annotations(p, args.sources[0], fmt, progress=ProgressBar("importing"))
+        report = import_annotations(p, args.sources[0], asked, progress=ProgressBar("importing"))
 
         def human() -> None:
+            fmt = report.format
             print(
                 f"{fmt}: added {report.images_added} image(s), {report.shapes_added} shape(s);"
                 f" {report.images_known} image(s) already in the project;"
                 f" {len(report.problems)} problem(s)"
             )
+            found = report.detection
+            if found is not None and found.asked == "auto":
+                print(f"format: {fmt}, found {found.reason}")
+                if found.also:
+                    print(f"format: also matches {', '.join(found.also)}; pass --format to choose")
+                for line in found.unused:
+                    print(f"not read: {line}")
+            for folder, n in _by_folder(report.unannotated):
+                print(f"imported without annotations: {folder}: {n} image(s) no annotation names")
+            reasons: dict[str, list[str]] = {}
+            for path, why in report.not_imported:
+                reasons.setdefault(why, []).append(path)
+            for why, paths in reasons.items():
+                for folder, n in _by_folder(paths):
+                    print(f"not imported: {folder}: {n} image(s): {why}")
             if report.classes_created:
                 print(f"classes created: {', '.join(report.classes_created)}")
             for line in report.problems:
-                print(f"problem: {line}")
+                print(f"problem: {one_line(line)}")
 
-        emit(args, report.to_dict() | {"format": fmt}, human)
+        emit(args, report.to_dict(), human)
     return 0
+
+
+def _by_folder(paths: Sequence[str]) -> list[tuple[str, int]]:
+    """(folder/, count) for relative POSIX paths, in first-seen order: thousands of images
+    left out of an import read as a few lines (``--json`` lists each one)."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        folder = path.rsplit("/", 1)[0] + "/" if "/" in path else "./"
+        counts[folder] = counts.get(folder, 0) + 1
+    return list(counts.items())
 
 
 def _class_dict(c) -> dict:

@@ -194,12 +194,22 @@ def read_dataset_head(root: Path, path: Path, label: str, size: int) -> bytes:
 
 
 def read_dataset_text(root: Path, path: Path, label: str, max_bytes: int = MAX_TEXT_BYTES) -> str:
-    """`read_dataset_file` decoded as UTF-8 (a byte-order mark is dropped); invalid UTF-8
-    names the line, not the bytes."""
-    data = read_dataset_file(root, path, label, max_bytes)
+    """`read_dataset_file` decoded with `decode_text`."""
+    return decode_text(read_dataset_file(root, path, label, max_bytes), label)
+
+
+def decode_text(data: bytes, label: str) -> str:
+    """Text files of a dataset are UTF-8 (a byte-order mark is dropped), or UTF-16 when
+    they start with its byte-order mark (Windows Notepad's "Unicode"). Nothing else is
+    guessed: Latin-1, cp1252 and GBK bytes all decode as *something*, so a guess would
+    turn a class name into another name without a word. Invalid text names the line, not
+    the bytes (ADR 0024)."""
+    codec = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(codec)
     except UnicodeDecodeError as e:
+        if codec == "utf-16":
+            raise FormatProblem(f"{label}: not valid UTF-16 text") from None
         line = data.count(b"\n", 0, e.start) + 1
         raise FormatProblem(f"{label}: line {line}: not valid UTF-8 text") from None
 
@@ -257,6 +267,8 @@ def load_json(root: Path, path: Path, label: str, max_bytes: int = MAX_TEXT_BYTE
         raise FormatProblem(f"{label}: line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:
         raise FormatProblem(f"{label}: nested too deeply") from None
+    except ValueError as e:  # an integer of more than 4,300 digits
+        raise FormatProblem(f"{label}: {str(e).split(':')[0]}") from None
 
 
 class _Refused(Exception):
@@ -510,3 +522,47 @@ def link_or_copy(src: Path, dst: Path) -> str:
     except OSError:
         shutil.copyfile(src, dst)
         return "copied"
+
+
+# -- helpers for importers (issue 13) -----------------------------------------------------
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a message about a bad value: a
+    100 MB string or a deeply nested list read from a dataset stays one short line.
+
+    >>> shown("x" * 100, 10)
+    "'xxxxxxx…"
+    """
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def image_files(root: Path, top: Path, problems: list[str]) -> list[Path]:
+    """Every image-named regular file below ``top`` (`walk_files`), sorted; see
+    `image_files_among`."""
+    return image_files_among(root, walk_files(root, top, problems), problems)
+
+
+def image_files_among(root: Path, paths: Sequence[Path], problems: list[str]) -> list[Path]:
+    """The image-named entries of ``paths``. One that is not a regular file (a FIFO, a
+    socket, a broken link) is reported in ``problems`` and left out: nothing named like an
+    image is skipped without a word."""
+    from labeler.core.images import is_image_path
+
+    found = []
+    for path in paths:
+        if not is_image_path(path):
+            continue
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            what = "a broken symbolic link" if os.path.islink(path) else "unreadable"
+            problems.append(f"{display(root, path)}: skipped: {what}")
+            continue
+        if not regular:
+            problems.append(f"{display(root, path)}: skipped: not a regular file")
+            continue
+        found.append(path)
+    return found

@@ -31,6 +31,10 @@ def parse_yaml(text: str, label: str) -> dict[str, Any]:
             return doc
     except json.JSONDecodeError:
         pass
+    except RecursionError:
+        raise FormatProblem(f"{label}: nested too deeply") from None
+    except ValueError as e:  # JSON with an integer of more than 4,300 digits
+        raise FormatProblem(f"{label}: {str(e).split(':')[0]}") from None
     doc: dict[str, Any] = {}
     parent: str | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):

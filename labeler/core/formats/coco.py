@@ -31,10 +31,19 @@ from labeler.core.formats._io import (
     num,
     read_dataset_head,
     safe_relpath,
+    shown,
 )
 from labeler.core.formats._io import write_text as _write_text
 from labeler.core.formats.base import Placed, clipped, split_of
-from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.formats.model import (
+    SPLITS,
+    ExportItem,
+    ImportedShape,
+    ImportRecord,
+    ImportResult,
+    is_count,
+    is_number,
+)
 from labeler.core.shapes import Shape
 
 
@@ -113,17 +122,33 @@ def _annotation(ann_id: int, image_id: int, cat_id: int, s: Shape) -> dict[str, 
 
 
 class CocoImporter:
-    """Reads ``annotations/*.json`` (or ``*.json`` at the root) in COCO detection form.
+    """Reads ``annotations/*.json`` (or ``*.json`` at the root, or Roboflow's
+    ``<split>/_annotations.coco.json``) in COCO detection form.
 
-    Images are looked for in ``images/<subset>``, ``<subset>``, ``images`` or the root,
-    where ``instances_<subset>.json`` names the subset; the split comes from the subset
-    name (train2017 is train). RLE masks and crowd annotations are reported and skipped.
+    Images are looked for in ``images/<subset>``, ``<subset>``, ``images``, beside the
+    JSON or at the root, where ``instances_<subset>.json`` (or Roboflow's split folder)
+    names the subset; the split comes from the subset name (train2017 is train, valid is
+    val). RLE masks and crowd annotations are reported and skipped. The ``images`` list is
+    the dataset: an image file no JSON lists is reported, not imported.
     """
 
     name = "coco"
 
     def detect(self, root: Path) -> bool:
         return bool(_annotation_files(root, []))
+
+    def describe(self, root: Path) -> str:
+        files = [display(root, p) for p in _annotation_files(root, [])]
+        more = f" (and {len(files) - 1} more)" if len(files) > 1 else ""
+        return f"{files[0]}{more}: JSON with COCO's images/annotations/categories" if files else ""
+
+    def missing(self, root: Path) -> str | None:
+        problems: list[str] = []
+        if _annotation_files(root, problems) or problems:
+            return None
+        return (
+            f"no COCO JSON in {root}/annotations, at its top, or as <split>/_annotations.coco.json"
+        )
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
@@ -137,14 +162,19 @@ class CocoImporter:
         return result
 
 
+ROBOFLOW_JSON = "_annotations.coco.json"
+
+
 def _annotation_files(root: Path, problems: list[str]) -> list[Path]:
-    """The COCO JSON files: ``annotations/*.json``, else ``*.json`` at the root. A file that
-    cannot be read (a link out of the dataset, not a regular file) is reported in
-    ``problems`` and ends the search at its folder, as a COCO file there would."""
+    """The COCO JSON files: ``annotations/*.json``, else ``*.json`` at the root, else
+    Roboflow's ``<split>/_annotations.coco.json``. A file that cannot be read (a link out
+    of the dataset, not a regular file) is reported in ``problems`` and ends the search at
+    its folder, as a COCO file there would."""
     found: list[Path] = []
-    for folder in (root / "annotations", root):
+    roboflow = sorted(root.glob(f"*/{ROBOFLOW_JSON}")) if root.is_dir() else []
+    for candidates in (_jsons(root / "annotations"), _jsons(root), roboflow):
         refused = []
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for path in candidates:
             if path.name == "manifest.json":  # our export's record, not annotations
                 continue
             try:
@@ -163,10 +193,17 @@ def _annotation_files(root: Path, problems: list[str]) -> list[Path]:
     return found
 
 
+def _jsons(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
 def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportResult) -> None:
     if not isinstance(doc, dict):
         raise FormatProblem(f"{label}: expected a JSON object at the top")
-    subset = path.stem.removeprefix("instances_")
+    if path.name == ROBOFLOW_JSON:
+        subset = path.parent.name
+    else:
+        subset = path.stem.removeprefix("instances_")
     split = split_of(subset)
     cats = _categories(doc, label, result)
     images = _images(root, path.parent, subset, doc, label, result)
@@ -182,11 +219,11 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
             result.problems.append(f"{where}: {e}")
             continue
         if image_id not in shapes:
-            result.problems.append(f"{where}.image_id: no image with id {image_id}")
+            result.problems.append(f"{where}.image_id: no image with id {shown(image_id)}")
             continue
         shapes[image_id].extend(found)
-    for image_id, (rel, w, h) in images.items():
-        result.records.append(ImportRecord(rel, w, h, tuple(shapes[image_id]), split))
+    for image_id, (rel, w, h, source) in images.items():
+        result.records.append(ImportRecord(rel, w, h, tuple(shapes[image_id]), split, source))
 
 
 def _list(doc: dict[str, Any], key: str, label: str) -> list[Any]:
@@ -196,15 +233,26 @@ def _list(doc: dict[str, Any], key: str, label: str) -> list[Any]:
     return value
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _categories(doc: dict[str, Any], label: str, result: ImportResult) -> dict[int, str]:
     cats: dict[int, str] = {}
+    where: dict[int, int] = {}
     for k, cat in enumerate(_list(doc, "categories", label)):
-        if not isinstance(cat, dict) or not isinstance(cat.get("id"), int):
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
             result.problems.append(f"{label}: categories[{k}].id: expected an integer")
         elif not isinstance(cat.get("name"), str) or not cat["name"].strip():
             result.problems.append(f"{label}: categories[{k}].name: expected a name")
+        elif cat["id"] in cats:
+            result.problems.append(
+                f"{label}: categories[{k}].id: id {cat['id']} is categories[{where[cat['id']]}]'s"
+                f" ({shown(cats[cat['id']])}); this entry is skipped"
+            )
         else:
             cats[cat["id"]] = cat["name"]
+            where[cat["id"]] = k
     for cid in sorted(cats):
         result.add_class(cats[cid])
     return cats
@@ -212,23 +260,33 @@ def _categories(doc: dict[str, Any], label: str, result: ImportResult) -> dict[i
 
 def _images(
     root: Path, base: Path, subset: str, doc: dict[str, Any], label: str, result: ImportResult
-) -> dict[int, tuple[str, int, int]]:
+) -> dict[int, tuple[str, int, int, str]]:
     entries = _list(doc, "images", label)
     image_dir = _image_dir(root, base, subset, entries)
-    images: dict[int, tuple[str, int, int]] = {}
+    images: dict[int, tuple[str, int, int, str]] = {}
     for k, img in enumerate(entries):
         where = f"{label}: images[{k}]"
         try:
-            if not isinstance(img, dict) or not isinstance(img.get("id"), int):
+            if not isinstance(img, dict) or not _is_int(img.get("id")):
                 raise FormatProblem(f"{where}.id: expected an integer")
-            rel = safe_relpath(img.get("file_name"))
+            try:
+                rel = inside(root, image_dir / safe_relpath(img.get("file_name")))
+            except FormatProblem as e:
+                raise FormatProblem(f"{where}.file_name: {e}") from None
+            result.referenced.add(rel)
             w, h = img.get("width"), img.get("height")
-            if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
-                raise FormatProblem(f"{where}: width and height must be positive integers")
-            images[img["id"]] = (inside(root, image_dir / rel), w, h)
+            if not (is_count(w) and is_count(h)):
+                raise FormatProblem(
+                    f"{where}: width and height must be positive integers; {rel} not imported"
+                )
+            if img["id"] in images:
+                raise FormatProblem(
+                    f"{where}.id: id {img['id']} is also {images[img['id']][3]}'s;"
+                    f" {rel} not imported (its annotations would be ambiguous)"
+                )
+            images[img["id"]] = (rel, w, h, where)
         except FormatProblem as e:
-            msg = str(e)
-            result.problems.append(msg if msg.startswith(label) else f"{where}.file_name: {msg}")
+            result.problems.append(str(e))
     return images
 
 
@@ -236,8 +294,11 @@ def _image_dir(root: Path, base: Path, subset: str, entries: list[Any]) -> Path:
     first = next((e.get("file_name") for e in entries if isinstance(e, dict)), None)
     candidates = [root / "images" / subset, root / subset, root / "images", base, root]
     for folder in candidates:
-        if isinstance(first, str) and (folder / first).is_file():
-            return folder
+        try:
+            if isinstance(first, str) and (folder / first).is_file():
+                return folder
+        except (OSError, ValueError):  # a NUL or an over-long name
+            continue
     return next((c for c in candidates if c.is_dir()), root)
 
 
@@ -246,23 +307,27 @@ def _annotation_shapes(
 ) -> tuple[int, list[ImportedShape]]:
     if not isinstance(ann, dict):
         raise FormatProblem(f"{where}: expected an object")
-    if ann.get("category_id") not in cats:
-        raise FormatProblem(f"{where}.category_id: unknown category {ann.get('category_id')!r}")
+    cid = ann.get("category_id")
+    if not _is_int(cid) or cid not in cats:
+        raise FormatProblem(f"{where}.category_id: unknown category {shown(cid)}")
+    image_id = ann.get("image_id")
+    if not _is_int(image_id):
+        raise FormatProblem(f"{where}.image_id: expected an integer, got {shown(image_id)}")
     if ann.get("iscrowd", 0):
         raise FormatProblem(f"{where}.iscrowd: crowd annotations are not supported")
-    name = cats[ann["category_id"]]
+    name = cats[cid]
     seg = ann.get("segmentation")
     if isinstance(seg, dict):
         raise FormatProblem(f"{where}.segmentation: RLE masks are not supported")
     if seg:
-        return ann.get("image_id"), _polygons(seg, where, name)
+        return image_id, _polygons(seg, where, name)
     bbox = ann.get("bbox")
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_num(v) for v in bbox)):
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
         raise FormatProblem(f"{where}.bbox: expected 4 numbers")
     x, y, w, h = (float(v) for v in bbox)
     if w < 0 or h < 0:
         raise FormatProblem(f"{where}.bbox: negative width or height")
-    return ann.get("image_id"), [ImportedShape(name, "box", ((x, y), (x + w, y + h)))]
+    return image_id, [ImportedShape(name, "box", ((x, y), (x + w, y + h)))]
 
 
 def _polygons(seg: Any, where: str, name: str) -> list[ImportedShape]:
@@ -271,14 +336,10 @@ def _polygons(seg: Any, where: str, name: str) -> list[ImportedShape]:
     shapes = []
     for j, poly in enumerate(seg):
         ok = isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0
-        if not ok or not all(_is_num(v) for v in poly):
+        if not ok or not all(is_number(v) for v in poly):
             raise FormatProblem(
                 f"{where}.segmentation[{j}]: expected an even list of at least 6 numbers"
             )
         pts = tuple((float(poly[i]), float(poly[i + 1])) for i in range(0, len(poly), 2))
         shapes.append(ImportedShape(name, "polygon", pts))
     return shapes
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v

@@ -34,10 +34,18 @@ from labeler.core.formats._io import (
     num,
     read_dataset_text,
     safe_relpath,
+    shown,
     write_text,
 )
 from labeler.core.formats.base import Placed
-from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.formats.model import (
+    SPLITS,
+    ExportItem,
+    ImportedShape,
+    ImportRecord,
+    ImportResult,
+    is_number,
+)
 
 COLUMNS = (
     "split",
@@ -93,13 +101,20 @@ class CsvExporter:
 
 class CsvImporter:
     """Reads ``annotations.csv`` written as above (other column orders are fine; the
-    header names the columns). Each bad row is reported with its line number."""
+    header names the columns). Each bad row is reported with its line number. The rows are
+    the dataset: an image file no row names is reported, not imported."""
 
     name = "csv"
 
     def detect(self, root: Path) -> bool:
         path = root / FILE
         return os.path.lexists(path) and not path.is_dir()
+
+    def describe(self, root: Path) -> str:
+        return f"{FILE}: Labeler's CSV" if self.detect(root) else ""
+
+    def missing(self, root: Path) -> str | None:
+        return None if self.detect(root) else f"no {FILE} in {root}"
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
@@ -110,6 +125,7 @@ class CsvImporter:
         except FormatProblem as e:
             result.problems.append(str(e))
             return result
+        _allow_long_fields()
         reader = csv.DictReader(io.StringIO(text))
         try:
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -124,26 +140,40 @@ class CsvImporter:
         for row in _rows(reader, label, result):
             where = f"{label}: line {reader.line_num}"
             try:
-                rec, shape = _row(root, row, where)
+                rec, shape = _row(root, row, where, result)
             except (FormatProblem, LabelerError) as e:
                 msg = str(e)
                 result.problems.append(msg if msg.startswith(label) else f"{where}: {msg}")
                 continue
-            images.setdefault(rec.path, rec)
+            first = images.setdefault(rec.path, rec)
+            if (first.width, first.height, first.split) != (rec.width, rec.height, rec.split):
+                result.problems.append(
+                    f"{where}: {rec.path}: {rec.width}x{rec.height}, split {rec.split} here but"
+                    f" {first.width}x{first.height}, split {first.split} on"
+                    f" {first.source.removeprefix(label + ': ')}; the first is kept"
+                )
             shapes.setdefault(rec.path, [])
             if shape is not None:
                 shapes[rec.path].append(shape)
                 result.add_class(shape.class_name)
         for rel, rec in images.items():
             result.records.append(
-                ImportRecord(rel, rec.width, rec.height, tuple(shapes[rel]), rec.split)
+                ImportRecord(rel, rec.width, rec.height, tuple(shapes[rel]), rec.split, rec.source)
             )
         return result
 
 
+def _allow_long_fields() -> None:
+    """Let the csv module read a field as long as the whole file may be: its default of
+    131,072 characters is a 9,000-vertex polygon's ``points_json``, which our own export
+    writes. The limit is process-wide; it is only ever raised, to the file cap."""
+    if csv.field_size_limit() < MAX_DATASET_TABLE_BYTES:
+        csv.field_size_limit(MAX_DATASET_TABLE_BYTES)
+
+
 def _rows(reader: csv.DictReader, label: str, result: ImportResult) -> Iterator[dict[str, str]]:
-    """The rows, until one the csv module cannot read (a field over its size limit, a
-    broken quote), which is reported with its line and ends the file."""
+    """The rows, until one the csv module cannot read (a broken quote, a NUL), which is
+    reported with its line and ends the file."""
     while True:
         try:
             row = next(reader)
@@ -155,16 +185,26 @@ def _rows(reader: csv.DictReader, label: str, result: ImportResult) -> Iterator[
         yield row
 
 
-def _row(root: Path, row: dict[str, str], where: str) -> tuple[ImportRecord, ImportedShape | None]:
+def _row(
+    root: Path, row: dict[str, str], where: str, result: ImportResult
+) -> tuple[ImportRecord, ImportedShape | None]:
+    missing = [c for c in COLUMNS[:6] if row.get(c) is None]
+    if missing and row.get("file_name") is None:
+        raise FormatProblem(f"{where}: a short row: no {', '.join(missing)}")
     rel = inside(root, root / safe_relpath(row["file_name"]))
+    result.referenced.add(rel)
+    if missing:
+        raise FormatProblem(f"{where}: a short row: no {', '.join(missing)}; {rel} not imported")
     split = row["split"] or None
     if split is not None and split not in SPLITS:
-        raise FormatProblem(f"{where}: split: unknown split {split!r}")
+        raise FormatProblem(f"{where}: split: unknown split {shown(split)}")
     try:
         w, h = int(row["width"]), int(row["height"])
-    except (TypeError, ValueError):  # TypeError: a short row has no value there
-        raise FormatProblem(f"{where}: width/height: expected integers") from None
-    rec = ImportRecord(rel, w, h, (), split)
+    except ValueError:
+        w = h = 0
+    if w <= 0 or h <= 0:
+        raise FormatProblem(f"{where}: width/height: expected positive integers")
+    rec = ImportRecord(rel, w, h, (), split, where)
     kind, name = row["kind"], row["class"] or ""
     if not kind:
         return rec, None
@@ -173,13 +213,22 @@ def _row(root: Path, row: dict[str, str], where: str) -> tuple[ImportRecord, Imp
     if kind == "box":
         try:
             x1, y1, x2, y2 = (float(row[c]) for c in ("x1", "y1", "x2", "y2"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError):  # TypeError: a short row has no value there
             raise FormatProblem(f"{where}: x1..y2: expected numbers") from None
         return rec, ImportedShape(name, "box", ((x1, y1), (x2, y2)))
     if kind == "polygon":
-        try:
-            pts = tuple((float(x), float(y)) for x, y in json.loads(row["points_json"]))
-        except (ValueError, TypeError):
-            raise FormatProblem(f"{where}: points_json: expected [[x, y], ...]") from None
-        return rec, ImportedShape(name, "polygon", pts)
-    raise FormatProblem(f"{where}: kind: unknown kind {kind!r}")
+        return rec, ImportedShape(name, "polygon", _points(row.get("points_json"), where))
+    raise FormatProblem(f"{where}: kind: unknown kind {shown(kind)}")
+
+
+def _points(text: str | None, where: str) -> tuple[tuple[float, float], ...]:
+    bad = FormatProblem(f"{where}: points_json: expected [[x, y], ...]")
+    try:
+        pts = json.loads(text or "")
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+        raise bad from None
+    if not isinstance(pts, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(is_number(v) for v in p) for p in pts
+    ):
+        raise bad
+    return tuple((float(x), float(y)) for x, y in pts)

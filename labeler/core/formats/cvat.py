@@ -20,16 +20,26 @@ from labeler.core.formats._io import (
     inside,
     parse_xml,
     safe_relpath,
+    shown,
 )
 from labeler.core.formats.base import split_of
 from labeler.core.formats.model import ImportedShape, ImportRecord, ImportResult
 
 
 class CvatImporter:
+    """The ``<image>`` list is the dataset (CVAT writes every image of the task, annotated
+    or not): an image file it does not list is reported, not imported."""
+
     name = "cvat"
 
     def detect(self, root: Path) -> bool:
         return _xml_file(root) is not None
+
+    def describe(self, root: Path) -> str:
+        return "annotations.xml: CVAT for images XML" if self.detect(root) else ""
+
+    def missing(self, root: Path) -> str | None:
+        return None if self.detect(root) else f"no annotations.xml in {root}"
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
@@ -44,7 +54,7 @@ class CvatImporter:
             result.problems.append(str(e))
             return result
         if doc.tag != "annotations":
-            result.problems.append(f"{label}: expected <annotations>, found <{doc.tag}>")
+            result.problems.append(f"{label}: expected <annotations>, found <{shown(doc.tag)}>")
             return result
         for node in doc.iterfind("meta//labels/label/name"):
             if node.text and node.text.strip():
@@ -68,14 +78,22 @@ def _image(root: Path, node: ET.Element, where: str, result: ImportResult) -> Im
     except FormatProblem as e:
         raise FormatProblem(f"{where}@name: {e}") from None
     path = root / "images" / rel
-    rel_path = inside(root, path if path.is_file() else root / rel)
+    try:
+        rel_path = inside(root, path if os.path.isfile(path) else root / rel)
+    except FormatProblem as e:
+        raise FormatProblem(f"{where}@name: {e}") from None
+    result.referenced.add(rel_path)
     try:
         w, h = int(node.get("width", "")), int(node.get("height", ""))
     except ValueError:
-        raise FormatProblem(f"{where}: width/height: expected integers") from None
+        w = h = 0
+    if w <= 0 or h <= 0:
+        raise FormatProblem(
+            f"{where}: width/height: expected positive integers; {rel_path} not imported"
+        )
     shapes = []
     for k, child in enumerate(node):
-        at = f"{where}/{child.tag}[{k}]"
+        at = f"{where}/{shown(child.tag, 40)[1:-1]}[{k}]"
         try:
             shapes.append(_shape(child, at))
         except FormatProblem as e:
@@ -85,7 +103,7 @@ def _image(root: Path, node: ET.Element, where: str, result: ImportResult) -> Im
     for s in shapes:
         result.add_class(s.class_name)
     subset = node.get("subset")
-    return ImportRecord(rel_path, w, h, tuple(shapes), split_of(subset) if subset else None)
+    return ImportRecord(rel_path, w, h, tuple(shapes), split_of(subset) if subset else None, where)
 
 
 def _shape(node: ET.Element, where: str) -> ImportedShape:
@@ -109,4 +127,4 @@ def _shape(node: ET.Element, where: str) -> ImportedShape:
         except ValueError:
             raise FormatProblem(f"{where}@points: expected 'x,y;x,y;...'") from None
         return ImportedShape(name, "polygon", pts)
-    raise FormatProblem(f"{where}: <{node.tag}> is not supported")
+    raise FormatProblem(f"{where}: <{shown(node.tag, 40)[1:-1]}> is not supported")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,13 +84,21 @@ class ImportedShape:
 
 @dataclass(frozen=True)
 class ImportRecord:
-    """One image found in a dataset: ``path`` is relative to the dataset root (POSIX)."""
+    """One image found in a dataset: ``path`` is relative to the dataset root (POSIX).
+
+    ``source`` says where the dataset describes it (``"a.json"``, ``"x.json: images[3]"``),
+    for messages. ``annotated=False`` marks an image the format imports although no
+    annotation mentions it (a labelme or VOC folder's not-yet-annotated images); its
+    ``width``/``height`` may be 0, meaning "as the image file says".
+    """
 
     path: str
     width: int
     height: int
     shapes: tuple[ImportedShape, ...] = ()
     split: str | None = None
+    source: str = field(default="", compare=False)
+    annotated: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,11 +117,18 @@ class ImportRecord:
 class ImportResult:
     """What an importer found: records, class names in the dataset's order, and one line
     per problem (the file and key or line, then what is wrong). A problem skips only the
-    file, image or shape it is about."""
+    file, image or shape it is about.
+
+    ``referenced`` holds the paths (relative to the root) of every image an annotation
+    named, imported or not: `import_dataset` lists the other images under the root in
+    ``not_imported`` with a reason, so no image is left out without a word.
+    """
 
     records: list[ImportRecord] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    referenced: set[str] = field(default_factory=set)
+    not_imported: list[tuple[str, str]] = field(default_factory=list)
 
     def add_class(self, name: str) -> None:
         if name not in self.classes:
@@ -149,6 +165,25 @@ class ExportReport:
             "warnings": self.warnings,
             "verified": self.verified,
         }
+
+
+def is_number(v: Any) -> bool:
+    """A finite JSON number: not a bool, NaN or Infinity, nor an int too large for a float.
+
+    >>> [is_number(v) for v in (1, 2.5, True, float("nan"), 10**400, "3")]
+    [True, True, False, False, False, False]
+    """
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def is_count(v: Any) -> bool:
+    """A positive integer (a width or a height), not a bool."""
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
 
 def class_table(classes: Sequence[tuple[int, str]]) -> dict[int, str]:

@@ -5,7 +5,8 @@ Layout written::
     JPEGImages/<file_name>                 (the original extension is kept)
     Annotations/<file_name stem>.xml
     ImageSets/Main/{train,val,test}.txt     (stems, one per line, splits with images)
-    labelmap.txt                            (CVAT/Datumaro form: ``name:::`` per class)
+    labelmap.txt                            (CVAT/Datumaro form: ``name:::`` per class;
+                                            left out when a class name holds a ":")
 
 Coordinates are VOC's 1-based inclusive integer pixels: ``xmin = round(x1) + 1``,
 ``xmax = round(x2)``; reading back gives ``x1 = xmin - 1``, ``x2 = xmax``, so a box moves
@@ -19,17 +20,20 @@ import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
     FormatProblem,
     display,
+    image_files,
     image_size,
     inside,
     parse_xml,
     read_dataset_text,
     safe_relpath,
+    shown,
     walk_files,
     write_text,
     write_texts,
@@ -55,9 +59,6 @@ class VocExporter:
     tolerance_px = 0.0  # place() already rounds; the check compares the rounded boxes
 
     def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
-        bad = [n for n in names.values() if ":" in n or "\n" in n]
-        if bad:
-            raise LabelerError(f"class name {bad[0]!r} cannot be written to a VOC labelmap")
         out: list[Placed | str] = []
         for it in items:
             shapes = []
@@ -87,9 +88,13 @@ class VocExporter:
                 rel = f"ImageSets/Main/{split}.txt"
                 write_text(root / rel, "".join(s + "\n" for s in stems))
                 files.append(rel)
-        header = "# label:color_rgb:parts:actions\n"
-        write_text(root / "labelmap.txt", header + "".join(f"{n}:::\n" for _, n in classes))
-        files.append("labelmap.txt")
+        # labelmap.txt (CVAT's and Datumaro's addition to VOC) separates fields with ":"
+        # and has no escape: a class name holding one cannot be written, so the file is
+        # left out (VOC needs none; the names are in the XML files).
+        if not any(":" in n for _, n in classes):
+            header = "# label:color_rgb:parts:actions\n"
+            write_text(root / "labelmap.txt", header + "".join(f"{n}:::\n" for _, n in classes))
+            files.append("labelmap.txt")
         return files
 
 
@@ -123,36 +128,75 @@ def _xml(p: Placed, names: dict[int, str]) -> str:
 
 class VocImporter:
     """Reads ``Annotations/**/*.xml``; images from ``JPEGImages/<filename>`` (or beside
-    the XML); splits from ``ImageSets/Main/{train,val,test}.txt`` when present. Float
-    coordinates (written by some tools) are accepted."""
+    the XML); splits from ``ImageSets/Main/{train,val,test}.txt`` when present (one name
+    per line; names may hold spaces). Float coordinates (written by some tools) are
+    accepted. An image in ``JPEGImages/`` that no XML names is imported without shapes
+    (not yet annotated), unless its own ``Annotations/<stem>.xml`` could not be read,
+    which is reported instead. Every problem names the file and the record."""
 
     name = "voc"
 
     def detect(self, root: Path) -> bool:
         return (root / "Annotations").is_dir()
 
+    def describe(self, root: Path) -> str:
+        return "Annotations/: Pascal VOC XML files" if self.detect(root) else ""
+
+    def missing(self, root: Path) -> str | None:
+        ann_dir = root / "Annotations"
+        if not ann_dir.is_dir():
+            return f"no Annotations/ folder in {root}"
+        if not any(p.suffix == ".xml" for p in walk_files(root, ann_dir, [])):
+            return f"no XML file in {display(root, ann_dir)}/"
+        return None
+
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
         for line in _labelmap(root, result):
             result.add_class(line)
-        splits = _splits(root, result)
+        lists = _split_lists(root, result)
         ann_dir = root / "Annotations"
+        failed: dict[str, str] = {}  # the stem of an XML that failed: its name
         for path in walk_files(root, ann_dir, result.problems) if ann_dir.is_dir() else []:
             if path.suffix != ".xml":
                 continue
             label = display(root, path)
+            stem = path.relative_to(ann_dir).with_suffix("").as_posix()
             try:
                 record = _read_xml(root, path, label, result)
             except FormatProblem as e:
+                failed[stem] = label
                 result.problems.append(str(e))
                 continue
-            stem = path.relative_to(ann_dir).with_suffix("").as_posix()
-            result.records.append(
-                ImportRecord(
-                    record.path, record.width, record.height, record.shapes, splits.get(stem)
-                )
-            )
+            result.records.append(replace(record, split=_split_of(lists, stem)))
+        _add_unannotated(root, lists, failed, result)
         return result
+
+
+def _add_unannotated(
+    root: Path, lists: dict[str, str], failed: dict[str, str], result: ImportResult
+) -> None:
+    images = root / "JPEGImages"
+    if not images.is_dir():
+        return
+    named = {r.path for r in result.records} | result.referenced
+    for image in image_files(root, images, result.problems):
+        rel = image.relative_to(root).as_posix()
+        if rel in named:
+            continue
+        stem = image.relative_to(images).with_suffix("").as_posix()
+        result.referenced.add(rel)
+        if stem in failed:  # not "no shapes": its annotation exists and was not read
+            result.not_imported.append((rel, f"its {failed[stem]} could not be read"))
+            continue
+        try:
+            inside(root, image)
+        except FormatProblem as e:  # a link to an image outside the dataset
+            result.problems.append(f"{e}; not imported")
+            continue
+        result.records.append(
+            ImportRecord(rel, 0, 0, (), _split_of(lists, stem), "", annotated=False)
+        )
 
 
 def _labelmap(root: Path, result: ImportResult) -> list[str]:
@@ -168,10 +212,12 @@ def _labelmap(root: Path, result: ImportResult) -> list[str]:
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
             names.append(line.split(":", 1)[0].strip())
-    return names
+    return [n for n in names if n]
 
 
-def _splits(root: Path, result: ImportResult) -> dict[str, str]:
+def _split_lists(root: Path, result: ImportResult) -> dict[str, str]:
+    """Each line of the split lists (stripped) to its split; a line may hold spaces (a file
+    named ``IMG 0001.jpg``), so it is not cut into words."""
     out: dict[str, str] = {}
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
@@ -182,34 +228,47 @@ def _splits(root: Path, result: ImportResult) -> dict[str, str]:
         except FormatProblem as e:
             result.problems.append(str(e))
             continue
-        for line in text.split():
-            out.setdefault(line, split)
+        for line in text.splitlines():
+            if line.strip():
+                out.setdefault(line.strip(), split)
     return out
+
+
+def _split_of(lists: dict[str, str], stem: str) -> str | None:
+    return lists.get(stem)
 
 
 def _read_xml(root: Path, path: Path, label: str, result: ImportResult) -> ImportRecord:
     doc = parse_xml(root, path, label)
     if doc.tag != "annotation":
-        raise FormatProblem(f"{label}: expected <annotation>, found <{doc.tag}>")
+        raise FormatProblem(f"{label}: expected <annotation>, found <{shown(doc.tag, 40)[1:-1]}>")
     name = doc.findtext("filename")
     try:
         rel = safe_relpath(name or "")
     except FormatProblem as e:
         raise FormatProblem(f"{label}: filename: {e}") from None
     image = root / "JPEGImages" / rel
-    if not image.is_file() and (path.parent / rel).is_file():
+    if not os.path.isfile(image) and os.path.isfile(path.parent / rel):
         image = path.parent / rel
-    rel_path = inside(root, image)
+    try:
+        rel_path = inside(root, image)
+    except FormatProblem as e:
+        raise FormatProblem(f"{label}: filename: {e}") from None
+    result.referenced.add(rel_path)
     w, h = _size(doc, image, rel_path, label)
     shapes = []
     for k, obj in enumerate(doc.findall("object"), 1):
+        where = f"{label}: object[{k}]"
         try:
-            shapes.append(_object(obj, f"{label}: object[{k}]"))
-        except (FormatProblem, LabelerError) as e:
+            shapes.append(_object(obj, where))
+        except FormatProblem as e:
             result.problems.append(str(e))
             continue
+        except LabelerError as e:
+            result.problems.append(f"{where}: {e}")
+            continue
         result.add_class(shapes[-1].class_name)
-    return ImportRecord(rel_path, w, h, tuple(shapes))
+    return ImportRecord(rel_path, w, h, tuple(shapes), None, label)
 
 
 def _size(doc: ET.Element, image: Path, rel: str, label: str) -> tuple[int, int]:
@@ -217,10 +276,12 @@ def _size(doc: ET.Element, image: Path, rel: str, label: str) -> tuple[int, int]
         w = int(doc.findtext("size/width") or 0)
         h = int(doc.findtext("size/height") or 0)
     except ValueError:
-        raise FormatProblem(f"{label}: size: expected integer width and height") from None
+        raise FormatProblem(
+            f"{label}: size: expected integer width and height; {rel} not imported"
+        ) from None
     if w > 0 and h > 0:
         return w, h
-    if image.is_file():
+    if os.path.isfile(image):
         try:
             return image_size(image, rel)  # the header alone, refused over MAX_PIXELS
         except LabelerError as e:
@@ -238,6 +299,8 @@ def _object(obj: ET.Element, where: str) -> ImportedShape:
         try:
             coords.append(float(text))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise FormatProblem(f"{where}/bndbox/{tag}: expected a number, got {text!r}") from None
+            raise FormatProblem(
+                f"{where}/bndbox/{tag}: expected a number, got {shown(text)}"
+            ) from None
     xmin, ymin, xmax, ymax = coords
     return ImportedShape(name, "box", ((xmin - 1, ymin - 1), (xmax, ymax)))

@@ -29,13 +29,13 @@ from pathlib import Path, PurePosixPath
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
-    IMAGE_SUFFIXES,
     FormatProblem,
     display,
+    image_files,
     image_size,
     inside,
     read_dataset_text,
-    walk_files,
+    shown,
     write_text,
     write_texts,
 )
@@ -146,17 +146,27 @@ class YoloImporter:
 
     Split entries may be a folder or a list of folders; a ``.txt`` list of images is
     reported as unsupported. Folders are resolved next to the YAML file first, then under
-    ``path``; a folder outside the dataset root is refused. A label line with 5 values is
-    a box, with an odd number of 7 or more a polygon; anything else is reported with its
-    line number. An image with no label file has no shapes; an image whose label file is
-    refused (a link out of the dataset, not a regular file, over 16 MiB) is reported and not
-    imported, rather than imported as a background image.
+    ``path``, then, as Ultralytics does for Roboflow's ``../train/images``, without a
+    leading ``../``; a folder outside the dataset root is refused, and a folder listed for
+    two splits is read once, for the first. A label line with 5 values is a box, with an
+    odd number of 7 or more a polygon; anything else is reported with its line number. An
+    image with no label file has no shapes (a background image); an image whose label file
+    is refused (a link out of the dataset, not a regular file, over 16 MiB, not UTF-8) is
+    reported and not imported, rather than imported as a background image. The split
+    folders are the dataset: an image outside them is reported, not imported.
     """
 
     name = "yolo"
 
     def detect(self, root: Path) -> bool:
-        return _yaml_file(root) is not None and (root / "labels").is_dir()
+        return _yaml_file(root) is not None and _has_labels(root)
+
+    def describe(self, root: Path) -> str:
+        path = _yaml_file(root)
+        return f"{display(root, path)} and a labels folder" if path and _has_labels(root) else ""
+
+    def missing(self, root: Path) -> str | None:
+        return None if _yaml_file(root) else f"no data.yaml (nor any *.yaml) in {root}"
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
@@ -167,14 +177,24 @@ class YoloImporter:
         label = display(root, yaml_path)
         try:
             data = parse_yaml(read_dataset_text(root, yaml_path, label), label)
-            names = _names(data, label)
+            names = _names(data, label, result)
         except FormatProblem as e:
             result.problems.append(str(e))
             return result
         for name in names:
-            result.add_class(name)
+            if name is not None:
+                result.add_class(name)
+        seen: dict[str, str] = {}
         for split in SPLITS:
             for folder in _split_folders(root, yaml_path, data, split, label, result):
+                key = os.path.realpath(folder)
+                if key in seen:
+                    result.problems.append(
+                        f"{label}: {split}: folder {display(root, folder)} is {seen[key]}'s"
+                        f" too; its images are imported once, as {seen[key]}"
+                    )
+                    continue
+                seen[key] = split
                 _read_folder(root, folder, split, names, result)
         return result
 
@@ -186,19 +206,51 @@ def _yaml_file(root: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _names(data: dict, label: str) -> list[str]:
+def _has_labels(root: Path) -> bool:
+    """A ``labels`` folder at the root, or one folder down (Roboflow's train/labels)."""
+    return (root / "labels").is_dir() or any(p.is_dir() for p in root.glob("*/labels"))
+
+
+def _names(data: dict, label: str, result: ImportResult) -> list[str | None]:
+    """The class names by index. A name that is not text (null, a list) is reported and
+    its index left unusable; indices may be ints or digit strings (a JSON data.yaml)."""
     names = data.get("names")
     if isinstance(names, list):
-        out = [str(n) for n in names]
+        values = list(names)
     elif isinstance(names, dict):
-        keys = sorted(names)
-        if keys != list(range(len(keys))):
+        keys = {}
+        for key in names:
+            index = key if isinstance(key, int) and not isinstance(key, bool) else None
+            if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 10:
+                index = int(key)
+            if index is None or index in keys:
+                raise FormatProblem(
+                    f"{label}: names: key {shown(key)} is not a class index (0, 1, 2, ...)"
+                )
+            keys[index] = names[key]
+        if sorted(keys) != list(range(len(keys))):
             raise FormatProblem(f"{label}: names: expected indices 0..{len(keys) - 1}")
-        out = [str(names[k]) for k in keys]
+        values = [keys[i] for i in range(len(keys))]
     else:
         raise FormatProblem(f"{label}: names: expected a list or an index-to-name mapping")
-    if len(set(out)) != len(out):
-        raise FormatProblem(f"{label}: names: two classes share a name")
+    out: list[str | None] = []
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            name = str(value)
+        else:
+            result.problems.append(
+                f"{label}: names[{i}]: expected a name, got {shown(value)}; its labels are skipped"
+            )
+            out.append(None)
+            continue
+        if name in first:
+            result.problems.append(
+                f"{label}: names[{i}]: {shown(name)} is names[{first[name]}] too; their labels"
+                " share one class"
+            )
+        first.setdefault(name, i)
+        out.append(name)
     return out
 
 
@@ -214,30 +266,44 @@ def _split_folders(
         bases.append(yaml_path.parent / data["path"])  # an absolute path replaces the parent
     folders = []
     for value in entries:
-        if not isinstance(value, str) or value.endswith(".txt"):
+        if not isinstance(value, str) or not value or value.endswith(".txt"):
             result.problems.append(f"{label}: {split}: only image folders are supported")
             continue
-        folder = next((b / value for b in bases if (b / value).is_dir()), None)
-        if folder is None:
-            result.problems.append(f"{label}: {split}: folder {value!r} not found")
+        tries = [value] + ([value[3:]] if value.startswith("../") else [])
+        found = [b / v for v in tries for b in bases if os.path.isdir(b / v)]
+        if not found:
+            result.problems.append(f"{label}: {split}: folder {shown(value)} not found")
             continue
-        try:
-            inside(root, folder)
-        except FormatProblem:
-            result.problems.append(f"{label}: {split}: folder {value!r} is outside the dataset")
+        contained = [f for f in found if _contained(root, f)]
+        if not contained:
+            result.problems.append(
+                f"{label}: {split}: folder {shown(value)} is outside the dataset"
+            )
             continue
-        folders.append(folder)
+        folders.append(contained[0])
     return folders
 
 
+def _contained(root: Path, folder: Path) -> bool:
+    try:
+        inside(root, folder)
+        return True
+    except FormatProblem:
+        return False
+
+
 def _read_folder(
-    root: Path, folder: Path, split: str, names: list[str], result: ImportResult
+    root: Path, folder: Path, split: str, names: list[str | None], result: ImportResult
 ) -> None:
-    for image in walk_files(root, folder, result.problems):
-        if image.suffix.lower() not in IMAGE_SUFFIXES or not image.is_file():
-            continue
+    for image in image_files(root, folder, result.problems):
         try:
             rel = inside(root, image)
+        except FormatProblem as e:
+            result.problems.append(f"{e}; not imported")
+            result.referenced.add(image.relative_to(root).as_posix())
+            continue
+        result.referenced.add(rel)
+        try:
             w, h = image_size(image, rel)
         except (FormatProblem, LabelerError) as e:
             result.problems.append(str(e))
@@ -252,11 +318,13 @@ def _read_folder(
         except FormatProblem as e:  # not "no shapes": that would mark it a background image
             result.problems.append(f"{e}; {rel} not imported")
             continue
-        result.records.append(ImportRecord(rel, w, h, tuple(shapes), split))
+        result.records.append(
+            ImportRecord(rel, w, h, tuple(shapes), split, display(root, label_file))
+        )
 
 
 def _read_labels(
-    root: Path, path: Path, names: list[str], w: int, h: int, result: ImportResult
+    root: Path, path: Path, names: list[str | None], w: int, h: int, result: ImportResult
 ) -> list[ImportedShape]:
     label = display(root, path)
     shapes = []
@@ -270,21 +338,27 @@ def _read_labels(
     return shapes
 
 
-def _parse_line(tokens: list[str], names: list[str], w: int, h: int) -> ImportedShape:
+def _parse_line(tokens: list[str], names: list[str | None], w: int, h: int) -> ImportedShape:
     n = len(tokens) - 1
     if not (n == 4 or (n >= 6 and n % 2 == 0)):
         raise FormatProblem(
             f"expected a class and 4 numbers (box) or 6 or more (polygon), got {n} numbers"
         )
-    if not tokens[0].isdigit() or int(tokens[0]) >= len(names):
-        raise FormatProblem(f"class {tokens[0]!r} is not an index into names (0..{len(names) - 1})")
+    cls = tokens[0]
+    index = int(cls) if cls.isascii() and cls.isdigit() and len(cls) < 10 else len(names)
+    if index >= len(names):
+        raise FormatProblem(
+            f"class {shown(cls, 20)} is not an index into names (0..{len(names) - 1})"
+        )
+    name = names[index]
+    if name is None:
+        raise FormatProblem(f"class {index} has no usable name in the YAML file")
     try:
         vals = [float(t) for t in tokens[1:]]
     except ValueError:
         raise FormatProblem("coordinates must be numbers") from None
     if any(not (-0.001 <= v <= 1.001) for v in vals):
         raise FormatProblem("coordinates must be normalised to 0..1")
-    name = names[int(tokens[0])]
     if n == 4:
         cx, cy, bw, bh = vals
         return ImportedShape(
