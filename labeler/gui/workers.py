@@ -61,7 +61,7 @@ class Task(QRunnable):
         try:
             result = self.fn(self.signals.progressed.emit, self._stop.is_set)
         except Exception as e:  # the GUI shows it; a worker must never take the app down
-            self.signals.failed.emit(_message(e))
+            self.signals.failed.emit(error_message(e))
             return
         self.signals.finished.emit(result)
 
@@ -110,7 +110,8 @@ class Workers(QObject):
         return done
 
 
-def _message(e: Exception) -> str:
+def error_message(e: Exception) -> str:
+    """What a worker's error says to the user: its first line (its type when it says nothing)."""
     text = str(e) or type(e).__name__
     return text.splitlines()[0] if text else type(e).__name__
 
