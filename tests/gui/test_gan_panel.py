@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from labeler.app.imports import import_folders
 from labeler.app.splits import split_project
-from labeler.gui.gan_panel import GanPanel, class_lines, open_gan_panel
+from labeler.gui.gan_panel import GanPanel, open_gan_panel
 from labeler.store import gan as store
 
 TIMEOUT = 60_000
@@ -87,7 +87,9 @@ def test_training_then_suggestions_fill_the_review_grid(qtbot, labelled, opened)
 
     with qtbot.waitSignal(panel.review_loaded, timeout=TIMEOUT):
         qtbot.mouseClick(panel.suggest_button, Qt.MouseButton.LeftButton)
-    pending = store.list_suggestions(labelled, status="pending", class_id=panel._wanted_class)
+    pending = store.list_suggestions(
+        labelled, status="pending", class_id=panel.session.wanted_class
+    )
     assert panel.grid.count() == len(pending) > 0
     assert "waiting for review" in panel.suggest_status.text()
 
@@ -181,16 +183,3 @@ def test_errors_read_as_messages(qtbot, labelled, opened):
         qtbot.mouseClick(panel.suggest_button, Qt.MouseButton.LeftButton)
     assert "no generator yet" in failed.args[0]
     assert panel.error_label.isVisible() and panel.suggest_button.isEnabled()
-
-
-def test_class_lines_call_out_thin_classes():
-    stats = {
-        "classes": [
-            {"id": 1, "name": "airplane", "images": 5000},
-            {"id": 2, "name": "truck", "images": 50},
-            {"id": 3, "name": "cat", "images": 4000},
-        ]
-    }
-    lines = {cid: text for cid, text, _k in class_lines(stats, {2: 12})}
-    assert lines[2] == "truck: 50 images, 100× fewer than airplane — 12 pending"
-    assert lines[1] == "airplane: 5000 images" and lines[3] == "cat: 4000 images"
