@@ -1,7 +1,8 @@
 """Split and export: assign train/val/test, then write a checked dataset version.
 
-Both run the same store functions as `labeler split` and `labeler export`, on a pool thread
-with their own `Project` connection (a connection belongs to the thread that opened it). The
+Both run the same use cases as `labeler split` and `labeler export`, as jobs
+(`labeler.gui.jobs`): on a pool thread with their own `Project` connection (a connection
+belongs to the thread that opened it). The
 dialog only reads the window's project on the GUI thread (recipe names, version count). The
 result comes back as the same JSON the CLI prints with `--json`, so the dialog shows what a
 script would see.
@@ -40,7 +41,7 @@ from labeler.app.exports import export_project
 from labeler.app.splits import DEFAULT_RATIOS, split_json, split_project
 from labeler.core.formats import EXPORTERS, ExportCancelled
 from labeler.core.model import SPLITS
-from labeler.gui.workers import Task, Workers
+from labeler.gui.jobs import Job, JobContext, JobRunner
 from labeler.store.project import Project
 from labeler.store.recipes import list_recipes
 from labeler.store.versions import list_versions
@@ -101,8 +102,8 @@ class ExportDialog(QDialog):
         self.project = project
         self.setWindowTitle(f"Split and export — {project.path.stem}")
         self.resize(1100, 680)
-        self.workers: Workers | None = None
-        self.task: Task | None = None
+        self.workers: JobRunner | None = None  # made by the first job, gone when closed
+        self.task: Job | None = None
         self.last_split: dict | None = None
         self.last_export: dict | None = None
         self._target_edited = False
@@ -295,13 +296,13 @@ class ExportDialog(QDialog):
     # -- running work ---------------------------------------------------------------------------
     def _start(
         self,
-        fn: Callable[[Any, Any], Any],
+        fn: Callable[[JobContext], Any],
         on_done: Callable[[Any], None],
         on_failed: Callable[[str], None],
         label: str,
     ) -> None:
         if self.workers is None:
-            self.workers = Workers(threads=1, parent=self)
+            self.workers = JobRunner(self.project.path, threads=1, parent=self)
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.progress.setFormat(f"{label} %v / %m")
         self.task = self.workers.start(fn, on_done, on_failed, self._progressed)
@@ -330,15 +331,13 @@ class ExportDialog(QDialog):
         """Run `split_project` with the shown settings on a worker thread."""
         if self.busy or ratios_problem(self.ratios()):
             return
-        path, ratios, seed = self.project.path, self.ratios(), self.seed_spin.value()
+        ratios, seed = self.ratios(), self.seed_spin.value()
         reshuffle, by_folder = self.reshuffle.isChecked(), self.group_by_folder.isChecked()
 
-        def work(_progress: Any, _should_stop: Any) -> dict:
-            with Project.open(path) as p:
-                plan = split_project(
-                    p, ratios, seed, reshuffle=reshuffle, group_by_folder=by_folder
-                )
-                return split_json(p, plan)
+        def work(job: JobContext) -> dict:
+            p = job.project
+            plan = split_project(p, ratios, seed, reshuffle=reshuffle, group_by_folder=by_folder)
+            return split_json(p, plan)
 
         self.result_title.setText("Splitting…")
         self._start(work, self._split_done, self._split_failed, "splitting")
@@ -367,17 +366,21 @@ class ExportDialog(QDialog):
             "strip_metadata": self.strip_metadata.isChecked(),
             "overwrite": self.overwrite.isChecked(),
         }
-        path, fmt = self.project.path, self.format_combo.currentText()
+        fmt = self.format_combo.currentText()
 
-        def work(progress: Any, should_stop: Any) -> dict:
-            with Project.open(path) as p:
-                try:
-                    outcome = export_project(
-                        p, fmt, target, progress=progress, should_stop=should_stop, **kwargs
-                    )
-                except ExportCancelled as e:
-                    return {"cancelled": str(e)}
-                return outcome.to_json()
+        def work(job: JobContext) -> dict:
+            try:
+                outcome = export_project(
+                    job.project,
+                    fmt,
+                    target,
+                    progress=job.progress,
+                    should_stop=job.should_stop,
+                    **kwargs,
+                )
+            except ExportCancelled as e:
+                return {"cancelled": str(e)}
+            return outcome.to_json()
 
         self.result_title.setText(f"Exporting {fmt} to {target}…")
         self.summary.setText("")

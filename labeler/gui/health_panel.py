@@ -1,9 +1,10 @@
 """The Health panel: run the project's health checks off the GUI thread, read the findings,
 and act on them (relink moved files, drop duplicates, re-split, ask for GAN suggestions).
 
-Every read and write runs on a pool thread with its own `Project` connection (one SQLite
-connection per thread); results come back through signals. The window that opens the panel
-listens to `images_requested`, `gan_requested` and `project_changed`.
+Every read and write is a job (`labeler.gui.jobs`): it runs on a pool thread with its own
+`Project` connection (one SQLite connection per thread); results come back through signals.
+The window that opens the panel listens to `images_requested`, `gan_requested` and
+`project_changed`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from labeler.core.health import Finding, HealthReport
 from labeler.core.neardup import clusters_from_pairs
-from labeler.gui.workers import Task, Workers
+from labeler.gui.jobs import Job, JobContext, JobRunner
 from labeler.store.project import Project
 
 SEVERITY_COLOURS = {"error": "#c62828", "warning": "#e08a00", "info": "#1e6fbf"}
@@ -49,19 +50,6 @@ ACTION_LABELS = {
 }
 MAX_LISTED = 15
 """At most this many lines of a relink list go into a confirmation box."""
-
-
-def project_task(
-    path: Path, fn: Callable[..., Any]
-) -> Callable[[Callable[[int, int], None], Callable[[], bool]], Any]:
-    """Wrap `fn(project, progress, should_stop)` for a `Task`: the worker opens its own
-    connection to the project file (SQLite connections stay on the thread that made them)."""
-
-    def work(progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> Any:
-        with Project.open(path) as p:
-            return fn(p, progress, should_stop)
-
-    return work
 
 
 def duplicates_to_remove(finding: Finding) -> list[int]:
@@ -169,8 +157,8 @@ class HealthPanel(QDialog):
         self.path = project.path
         self.report: HealthReport | None = None
         self.cards: list[FindingCard] = []
-        self.workers = Workers(threads=1, parent=self)
-        self._task: Task | None = None
+        self.workers = JobRunner(self.path, threads=1, parent=self)
+        self._task: Job | None = None
         self._build()
         self.resize(760, 640)
 
@@ -235,15 +223,18 @@ class HealthPanel(QDialog):
         layout.addWidget(scroll, 1)
 
     # -- the check ------------------------------------------------------------------------
-    def start_check(self) -> Task | None:
+    def start_check(self) -> Job | None:
         """Run every health check on a worker; the findings replace the list when done."""
         from labeler.app.health import project_health
 
         decode = self.decode_box.isChecked()
 
-        def check(p: Project, progress, should_stop) -> HealthReport:
+        def check(job: JobContext) -> HealthReport:
             return project_health(
-                p, decode_images=decode, progress=progress, should_stop=should_stop
+                job.project,
+                decode_images=decode,
+                progress=job.progress,
+                should_stop=job.should_stop,
             )
 
         return self._start(check, self._check_done, "Checking…")
@@ -315,7 +306,8 @@ class HealthPanel(QDialog):
         ):
             return
 
-        def relink(p: Project, _progress, _stop) -> int:
+        def relink(job: JobContext) -> int:
+            p = job.project
             with p.atomic():  # one transaction: all relinked or none
                 for r in rows:
                     p.relink_image(int(r["image_id"]), r["new_path"])
@@ -334,8 +326,8 @@ class HealthPanel(QDialog):
         ):
             return
 
-        def remove(p: Project, _progress, _stop) -> int:
-            p.remove_images(ids)
+        def remove(job: JobContext) -> int:
+            job.project.remove_images(ids)
             return len(ids)
 
         self._start(remove, lambda _n: self._action_done("remove_duplicates"), "Removing…")
@@ -351,8 +343,8 @@ class HealthPanel(QDialog):
             return
         from labeler.app.splits import split_project
 
-        def resplit(p: Project, _progress, _stop) -> None:
-            split_project(p, reshuffle=True)
+        def resplit(job: JobContext) -> None:
+            split_project(job.project, reshuffle=True)
 
         self._start(resplit, lambda _r: self._action_done("resplit"), "Re-splitting…")
 
@@ -374,31 +366,25 @@ class HealthPanel(QDialog):
 
         report, title = self.report, f"Health of {self.path.name}"
         self._start(
-            lambda p, _pr, _s: write_html(report, out, title, project=p),
+            lambda job: write_html(report, out, title, project=job.project),
             lambda target: self.summary.setText(f"Report written to {target}"),
             "Writing the report…",
         )
 
     # -- running work ---------------------------------------------------------------------
     def _start(
-        self,
-        fn: Callable[..., Any],
-        on_done: Callable[[Any], None],
-        label: str,
-        *,
-        open_project: bool = True,
-    ) -> Task | None:
+        self, fn: Callable[[JobContext], Any], on_done: Callable[[Any], None], label: str
+    ) -> Job | None:
         if self._task is not None:
             return None  # one job at a time; the buttons are disabled meanwhile
         self.error_label.hide()
-        work = project_task(self.path, fn) if open_project else (lambda pr, s: fn(None, pr, s))
 
         def done(result: Any) -> None:
             self._task = None
             self._idle()
             on_done(result)
 
-        task = self.workers.start(work, done, self._failed, self._progressed)
+        task = self.workers.start(fn, done, self._failed, self._progressed)
         if task is None:
             return None
         self._task = task
@@ -434,8 +420,7 @@ class HealthPanel(QDialog):
     def cancel(self) -> None:
         """Ask the running check to stop; it reports the findings of the checks that ran."""
         if self._task is not None:
-            self._task.cancel()
-            if self.workers.pool.tryTake(self._task):  # never started: it will not report
+            if self._task.cancel():  # it had not begun: it will not report
                 self._task = None
                 self._idle()
                 return
@@ -459,8 +444,8 @@ class HealthPanel(QDialog):
         # Closing only hides the panel (it may be shown again), so stop the job but keep the
         # pool; a check cancels within one image, writes are short.
         if self._task is not None:
-            self._task.cancel()
-            self.workers.pool.waitForDone(10_000)
+            self.cancel()
+            self.workers.wait(10_000)
         super().closeEvent(event)
 
 
