@@ -3,7 +3,8 @@
 An edit knows the image it touches, how to apply itself to a `Project` and how to take itself
 back. Each `do`/`undo` is one transaction, so a crash between two edits loses neither. Shapes
 keep their ids across undo/redo (a deleted shape comes back under its id through
-`Project.restore_shape`), so later edits that name those ids stay valid.
+`Project.restore_shape`), so later edits that name those ids stay valid. Once done or undone,
+an edit says what it changed (`change`), so a view follows it without reading the image again.
 
 >>> edit = AddShapes(image_id, [Shape.box(cat, 10, 10, 50, 40)])   # doctest: +SKIP
 >>> edit.do(project); edit.undo(project); edit.do(project)          # doctest: +SKIP
@@ -19,8 +20,26 @@ from labeler.core.shapes import Shape
 from labeler.store.project import Project
 
 
+@dataclass(frozen=True, slots=True)
+class ShapeChange:
+    """What a done (or undone) edit changed on its image: the ids it removed and the shapes it
+    wrote (new, restored or changed, each with its id).
+
+    >>> ShapeChange(removed=(2,), written=(Shape.tag(1, id=5),)).apply(shapes)  # doctest: +SKIP
+    """
+
+    removed: tuple[int, ...] = ()
+    written: tuple[Shape, ...] = ()
+
+    def apply(self, shapes: Sequence[Shape]) -> list[Shape]:
+        """The image's shapes after the edit, from its shapes before, in the store's order."""
+        gone = set(self.removed) | {s.id for s in self.written}
+        kept = [s for s in shapes if s.id not in gone]
+        return sorted([*kept, *self.written], key=lambda s: s.id or 0)
+
+
 class Edit:
-    """One user edit on one image. Subclasses implement `do` and `undo`."""
+    """One user edit on one image. Subclasses implement `do`, `undo` and `change`."""
 
     image_id: int
     text: str = "edit"
@@ -31,9 +50,17 @@ class Edit:
     def undo(self, project: Project) -> None:
         raise NotImplementedError
 
+    def change(self, undone: bool = False) -> ShapeChange:
+        """What the last `do` (or, with `undone`, the last `undo`) changed on the image."""
+        return ShapeChange()
+
     def merge(self, other: Edit) -> bool:
         """Absorb `other` (the edit that came next) when both are one gesture; True if done."""
         return False
+
+
+def _ids(shapes: Sequence[Shape]) -> tuple[int, ...]:
+    return tuple(s.id for s in shapes if s.id is not None)
 
 
 @dataclass
@@ -58,6 +85,11 @@ class AddShapes(Edit):
             for s in self.shapes:
                 project.delete_shape(s.id)  # type: ignore[arg-type]
 
+    def change(self, undone: bool = False) -> ShapeChange:
+        if undone:
+            return ShapeChange(removed=_ids(self.shapes))
+        return ShapeChange(written=tuple(self.shapes))
+
 
 @dataclass
 class DeleteShapes(Edit):
@@ -78,6 +110,11 @@ class DeleteShapes(Edit):
         with project.atomic():
             for s in self.shapes:
                 project.restore_shape(self.image_id, s)
+
+    def change(self, undone: bool = False) -> ShapeChange:
+        if undone:
+            return ShapeChange(written=tuple(self.shapes))
+        return ShapeChange(removed=_ids(self.shapes))
 
 
 @dataclass
@@ -102,6 +139,9 @@ class UpdateShapes(Edit):
 
     def undo(self, project: Project) -> None:
         self._write(project, self.before)
+
+    def change(self, undone: bool = False) -> ShapeChange:
+        return ShapeChange(written=tuple(self.before if undone else self.after))
 
     @staticmethod
     def _write(project: Project, shapes: Sequence[Shape]) -> None:
@@ -132,6 +172,7 @@ class SetTag(Edit):
     text: str = "tag image"
     _had_tag: bool = field(default=False, repr=False)
     _removed: list[Shape] = field(default_factory=list, repr=False)
+    _tag: Shape | None = field(default=None, repr=False)
 
     def do(self, project: Project) -> None:
         with project.atomic():
@@ -140,6 +181,8 @@ class SetTag(Edit):
                 for s in project.shapes(self.image_id)
             )
             self._removed = project.set_tag(self.image_id, self.class_id)
+            # Adding a tag that is there returns it as stored: its id, for `change`.
+            self._tag = project.add_shape(self.image_id, Shape.tag(self.class_id))
 
     def undo(self, project: Project) -> None:
         with project.atomic():
@@ -147,6 +190,14 @@ class SetTag(Edit):
                 project.remove_tag(self.image_id, self.class_id)
             for s in self._removed:
                 project.restore_shape(self.image_id, s)
+
+    def change(self, undone: bool = False) -> ShapeChange:
+        tag = () if self._tag is None else (self._tag,)
+        if undone:
+            return ShapeChange(
+                removed=() if self._had_tag else _ids(tag), written=tuple(self._removed)
+            )
+        return ShapeChange(removed=_ids(self._removed), written=tag)
 
 
 @dataclass
@@ -171,6 +222,10 @@ class RemoveTag(Edit):
     def undo(self, project: Project) -> None:
         if self._removed is not None:
             project.restore_shape(self.image_id, self._removed)
+
+    def change(self, undone: bool = False) -> ShapeChange:
+        gone = () if self._removed is None else (self._removed,)
+        return ShapeChange(written=gone) if undone else ShapeChange(removed=_ids(gone))
 
 
 @dataclass

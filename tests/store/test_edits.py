@@ -130,6 +130,49 @@ def test_a_failed_edit_changes_nothing(setup):
     assert _state(p, img) == [(a.id, "box", cat, ((0, 0), (10, 10)))]
 
 
+def _edits(img, cat, dog, a, b, tag):
+    """One of each edit, on an image holding box `a`, polygon `b` and a `cat` tag."""
+    return {
+        "add": AddShapes(img, [Shape.box(dog, 1, 1, 4, 4), Shape.tag(dog)]),
+        "delete": DeleteShapes(img, [a, tag]),
+        "update": UpdateShapes(img, [a, b], [a.translated(2, 2), b.with_class(dog)]),
+        "set tag": SetTag(img, dog),  # single-label: the cat tag goes
+        "same tag": SetTag(img, cat),
+        "remove tag": RemoveTag(img, cat),
+        "remove absent tag": RemoveTag(img, dog),
+        "status": SetStatus(img, "new", "reviewed"),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "add",
+        "delete",
+        "update",
+        "set tag",
+        "same tag",
+        "remove tag",
+        "remove absent tag",
+        "status",
+    ],
+)
+def test_an_edits_change_turns_the_shapes_before_into_the_shapes_after(setup, name):
+    p, img, cat, dog = setup
+    a = p.add_shape(img, Shape.box(cat, 0, 0, 10, 10))
+    b = p.add_shape(img, Shape.polygon(cat, [(1, 1), (9, 1), (5, 8)]))
+    tag = p.add_shape(img, Shape.tag(cat))
+    e = _edits(img, cat, dog, a, b, tag)[name]
+    held = p.shapes(img)
+    for undone in (False, True, False):
+        if undone:
+            e.undo(p)
+        else:
+            e.do(p)
+        held = e.change(undone).apply(held)
+        assert [(s.id, s) for s in held] == [(s.id, s) for s in p.shapes(img)]
+
+
 def test_queries_page_filter_sort_and_position(setup):
     from labeler.store import queries
     from labeler.store.queries import ImageQuery
