@@ -54,21 +54,24 @@ from types import ModuleType
 from typing import Any, Literal
 
 from labeler import __version__
-from labeler.core.augment import Op, register_op, registered_ops, unregister_op
+from labeler.core.augment import OPS, Op
 from labeler.core.errors import LabelerError
-from labeler.core.formats import EXPORTERS, IMPORTERS, register_exporter, register_importer
-from labeler.core.health.extra import (
-    HealthCheck,
-    register_health_check,
-    registered_health_checks,
-    unregister_health_check,
-)
+from labeler.core.formats import EXPORTERS, IMPORTERS
+from labeler.core.health import HEALTH_CHECKS, HealthCheck
+from labeler.core.registry import Registry
 
 ENTRY_POINT_GROUP = "labeler.plugins"
 BUILTIN = "labeler.builtin"
 SETTINGS_FILE = "plugins.json"
 Source = Literal["built-in", "entry point", "folder"]
-KINDS = ("ops", "exporters", "importers", "health_checks")
+REGISTRIES: dict[str, Registry[Any]] = {
+    "ops": OPS,
+    "exporters": EXPORTERS,
+    "importers": IMPORTERS,
+    "health_checks": HEALTH_CHECKS,
+}
+"""Every registry a plugin can add to, by the name `Additions` and ``plugins list`` use."""
+KINDS = tuple(REGISTRIES)
 
 
 # -- what the CLI and GUI show ------------------------------------------------------------------
@@ -134,33 +137,27 @@ class PluginAPI:
 
     def add_op(self, op: type[Op]) -> type[Op]:
         """An augmentation op class (see ``labeler.core.augment.Op``); returns it."""
-        self._check_open()
-        register_op(op)  # the same class twice is fine: op modules also register on import
-        self._added["ops"].append(op.name)
-        return op
+        return self._add("ops", getattr(op, "name", ""), op)
 
     def add_exporter(self, exporter: Any) -> Any:
         """An ``Exporter`` (``name``, ``importer``, ``tolerance_px``, ``place``, ``write``)."""
-        self._check_open()
-        if EXPORTERS.get(getattr(exporter, "name", None)) is not exporter:
-            register_exporter(exporter)
-        self._added["exporters"].append(exporter.name)
-        return exporter
+        return self._add("exporters", getattr(exporter, "name", ""), exporter)
 
     def add_importer(self, importer: Any) -> Any:
         """An ``Importer`` (``name``, ``detect``, ``read``)."""
-        self._check_open()
-        if IMPORTERS.get(getattr(importer, "name", None)) is not importer:
-            register_importer(importer)
-        self._added["importers"].append(importer.name)
-        return importer
+        return self._add("importers", getattr(importer, "name", ""), importer)
 
     def add_health_check(self, name: str, check: HealthCheck) -> HealthCheck:
         """A health check ``check(HealthData) -> list[Finding]``, run after the built-in ones."""
+        return self._add("health_checks", name, check)
+
+    def _add(self, kind: str, name: str, obj: Any) -> Any:
+        # The registry applies the kind's rule. The same object twice is fine: op modules also
+        # register on import, and the built-in plugin claims what the core registered.
         self._check_open()
-        register_health_check(name, check)
-        self._added["health_checks"].append(name)
-        return check
+        REGISTRIES[kind].register(name, obj)
+        self._added[kind].append(name)
+        return obj
 
     def _check_open(self) -> None:
         if not self._open:
@@ -426,33 +423,15 @@ def _with(status: PluginStatus, **changes: Any) -> PluginStatus:
     return PluginStatus(**{**status.__dict__, **changes})
 
 
-# Every registry as (read, remove, put back); the snapshot/restore pair below makes a plugin's
-# registration one transaction whether it used the API or registered straight into core.
+# A snapshot of every registry before a plugin loads makes its registration one transaction,
+# whether it used the API or registered straight into core.
 def _snapshot() -> dict[str, dict[str, object]]:
-    return {
-        "ops": dict(registered_ops()),
-        "exporters": dict(EXPORTERS),
-        "importers": dict(IMPORTERS),
-        "health_checks": dict(registered_health_checks()),
-    }
+    return {kind: registry.snapshot() for kind, registry in REGISTRIES.items()}
 
 
 def _restore(snap: dict[str, dict[str, object]]) -> None:
-    for name in set(registered_ops()) - set(snap["ops"]):
-        unregister_op(name)
-    for name, cls in snap["ops"].items():
-        if registered_ops().get(name) is not cls:
-            unregister_op(name)
-            register_op(cls)  # type: ignore[arg-type]
-    for live, old in ((EXPORTERS, snap["exporters"]), (IMPORTERS, snap["importers"])):
-        live.clear()  # in place: other modules hold references to these dicts
-        live.update(old)  # type: ignore[arg-type]
-    for name in set(registered_health_checks()) - set(snap["health_checks"]):
-        unregister_health_check(name)
-    for name, check in snap["health_checks"].items():
-        if registered_health_checks().get(name) is not check:
-            unregister_health_check(name)
-            register_health_check(name, check)  # type: ignore[arg-type]
+    for kind, registry in REGISTRIES.items():
+        registry.restore(snap[kind])
 
 
 def _added(before: dict[str, dict[str, object]], api: PluginAPI) -> Additions:
@@ -465,14 +444,9 @@ def _added(before: dict[str, dict[str, object]], api: PluginAPI) -> Additions:
 
 
 def _unregister(adds: Additions) -> None:
-    for name in adds.ops:
-        unregister_op(name)
-    for name in adds.exporters:
-        EXPORTERS.pop(name, None)
-    for name in adds.importers:
-        IMPORTERS.pop(name, None)
-    for name in adds.health_checks:
-        unregister_health_check(name)
+    for kind, registry in REGISTRIES.items():
+        for name in getattr(adds, kind):
+            registry.unregister(name)
 
 
 # -- the built-in plugin ----------------------------------------------------------------------------
@@ -483,13 +457,15 @@ def _builtin_candidate() -> _Candidate:
 
 
 def register_builtin(api: PluginAPI) -> None:
-    """Claim what the core registered on import (ops, formats) through the plugin API.
+    """Claim what the core registered on import (ops, formats, health checks) through the
+    plugin API.
 
     The core cannot import this module (it is the bottom layer), so its features register
-    themselves when ``labeler.core.augment`` and ``labeler.core.formats`` are imported; this
-    lists them under ``labeler.builtin`` with the same calls a plugin makes (ADR 0060).
+    themselves when ``labeler.core.augment``, ``labeler.core.formats`` and
+    ``labeler.core.health`` are imported; this lists them under ``labeler.builtin`` with the
+    same calls a plugin makes (ADR 0060).
     """
-    for _name, cls in sorted(registered_ops().items()):
+    for _name, cls in sorted(OPS.items()):
         if _is_core(cls):
             api.add_op(cls)
     for _name, exporter in sorted(EXPORTERS.items()):
@@ -498,7 +474,7 @@ def register_builtin(api: PluginAPI) -> None:
     for _name, importer in sorted(IMPORTERS.items()):
         if _is_core(type(importer)):
             api.add_importer(importer)
-    for name, check in registered_health_checks().items():
+    for name, check in HEALTH_CHECKS.items():
         if _is_core(check):
             api.add_health_check(name, check)
 

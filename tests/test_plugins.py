@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from labeler import plugins
-from labeler.core.augment import make_op, registered_ops
+from labeler.core.augment import OPS, make_op, registered_ops
 from labeler.core.errors import LabelerError
 from labeler.core.formats import EXPORTERS, IMPORTERS
-from labeler.core.health import HealthData, HealthImage, run_health
-from labeler.core.health.extra import registered_health_checks
+from labeler.core.health import HEALTH_CHECKS, HealthData, HealthImage, run_health
 
 GOOD = """
 import numpy as np
@@ -66,10 +65,10 @@ def fake_distribution(site: Path, dist: str, version: str, eps: dict[str, str]) 
 
 def registries() -> dict[str, dict]:
     return {
-        "ops": dict(registered_ops()),
-        "exporters": dict(EXPORTERS),
-        "importers": dict(IMPORTERS),
-        "checks": dict(registered_health_checks()),
+        "ops": OPS.snapshot(),
+        "exporters": EXPORTERS.snapshot(),
+        "importers": IMPORTERS.snapshot(),
+        "checks": HEALTH_CHECKS.snapshot(),
     }
 
 
@@ -115,6 +114,14 @@ def test_the_built_in_features_are_listed_through_the_same_api():
     assert set(builtin.adds.ops) == {
         n for n, c in registered_ops().items() if c.__module__.startswith("labeler.core.")
     }
+    assert builtin.adds.health_checks == (
+        "missing",
+        "balance",
+        "duplicates",
+        "files",
+        "annotations",
+        "classifier",
+    ), "Labeler's own health checks are registered like a plugin's, in the order they run"
     with pytest.raises(LabelerError, match="cannot be disabled"):
         plugins.set_plugin_enabled("labeler.builtin", False)
 
@@ -199,7 +206,7 @@ BROKEN = {
         def register(api):
             api.add_op(Rotate)
         """,
-        "register() failed: ValueError: an op named 'rotate' is already registered",
+        "register() failed: LabelerError: an op named 'rotate' is already registered",
     ),
     "clashing_format": (
         """
@@ -218,7 +225,7 @@ BROKEN = {
         def register(api):
             pass
         """,
-        "import failed: ValueError: an op named 'horizontal_flip' is already registered",
+        "import failed: LabelerError: an op named 'horizontal_flip' is already registered",
     ),
     "raises_when_called": (
         """
@@ -269,7 +276,7 @@ def test_a_plugin_failing_midway_leaves_nothing_registered(user_dir):
             api.add_op(Half)
             api.add_exporter(Exp())
             api.add_health_check("test.half", lambda data: [])
-            IMPORTERS["test-sneaky"] = EXPORTERS["csv"]   # behind the API's back
+            IMPORTERS.register("test-sneaky", IMPORTERS["csv"])   # behind the API's back
             api.add_importer(IMPORTERS["coco"].__class__())   # clashes: 'coco' is taken
         """,
     )

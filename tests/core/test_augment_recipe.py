@@ -192,7 +192,9 @@ def test_a_plugin_op_registers_serialises_and_runs() -> None:
             return image & np.uint8((0xFF << (8 - drawn["bits"])) & 0xFF)
 
     try:
-        with pytest.raises(ValueError, match="already registered"):
+        with pytest.raises(
+            LabelerError, match="an op named 'test_posterize' is already registered"
+        ):
             register_op(type("Other", (Op,), {"name": "test_posterize"}))
         recipe = Recipe.from_dict(_doc({"op": "test_posterize", "params": {"bits": [3, 3]}}))
         img = np.full((4, 4), 0xFF, np.uint8)

@@ -318,7 +318,7 @@ def test_check_after_export_catches_a_lossy_plugin(dataset, tmp_path):
         with pytest.raises(LabelerError, match="already registered"):
             register_exporter(_LossyExporter())
     finally:
-        EXPORTERS.pop("test-lossy")
+        EXPORTERS.unregister("test-lossy")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 

@@ -1,7 +1,7 @@
 """Augmentation: recipes of ops, applied to images together with their boxes and polygons.
 
 numpy and OpenCV only. Importing this package registers the built-in ops; plugins add theirs
-with ``register_op``.
+with ``register_op`` (the table is `OPS`).
 
 >>> recipe = load_recipe("light.json")                               # doctest: +SKIP
 >>> image2, shapes2 = augment_copy(image, shapes, recipe, image_key=sha, copy_index=0)  # doctest: +SKIP
@@ -33,6 +33,7 @@ from labeler.core.augment.recipe import (
 )
 from labeler.core.augment.registry import (
     MAX_OUTPUT_PIXELS,
+    OPS,
     Choice,
     Flag,
     Number,
@@ -48,6 +49,7 @@ from labeler.core.augment.registry import (
 
 __all__ = [
     "MAX_OUTPUT_PIXELS",
+    "OPS",
     "SCHEMA_VERSION",
     "AugmentJob",
     "AugmentResult",

@@ -20,7 +20,6 @@ True
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.registry import Registry, did_you_mean
 
 Drawn = dict[str, Any]
 
@@ -157,7 +157,7 @@ class Op:
         if unknown:
             known = ", ".join(self.params) or "none"
             raise LabelerError(
-                f"{where}: unknown parameter {unknown[0]!r}{_did_you_mean(unknown[0], self.params)}"
+                f"{where}: unknown parameter {unknown[0]!r}{did_you_mean(unknown[0], self.params)}"
                 f"; expected: {known}"
             )
         checked: dict[str, Any] = {}
@@ -230,52 +230,43 @@ class Op:
         return f"{type(self).__name__}({args})"
 
 
-_REGISTRY: dict[str, type[Op]] = {}
-
-
-def register_op(cls: type[Op]) -> type[Op]:
-    """Class decorator adding an op to the registry; the name must be new and snake_case."""
+def _check_op(name: str, cls: type[Op]) -> None:
+    """The rule for an op: a subclass of `Op` whose snake_case ``name`` it is registered
+    under; its parameter declarations are frozen here, so no one changes them later."""
     if not (isinstance(cls, type) and issubclass(cls, Op)):
         raise TypeError("register_op expects a subclass of labeler.core.augment.Op")
     if not cls.name or not cls.name.replace("_", "").isalnum() or cls.name != cls.name.lower():
         raise ValueError(f"op name {cls.name!r} must be non-empty snake_case")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"an op named {cls.name!r} is already registered")
+    if name != cls.name:
+        raise ValueError(f"op {cls.name!r} must be registered under its own name, not {name!r}")
     if not isinstance(cls.params, MappingProxyType):
         cls.params = MappingProxyType(dict(cls.params))
-    _REGISTRY[cls.name] = cls
-    return cls
+
+
+OPS: Registry[type[Op]] = Registry("op", check=_check_op)
+"""Every augmentation op by name: the built-in ones register on import, plugins' likewise."""
+
+
+def register_op(cls: type[Op]) -> type[Op]:
+    """Class decorator adding an op to `OPS`; the name must be new and snake_case."""
+    return OPS.register(getattr(cls, "name", ""), cls)
 
 
 def unregister_op(name: str) -> None:
     """Remove an op (for plugin unloading and tests)."""
-    _REGISTRY.pop(name, None)
+    OPS.unregister(name)
 
 
 def registered_ops() -> Mapping[str, type[Op]]:
-    """The registered ops by name (a read-only view)."""
-    return MappingProxyType(_REGISTRY)
+    """The registered ops by name (a live read-only view)."""
+    return OPS.view()
 
 
 def get_op(name: str, *, where: str = "") -> type[Op]:
     """The op class registered under ``name``, or a LabelerError suggesting a close name."""
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        prefix = f"{where}: " if where else ""
-        raise LabelerError(
-            f"{prefix}unknown op {name!r}{_did_you_mean(name, _REGISTRY)}"
-            f"; known ops: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    return OPS.get(name, where=where)
 
 
 def make_op(name: str, values: Mapping[str, Any] | None = None, *, where: str = "") -> Op:
     """Build a validated op instance: ``make_op("rotate", {"angle": [-15, 15]})``."""
     return get_op(name, where=where)(values, where=where or name)
-
-
-def _did_you_mean(name: Any, known: Mapping[str, Any]) -> str:
-    if not isinstance(name, str):
-        return ""
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,7 +1,7 @@
-"""The exporter and importer interfaces and the registry that plugins extend.
+"""The exporter and importer interfaces and the registries that plugins extend.
 
-The registries are plain dicts, name to object; tests iterate over them, so a format
-registered without a round trip test fails the suite.
+`EXPORTERS` and `IMPORTERS` are `labeler.core.registry.Registry` tables, name to object;
+tests iterate over them, so a format registered without a round trip test fails the suite.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats.model import ExportItem, ImportResult
+from labeler.core.registry import Registry
 from labeler.core.shapes import Shape
 
 
@@ -66,46 +67,38 @@ class Importer(Protocol):
     def read(self, root: Path) -> ImportResult: ...
 
 
-EXPORTERS: dict[str, Exporter] = {}
-IMPORTERS: dict[str, Importer] = {}
+def _check_exporter(name: str, exporter: Exporter) -> None:
+    if not isinstance(exporter, Exporter):
+        raise LabelerError(f"{exporter!r} is not an exporter (needs name, importer, place, write)")
+
+
+def _check_importer(name: str, importer: Importer) -> None:
+    if not isinstance(importer, Importer):
+        raise LabelerError(f"{importer!r} is not an importer (needs name, detect, read)")
+
+
+EXPORTERS: Registry[Exporter] = Registry("exporter", called="export format", check=_check_exporter)
+IMPORTERS: Registry[Importer] = Registry("importer", called="import format", check=_check_importer)
 
 
 def register_exporter(exporter: Exporter, replace: bool = False) -> Exporter:
     """Add an exporter under ``exporter.name``; a plugin passes ``replace=True`` to override."""
-    if not isinstance(exporter, Exporter):
-        raise LabelerError(f"{exporter!r} is not an exporter (needs name, importer, place, write)")
-    if exporter.name in EXPORTERS and not replace:
-        raise LabelerError(f"an exporter named {exporter.name!r} is already registered")
-    EXPORTERS[exporter.name] = exporter
-    return exporter
+    return EXPORTERS.register(getattr(exporter, "name", ""), exporter, replace=replace)
 
 
 def register_importer(importer: Importer, replace: bool = False) -> Importer:
     """Add an importer under ``importer.name``; a plugin passes ``replace=True`` to override."""
-    if not isinstance(importer, Importer):
-        raise LabelerError(f"{importer!r} is not an importer (needs name, detect, read)")
-    if importer.name in IMPORTERS and not replace:
-        raise LabelerError(f"an importer named {importer.name!r} is already registered")
-    IMPORTERS[importer.name] = importer
-    return importer
+    return IMPORTERS.register(getattr(importer, "name", ""), importer, replace=replace)
 
 
 def get_exporter(name: str) -> Exporter:
-    try:
-        return EXPORTERS[name]
-    except KeyError:
-        raise LabelerError(
-            f"unknown export format {name!r}; known: {', '.join(sorted(EXPORTERS))}"
-        ) from None
+    """The exporter called ``name``, or a `LabelerError` that suggests a close name."""
+    return EXPORTERS.get(name)
 
 
 def get_importer(name: str) -> Importer:
-    try:
-        return IMPORTERS[name]
-    except KeyError:
-        raise LabelerError(
-            f"unknown import format {name!r}; known: {', '.join(sorted(IMPORTERS))}"
-        ) from None
+    """The importer called ``name``, or a `LabelerError` that suggests a close name."""
+    return IMPORTERS.get(name)
 
 
 def clipped(shape: Shape, width: int, height: int) -> Shape:

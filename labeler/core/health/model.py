@@ -104,6 +104,21 @@ class HealthOptions:
     """The moved-file search hashes at most this many candidate files."""
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInput(HealthData):
+    """What every registered health check is called with: the project's `HealthData`, with
+    the images as the run left them (``exists`` stat'ed; sizes and grey/colour filled in when
+    the images were decoded), plus what the run worked out once for all checks: the
+    ``options``, each image's set of classes (``labels``), the classifier ``features`` of the
+    decoded images (empty without a decode), and the report's ``stats``, to which a check may
+    add its own under its name. A plugin's check may read it as a plain `HealthData`."""
+
+    options: HealthOptions = field(default_factory=HealthOptions)
+    labels: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    features: Mapping[int, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Finding:
     """One problem (or notable fact) the lead should see, with what to do about it.

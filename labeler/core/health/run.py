@@ -1,4 +1,4 @@
-"""`run_health`: every check over a project's plain data, in one cancellable pass."""
+"""`run_health`: every registered check over a project's plain data, in one cancellable pass."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from labeler.core.health.annotations import check_annotations
-from labeler.core.health.balance import balance_stats, check_balance, image_classes
-from labeler.core.health.classifier import check_suspicious, image_features
-from labeler.core.health.duplicates import check_duplicates
-from labeler.core.health.extra import run_extra_checks
-from labeler.core.health.files import check_files, check_missing
+from labeler.core.health.balance import image_classes
+from labeler.core.health.checks import registered_health_checks, run_check
+from labeler.core.health.classifier import image_features
 from labeler.core.health.model import (
     SEVERITIES,
+    CheckInput,
     Finding,
     HealthData,
     HealthImage,
@@ -28,8 +26,6 @@ from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progres
 
 LoadImage = Callable[[int], "np.ndarray | None"]
 """load_image(image_id) -> the decoded image (grey or BGR, uint8), or None if it cannot be read."""
-
-_STAGES = 5
 
 
 def run_health(
@@ -44,9 +40,10 @@ def run_health(
     Without ``load_image`` only the fast checks run (metadata, hashes, geometry: seconds for
     100,000 images). With it, every existing image is decoded once: unreadable files are
     found, unknown sizes and grey/colour are filled in, and the suspicious-label classifier
-    runs. ``progress(done, total)`` is called as images and stages complete; when
-    ``should_stop()`` turns True the report of the checks done so far comes back with
-    ``cancelled=True``.
+    runs. Then every registered check runs in turn, Labeler's own first (see
+    ``labeler.core.health.checks``). ``progress(done, total)`` is called as images and checks
+    complete; when ``should_stop()`` turns True the report of the checks done so far comes
+    back with ``cancelled=True``.
 
     >>> from labeler.core.health import HealthData, HealthImage
     >>> report = run_health(HealthData([HealthImage(1, "a.jpg", exists=True)]))
@@ -56,7 +53,8 @@ def run_health(
     opts = options or HealthOptions()
     progress = progress or no_progress
     stop = should_stop or never_stop
-    total = (len(data.images) if load_image else 0) + _STAGES
+    checks = list(registered_health_checks().items())
+    total = (len(data.images) if load_image else 0) + len(checks)
     images = [_stat(im) for im in data.images]
     findings: list[Finding] = []
     stats: dict[str, Any] = {"images": {"total": len(images)}}
@@ -69,34 +67,23 @@ def run_health(
     features: dict[int, np.ndarray] = {}
     if load_image is not None:
         images = _decode_all(images, load_image, features, progress, stop, total)
-    done_units = total - _STAGES
-    labels = image_classes(images, data.shapes)
-    stages = [
-        lambda: check_missing(images, list(data.search_roots), opts),
-        lambda: _with_stats("balance", balance_and_stats(images, data, labels, opts)),
-        lambda: _with_stats("duplicates", check_duplicates(images, data.classes, labels, opts)),
-        lambda: _with_stats("files", check_files(images, opts)),
-        lambda: _with_stats(
-            "annotations", check_annotations(images, data.shapes, data.classes, opts)
-        ),
-    ]
-    if features:
-        stages.append(
-            lambda: _with_stats(
-                "classifier", check_suspicious(features, labels, data.classes, opts)
-            )
-        )
-    for stage in stages:
+    done_units = total - len(checks)
+    given = CheckInput(
+        tuple(images),
+        data.shapes,
+        data.classes,
+        data.search_roots,
+        options=opts,
+        labels=image_classes(images, data.shapes),
+        features=features,
+        stats=stats,
+    )
+    for name, check in checks:
         if stop():
             return done(cancelled=True)
-        found = stage()
-        if isinstance(found, tuple):
-            found, (key, value) = found
-            stats[key] = value
-        findings.extend(found)
+        findings.extend(run_check(name, check, given))
         done_units += 1
         progress(min(done_units, total), total)
-    findings.extend(run_extra_checks(replace(data, images=tuple(images))))  # plugins' checks
     stats["images"].update(
         {
             "missing": sum(1 for im in images if im.exists is False),
@@ -106,15 +93,6 @@ def run_health(
         }
     )
     return done()
-
-
-def balance_and_stats(images, data: HealthData, labels, opts: HealthOptions):
-    stats = balance_stats(images, data.shapes, data.classes, labels)
-    return check_balance(images, data.classes, labels, stats, opts), stats
-
-
-def _with_stats(key: str, pair: tuple[list[Finding], Any]) -> tuple[list[Finding], tuple[str, Any]]:
-    return pair[0], (key, pair[1])
 
 
 def _stat(im: HealthImage) -> HealthImage:
