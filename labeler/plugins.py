@@ -45,7 +45,6 @@ import importlib.metadata as md
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -56,6 +55,7 @@ from typing import Any, Literal
 from labeler import __version__
 from labeler.core.augment import OPS, Op
 from labeler.core.errors import LabelerError
+from labeler.core.files import atomic_write_text
 from labeler.core.formats import EXPORTERS, IMPORTERS
 from labeler.core.health import HEALTH_CHECKS, HealthCheck
 from labeler.core.registry import Registry
@@ -298,17 +298,7 @@ def set_plugin_enabled(name: str, enabled: bool) -> None:
         raise LabelerError("the built-in features cannot be disabled")
     disabled = disabled_plugins()
     disabled = disabled - {name} if enabled else disabled | {name}
-    path = settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"disabled": sorted(disabled)}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".plugins-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(settings_path(), json.dumps({"disabled": sorted(disabled)}, indent=2) + "\n")
     with _LOCK:
         if _STATUSES is not None:
             _STATUSES = [_with(s, enabled=enabled) if s.name == name else s for s in _STATUSES]

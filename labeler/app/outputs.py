@@ -11,7 +11,8 @@ compared resolved *and* by ``(st_dev, st_ino)``, so a symlink, a hard link, a bi
 a descriptor of the database would drop SQLite's POSIX locks (DESIGN.md, "Files and processes").
 
 Files are then written to a temporary name in the same folder and renamed into place
-(``atomic_write_bytes`` / ``atomic_write_text``), so a failure leaves the old file (or none).
+(``atomic_write_bytes`` / ``atomic_write_text``, from ``labeler.core.files``), so a failure
+leaves the old file (or none).
 
 >>> target = check_output_path(project, "report.html")              # doctest: +SKIP
 >>> atomic_write_text(target, html)                                 # doctest: +SKIP
@@ -20,14 +21,15 @@ Files are then written to a temporary name in the same folder and renamed into p
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats.export import make_parents, remove_created
+from labeler.core.files import atomic_write_bytes, atomic_write_text
 from labeler.store.project import Project
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_output_path"]
 
 Kind = Literal["file", "folder"]
 Ident = tuple[int, int]
@@ -81,37 +83,6 @@ def check_output_path(
         if hit is not None:
             raise refuse(f"it holds {hit}, an image of the project; choose another folder")
     return target
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk and rename it
-    into place: readers see the old file or the new one, never half of one. A failure removes
-    the temporary file and the folders this call created, and raises one ``LabelerError``
-    line naming ``path``. Check the path with ``check_output_path`` first."""
-    target = Path(path).absolute()
-    created: list[Path] = []
-    tmp: str | None = None
-    try:
-        created = make_parents(target.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        remove_created(created)
-        if isinstance(e, OSError):
-            raise LabelerError(f"cannot write {target}: {e.strerror or e}") from None
-        raise
-    return target
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """``atomic_write_bytes`` for UTF-8 text (line ends as given)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -23,10 +23,23 @@ from labeler.core.errors import LabelerError
 from labeler.core.held import is_held
 from labeler.core.imagehash import phash
 
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-)
-SUPPORTED_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "BMP", "TIFF", "WEBP", "MPO"})
+_SUFFIX_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_SUFFIX_FORMATS)
+"""The one list of image file suffixes, for every place that looks for images (folder import,
+dataset formats, the search for moved files): a file is an image to us when our probe accepts
+its format (`SUPPORTED_FORMATS`) and OpenCV decodes it, and these are those formats' suffixes."""
+JPEG_EXTENSIONS: frozenset[str] = frozenset(s for s, f in _SUFFIX_FORMATS.items() if f == "JPEG")
+SUPPORTED_FORMATS: frozenset[str] = frozenset(_SUFFIX_FORMATS.values()) | {"MPO"}
+"""Pillow's names of the formats `read_header` accepts (MPO is a JPEG with extra frames)."""
 
 MAX_PIXELS = 200_000_000
 """Decompression-bomb guard: a file whose header claims more pixels than this (200 MP, e.g.
@@ -60,6 +73,8 @@ class ImageInfo:
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """True when the name has one of `SUPPORTED_EXTENSIONS` (any case): the file is then
+    probed, and refused with a reason if its content is not such an image."""
     return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
@@ -98,9 +113,9 @@ def check_pixels(width: int, height: int) -> None:
         )
 
 
-# The formats whose headers we let Pillow parse (PPM covers .pgm/.ppm, which OpenCV reads;
-# JPEG covers MPO, which its factory returns).
-_HEADER_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "PPM")
+# The formats whose headers we let Pillow parse: those we import (JPEG covers MPO, which its
+# factory returns), so a file of another format is refused at its header, wherever it is read.
+_HEADER_FORMATS = tuple(sorted(SUPPORTED_FORMATS - {"MPO"}))
 
 
 def _open_header(
@@ -140,9 +155,9 @@ def file_header(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     """(format, stored width, stored height) of an image file, read from its header alone
     (no EXIF orientation applied) and refused over `MAX_PIXELS` before anything decodes it.
 
-    Only the header is read for every format Pillow knows lazily (JPEG, PNG, TIFF, BMP,
-    PPM; WebP reads the file's bytes but decodes nothing), so a small file that claims a
-    huge size costs nothing.
+    Only the header is read for every format Pillow knows lazily (JPEG, PNG, TIFF, BMP;
+    WebP reads the file's bytes but decodes nothing), so a small file that claims a huge
+    size costs nothing.
     """
     # O_NONBLOCK: a FIFO named like an image must not hang the import (it is refused below).
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)

@@ -1,4 +1,5 @@
-"""The callback types every long-running function takes (import, export, augment, train).
+"""The callback types every long-running function takes (import, export, augment, train):
+one owner, so every layer names them alike.
 
 The CLI wraps them in a progress bar on stderr; the GUI in a worker that emits signals.
 """
@@ -6,12 +7,17 @@ The CLI wraps them in a progress bar on stderr; the GUI in a worker that emits s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 ProgressFn = Callable[[int, int], None]
 """progress(done, total): called as work advances; total may be 0 when unknown."""
 
 ShouldStop = Callable[[], bool]
 """should_stop(): polled between units of work; True asks the function to stop cleanly."""
+
+StatsFn = Callable[[dict[str, Any]], None]
+"""progress(stats) for work measured as it goes rather than counted against a total (GAN and
+classifier training, sampling): ``{"step": ..., "losses": ..., "eta_s": ...}``."""
 
 
 def no_progress(done: int, total: int) -> None:

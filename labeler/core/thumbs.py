@@ -7,12 +7,12 @@ The cache is disposable (any file may vanish); a thumbnail is made from a reduce
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from labeler.core.files import atomic_writer
 from labeler.core.images import decode, read_file_bytes
 
 THUMB_SIZE = 128
@@ -67,8 +67,7 @@ def _write_atomic(path: Path, img: np.ndarray) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
         if ok:
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(buf.tobytes())
-            os.replace(tmp, path)
+            with atomic_writer(path, sync=False) as f:  # a disposable cache: no fsync
+                f.write(buf.tobytes())
     except OSError:
         pass  # a read-only or full cache only costs speed

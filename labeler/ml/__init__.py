@@ -2,8 +2,9 @@
 
 Importing this package is cheap: torch is loaded only when one of the names below is first used,
 so the CLI and the GUI can refer to ``labeler.ml`` without paying for torch at start-up. Only
-torch, torchvision, numpy, the standard library and ``labeler.core.errors`` are used here, so the
-package runs on a headless GPU machine.
+torch, torchvision, numpy, the standard library and the standard-library-only parts of the core
+(``labeler.core.errors``, ``.files``, ``.progress``) are used here, so the package runs on a
+headless GPU machine.
 """
 
 from __future__ import annotations

@@ -9,9 +9,7 @@ execution. The networks are rebuilt from the JSON config and filled with ``load_
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -20,38 +18,28 @@ from typing import Any
 import torch
 
 from labeler.core.errors import LabelerError
+from labeler.core.files import atomic_write_text, atomic_writer, sha256_file
 from labeler.ml.gan import GanConfig, Generator
 
 GAN_FORMAT = "labeler.gan"
 FORMAT_VERSION = 1
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (identifies the generator behind every suggestion)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_payload(
     payload: dict[str, Any], path: str | Path, sidecar: dict[str, Any] | None = None
 ) -> str:
-    """Write ``payload`` atomically (temp file + ``os.replace``); return its SHA-256.
+    """Write ``payload`` atomically (a unique temporary name, fsync, ``os.replace``); return
+    its SHA-256, which identifies the generator behind every suggestion.
 
     ``sidecar`` is written as ``<path>.json`` (same stem) for people and for the CLI.
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_writer(path) as f:
+        torch.save(payload, f)
     digest = sha256_file(path)
     if sidecar is not None:
-        side = path.with_suffix(".json")
-        tmp_side = side.with_name(side.name + ".tmp")
-        tmp_side.write_text(json.dumps({**sidecar, "sha256": digest}, indent=2, sort_keys=True))
-        os.replace(tmp_side, side)
+        side = json.dumps({**sidecar, "sha256": digest}, indent=2, sort_keys=True)
+        atomic_write_text(path.with_suffix(".json"), side)
     return digest
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labeler.core.errors import LabelerError
+from labeler.core.progress import ShouldStop, StatsFn
 from labeler.ml.checkpoint import FORMAT_VERSION, load_payload, load_state, save_payload
 from labeler.ml.data import check_images, check_labels, class_weights, sample_weights, to_float
 from labeler.ml.device import autocast, memory_format, resolve_device
@@ -131,8 +131,8 @@ def train_classifier(
     balanced: bool = False,
     seed: int = 0,
     device: str = "auto",
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: StatsFn | None = None,
+    should_stop: ShouldStop | None = None,
     *,
     weighted_loss: bool = False,
     batch_size: int = 128,

@@ -3,12 +3,12 @@ scored on held-out real images, plus KID/FID of the generated images per class."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.progress import ShouldStop, StatsFn
 from labeler.ml.classifier import Classifier, train_classifier, training_budget
 from labeler.ml.data import check_images, check_labels
 from labeler.ml.device import resolve_device
@@ -26,8 +26,8 @@ def evaluate(
     epochs: float | None = None,
     seed: int = 0,
     device: str = "auto",
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: StatsFn | None = None,
+    should_stop: ShouldStop | None = None,
     *,
     batch_size: int = 128,
     arch: str = "resnet18",

@@ -11,7 +11,7 @@ yardstick; (d) farthest-point sampling on features picks ``deficit`` diverse sur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from labeler.core.errors import LabelerError
-from labeler.ml.checkpoint import load_generator, sha256_file
+from labeler.core.files import sha256_file
+from labeler.core.progress import ShouldStop, StatsFn
+from labeler.ml.checkpoint import load_generator
 from labeler.ml.data import check_images, check_labels, to_uint8
 from labeler.ml.device import autocast, resolve_device
 from labeler.ml.gan import GanConfig, Generator
@@ -267,8 +269,8 @@ def suggest(
     *,
     max_pool: int = 10000,
     batch_size: int = 256,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: StatsFn | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> SuggestResult:
     """Generate, filter and pick suggestions for every class below ``target``.
 

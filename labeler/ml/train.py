@@ -22,20 +22,20 @@ import torch
 import torch.nn.functional as F
 
 from labeler.core.errors import LabelerError
+from labeler.core.files import sha256_file
+from labeler.core.progress import ShouldStop, StatsFn
 from labeler.ml.checkpoint import (
     FORMAT_VERSION,
     GAN_FORMAT,
     load_payload,
     load_state,
     save_payload,
-    sha256_file,
 )
 from labeler.ml.data import RealSampler, check_labels, dataset_length
 from labeler.ml.device import autocast, memory_format, resolve_device
 from labeler.ml.diffaug import DEFAULT_POLICY, diff_augment
 from labeler.ml.gan import Discriminator, GanConfig, Generator, build
 
-Progress = Callable[[dict[str, Any]], None]
 DEFAULT_STEPS = 2000
 RUN_NAME = re.compile(r"^(\d{5})-gan-")
 
@@ -85,8 +85,8 @@ def train_gan(
     device: str = "auto",
     batch_size: int = 64,
     seed: int = 0,
-    progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: StatsFn | None = None,
+    should_stop: ShouldStop | None = None,
     resume: bool = True,
     *,
     width: str = "base",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labeler.core.errors import LabelerError
-from labeler.ml.checkpoint import sha256_file
+from labeler.core.files import sha256_file
 from labeler.ml.suggest import (
     consistent,
     deficits,

@@ -28,6 +28,7 @@ from labeler.core import procs
 from labeler.core.augment.engine import augment, rng_for
 from labeler.core.augment.recipe import Recipe
 from labeler.core.errors import LabelerError
+from labeler.core.files import atomic_writer
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.shapes import Shape
 
@@ -112,13 +113,8 @@ def write_image(path: Path, image: np.ndarray) -> None:
     """Encode by extension (JPEG quality 95, PNG) and replace ``path`` atomically."""
     buf = encode_image(path, image)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(buf)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, sync=False) as f:  # written by the thousand; see atomic_writer
+        f.write(buf)
 
 
 def run_job(job: AugmentJob, recipe: Recipe, seed: int) -> AugmentResult:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 from labeler.core.augment.geometry import BORDERS, INTERPOLATIONS, WarpSettings
 from labeler.core.augment.registry import Op, get_op
 from labeler.core.errors import LabelerError
+from labeler.core.files import atomic_writer
 
 SCHEMA_VERSION = 1
 
@@ -351,13 +351,7 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
 
 
 def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
-    """Write the canonical JSON atomically (temp file, then replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(recipe.to_json())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the canonical JSON atomically (temporary file, then replace); an OSError (no
+    such folder, no permission) propagates as the OS gave it and leaves no file behind."""
+    with atomic_writer(path) as f:
+        f.write(recipe.to_json().encode("utf-8"))

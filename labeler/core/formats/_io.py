@@ -14,7 +14,6 @@ Kept free of format knowledge so each format module stays about its own layout.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import re
@@ -33,12 +32,15 @@ import numpy as np
 
 from labeler.core.errors import LabelerError
 from labeler.core.held import is_held, refuse_held
-from labeler.core.images import BadImage, check_pixels, file_header, read_file_bytes, read_header
-
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jpe", ".pgm", ".ppm"}
+from labeler.core.images import (
+    JPEG_EXTENSIONS,
+    BadImage,
+    check_pixels,
+    file_header,
+    read_file_bytes,
+    read_header,
 )
-_JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
+
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 MiB = 1024 * 1024
@@ -339,11 +341,14 @@ def _ns(name: str) -> str:
     return "{" + name if "}" in name else name
 
 
+# An export's files are written into its own temporary folder, which is checked and then
+# renamed into place as a whole (ADR 0022): no single file needs an atomic write of its own,
+# and an fsync per label file would make a YOLO export of 100,000 images wait on the disk
+# 100,000 times (`labeler.core.files` has the atomic write for single outputs).
 def write_text(path: Path, text: str) -> None:
     """Write UTF-8 with LF line ends whatever the OS, so exports are byte-identical."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+    path.write_bytes(text.encode("utf-8"))
 
 
 def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
@@ -353,20 +358,10 @@ def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
 
     def one(item: tuple[str, str]) -> None:
-        with open(root / item[0], "w", encoding="utf-8", newline="\n") as f:
-            f.write(item[1])
+        (root / item[0]).write_bytes(item[1].encode("utf-8"))
 
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
         list(pool.map(one, files))
-
-
-def sha256_file(path: Path) -> str:
-    refuse_held(path)  # a link to a project this process has open (ADR 0081)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def num(v: float) -> int | float:
@@ -378,7 +373,7 @@ def num(v: float) -> int | float:
 # -- images -------------------------------------------------------------------------------
 def exif_orientation(path: Path) -> int:
     """The EXIF orientation (1..8) of a JPEG, 1 when absent, unreadable, or not a JPEG."""
-    if path.suffix.lower() not in _JPEG_SUFFIXES or is_held(path):
+    if path.suffix.lower() not in JPEG_EXTENSIONS or is_held(path):
         return 1
     try:
         with open(path, "rb") as f:
@@ -418,7 +413,7 @@ def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
     """(width, height) as displayed, EXIF orientation applied, from the header alone.
 
     JPEG and PNG headers are parsed here; every other format by Pillow, which reads TIFF,
-    BMP, WebP and PPM headers without decoding. A header that claims more than
+    BMP and WebP headers without decoding. A header that claims more than
     ``MAX_PIXELS`` is refused (`BadImage`, a `LabelerError`) and no pixel is ever decoded,
     so a small file claiming a huge size costs nothing. Messages start with ``label`` (the
     path when not given).
@@ -501,7 +496,7 @@ def write_upright(src: Path, dst: Path) -> None:
     metadata at all (OpenCV writes none). JPEG at quality 95; PNG and others lossless."""
     img = read_image(src)
     ext = dst.suffix.lower() or ".png"
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in _JPEG_SUFFIXES else []
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in JPEG_EXTENSIONS else []
     ok, buf = cv2.imencode(ext, img, params)
     if not ok:
         raise LabelerError(f"cannot encode {dst.name}")

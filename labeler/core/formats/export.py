@@ -22,30 +22,29 @@ import stat
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from labeler.core.errors import LabelerError
+from labeler.core.files import make_parents, remove_created, sha256_file
 from labeler.core.formats._io import (
     exif_orientation,
     image_size,
     link_or_copy,
-    sha256_file,
     write_text,
     write_upright,
 )
 from labeler.core.formats.base import Exporter, Placed, get_exporter, get_importer
 from labeler.core.formats.model import SPLITS, ExportItem, ExportReport, class_table
+from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 
 try:  # POSIX: a running export locks its temporary folder, so a cleanup can tell it is alive
     import fcntl
 except ImportError:  # pragma: no cover - Windows: leftovers are removed after a day instead
     fcntl = None  # type: ignore[assignment]
 
-Progress = Callable[[int, int], None]
-ShouldStop = Callable[[], bool]
 MANIFEST = "manifest.json"
 TOOL = "labeler"
 MAX_MANIFEST_BYTES = 1 << 30
@@ -73,7 +72,7 @@ def export_dataset(
     out_dir: str | os.PathLike[str],
     overwrite: bool = False,
     manifest: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     should_stop: ShouldStop | None = None,
     strip_metadata: bool = False,
 ) -> ExportReport:
@@ -94,8 +93,8 @@ def export_dataset(
     names = class_table(classes)
     _check_items(items, names)
     target = check_export_target(out_dir, overwrite, items)
-    stop = should_stop or (lambda: False)
-    tick = progress or (lambda done, total: None)
+    stop = should_stop or never_stop
+    tick = progress or no_progress
 
     created = make_parents(target.parent)
     tmp: LockedDir | None = None
@@ -137,7 +136,7 @@ def _build(
     root: Path,
     final_dir: Path,
     manifest: Mapping[str, Any],
-    tick: Progress,
+    tick: ProgressFn,
     stop: ShouldStop,
     strip_metadata: bool,
 ) -> ExportReport:
@@ -508,27 +507,6 @@ def _shown(filename: Any, root: Path, final_dir: Path) -> Path:
 
 
 # -- folders we create, and what a killed export leaves behind ------------------------------------
-def make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; returns those created, outermost first, for
-    ``remove_created`` to take away when the work that needed them fails."""
-    missing = []
-    p = folder
-    while not p.exists() and not p.is_symlink() and p.parent != p:
-        missing.append(p)
-        p = p.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    return missing[::-1]
-
-
-def remove_created(created: Sequence[Path]) -> None:
-    """Remove folders ``make_parents`` created, innermost first, while they are empty."""
-    for p in reversed(created):
-        try:
-            os.rmdir(p)
-        except OSError:
-            return
-
-
 class LockedDir:
     """A new hidden temporary folder that this process holds a lock on while it works in it,
     so ``remove_leftovers`` in another process leaves it alone."""

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
-    IMAGE_SUFFIXES,
     FormatProblem,
     display,
     image_size,
@@ -25,6 +24,7 @@ from labeler.core.formats._io import (
 )
 from labeler.core.formats.base import Placed
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.images import is_image_path
 from labeler.core.shapes import Shape
 
 
@@ -88,7 +88,7 @@ class ImageFolderImporter:
                     continue
                 result.add_class(class_dir.name)
                 for image in walk_files(root, class_dir, result.problems):
-                    if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
+                    if is_image_path(image) and image.is_file():
                         _add(root, image, class_dir.name, split, result)
         return result
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import Counter, defaultdict
@@ -13,20 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from labeler.core.files import sha256_file
 from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural
-from labeler.core.held import HeldFile, refuse_held
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-
-
-def sha256_file(path: str | Path) -> str:
-    refuse_held(path)  # a link to the open project is not an image (ADR 0081)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
+from labeler.core.held import HeldFile
+from labeler.core.images import is_image_path
 
 SEARCH_LIMITS = {"files": 200_000, "folders": 20_000, "depth": 6, "seconds": 20.0}
 """How far the search for moved files may go: files listed, folders entered, levels below a
@@ -141,7 +130,7 @@ def _image_files(
                 dirs[:] = []
             dirs.sort()
             for fn in filenames:
-                if Path(fn).suffix.lower() in IMAGE_SUFFIXES:
+                if is_image_path(fn):
                     seen.add(Path(dirpath, fn))
             if len(seen) >= bounds["files"]:
                 log.cut_short = f"{bounds['files']} files listed"

@@ -1,0 +1,110 @@
+"""Files we hash and files we write: one owner for each, used by every layer.
+
+- `sha256_file` is the identity of a file's bytes (images, export annotation files, GAN
+  checkpoints); like every function that opens a file a user or a dataset named, it refuses a
+  (link to a) project file this process holds open (ADR 0081).
+- `atomic_writer`, `atomic_write_bytes` and `atomic_write_text` write a whole file under a
+  unique temporary name beside it, flush it to disk and rename it into place, so a reader (or a
+  crash) sees the old file or the new one, never half of one; a failure leaves no temporary
+  file behind. Two writers of one file never share a temporary name.
+
+>>> target = atomic_write_text(folder / "report.html", html)          # doctest: +SKIP
+>>> with atomic_writer(folder / "checkpoint.pt") as f:                # doctest: +SKIP
+...     torch.save(payload, f)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from labeler.core.errors import LabelerError
+from labeler.core.held import refuse_held
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (a checkpoint need not fit in
+    memory). Raises `HeldFile` for a project file this process has open, and OSError when
+    the file cannot be read."""
+    refuse_held(path)  # a link to the open project is not a file of ours (ADR 0081)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str], *, sync: bool = True) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content into; when the block ends without an
+    exception it is flushed, fsynced and renamed onto ``path``. On an exception the temporary
+    file is removed and the exception (an OSError as the OS gave it) propagates. The folder
+    must exist; use `atomic_write_bytes` for whole contents and one-line errors.
+
+    ``sync=False`` leaves out the fsync, for files written by the thousand whose loss in a
+    power cut costs nothing (thumbnails, an export's augmented copies in its staging folder):
+    they are still never seen half-written."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see `atomic_writer`), making missing folders
+    first. A failure removes the temporary file and the folders this call made, and raises
+    one `LabelerError` line naming the path. Returns the path made absolute.
+
+    Outputs a user named are checked first (``labeler.app.outputs.check_output_path``)."""
+    target = Path(path).absolute()
+    created: list[Path] = []
+    try:
+        created = make_parents(target.parent)
+        with atomic_writer(target) as f:
+            f.write(data)
+    except BaseException as e:
+        remove_created(created)
+        if isinstance(e, OSError):
+            raise LabelerError(f"cannot write {target}: {e.strerror or e}") from None
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """`atomic_write_bytes` for UTF-8 text; line ends are written as given (LF stays LF on
+    every OS, so what we write is byte-identical everywhere)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, outermost first, for
+    ``remove_created`` to take away when the work that needed them fails."""
+    missing = []
+    p = folder
+    while not p.exists() and not p.is_symlink() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
+
+
+def remove_created(created: Sequence[Path]) -> None:
+    """Remove folders ``make_parents`` created, innermost first, while they are empty."""
+    for p in reversed(created):
+        try:
+            os.rmdir(p)
+        except OSError:
+            return
