@@ -1,5 +1,6 @@
-"""Fixtures for the first-party plugins' tests: an isolated HOME and config dir, and a way to
-load a plugin the way a user installs one by hand, by putting it in the user plugin folder.
+"""Fixtures for the first-party plugins' tests: a way to load a plugin the way a user installs
+one by hand, by putting it in the user plugin folder (the isolated HOME and config dir it lands
+in come from the repository's root conftest.py).
 
 The plugins are never pip-installed for the suite; `load_from_folder` copies the package into
 ``$XDG_CONFIG_HOME/labeler/plugins`` and loads it through ``labeler.plugins.load_plugins``.
@@ -7,27 +8,13 @@ The plugins are never pip-installed for the suite; `load_from_folder` copies the
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["LABELER_PROGRESS"] = "0"
-
 PLUGINS = Path(__file__).resolve().parent
 DEMO_PHOTOS = PLUGINS.parent / "resources" / "demo-photos"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
 
 
 @pytest.fixture

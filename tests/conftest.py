@@ -1,26 +1,13 @@
-"""Shared fixtures. Tests run offscreen, with HOME and Qt settings in a temp folder."""
+"""Shared fixtures: a project, the demo photos, a CIFAR slice. Offscreen Qt and an isolated
+HOME come from the repository's root conftest.py, which the plugins' tests share."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["LABELER_PROGRESS"] = "0"
-
-from testdata import CIFAR_MINI, DEMO_PHOTOS  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+from testdata import CIFAR_MINI, DEMO_PHOTOS
 
 
 @pytest.fixture

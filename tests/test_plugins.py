@@ -5,6 +5,7 @@ ever loaded from a project's folder."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -91,6 +92,16 @@ def by_name(statuses) -> dict[str, plugins.PluginStatus]:
 
 
 # -- where plugins come from -----------------------------------------------------------------
+def test_every_test_has_its_own_home_and_config(tmp_path_factory):
+    """The root conftest.py isolates HOME for the suite and the plugins' tests alike: no test
+    loads the user's plugins or changes their plugins.json."""
+    base = tmp_path_factory.getbasetemp()
+    for var in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "APPDATA"):
+        assert Path(os.environ[var]).is_relative_to(base), var
+    for platform in ("linux", "win32", "darwin"):
+        assert plugins.plugin_dir(platform).is_relative_to(base), platform
+
+
 def test_config_dir_follows_each_platform(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("APPDATA", str(tmp_path / "roaming"))
