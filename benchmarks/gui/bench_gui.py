@@ -142,7 +142,7 @@ def bench_open(rows: int) -> None:
     print(
         f"open {rows:>7,} images: {opened * 1000:7.0f} ms  goal < 2000 ms  ratio {opened / 2:.2f}"
         f"   RSS +{after_open - base:5.1f} MB after open, +{scrolled - base:5.1f} MB after"
-        f" scrolling all ({len(w.model._pages)} pages cached)"
+        f" scrolling all ({len(w.session.images._pages)} pages cached)"
     )
 
 

@@ -2,21 +2,26 @@
 and when it is enabled. Menus, the cheat sheet (F1) and the shortcut settings dialog all read
 this table; user key bindings live in QSettings under `shortcuts/<id>`.
 
-Callbacks take the window's controller surface (`MainWindow`) and call one method each, so
-the behaviour lives in testable methods and this file stays a table.
+An intent (`run`) takes the Qt-free `Session` (undo, paste, review, next image, tools...), so
+what a key does is testable without Qt; `enabled` and `checked` read the session too. What
+only opens a dialog or moves the view (`show`) takes the window's `Views`, declared here, so
+this module never imports the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow
+
+from labeler.app.session import Session
 
 if TYPE_CHECKING:
-    from labeler.gui.main_window import MainWindow
+    from labeler.gui.canvas import Canvas
 
 
 def app_settings() -> QSettings:
@@ -24,20 +29,40 @@ def app_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Labeler", "Labeler")
 
 
-Run = Callable[["MainWindow"], Any]
-When = Callable[["MainWindow"], bool]
+class Views(Protocol):
+    """What the table's `show` commands call: dialogs and the canvas's view."""
+
+    canvas: Canvas
+
+    def ask_new_project(self) -> None: ...
+    def ask_open_project(self) -> None: ...
+    def ask_import_folder(self) -> None: ...
+    def ask_add_class(self) -> None: ...
+    def ask_go_to(self) -> None: ...
+    def close(self) -> bool: ...
+    def delete_selection(self) -> None: ...
+    def select_all(self) -> None: ...
+    def open_data_tool(self, name: str) -> Any: ...
+    def show_shortcut_settings(self) -> None: ...
+    def show_cheat_sheet(self) -> None: ...
+    def show_about(self) -> None: ...
 
 
-def _has_project(w: MainWindow) -> bool:
-    return w.project is not None
+Run = Callable[[Session], Any]
+Show = Callable[[Views], Any]
+When = Callable[[Session], bool]
 
 
-def _has_image(w: MainWindow) -> bool:
-    return w.current is not None
+def _has_project(s: Session) -> bool:
+    return s.project is not None
 
 
-def _has_selection(w: MainWindow) -> bool:
-    return bool(w.canvas.selected_items())
+def _has_image(s: Session) -> bool:
+    return s.current is not None
+
+
+def _has_selection(s: Session) -> bool:
+    return bool(s.selected())
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,54 +71,59 @@ class ActionSpec:
     title: str
     keys: tuple[str, ...]
     menu: str
-    run: Run
+    run: Run | None = None  # an intent on the session
+    show: Show | None = None  # or a dialog or view command on the window
     enabled: When | None = None
-    checkable: bool = False
+    checked: When | None = None  # a checkable action's state
+
+    def __post_init__(self) -> None:
+        if (self.run is None) == (self.show is None):
+            raise ValueError(f"action {self.id!r} needs exactly one of run and show")
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
     # File
-    ActionSpec("new_project", "&New project…", ("Ctrl+N",), "File", lambda w: w.ask_new_project()),
-    ActionSpec("open_project", "&Open project…", ("Ctrl+O",), "File", lambda w: w.ask_open_project()),
-    ActionSpec("import_folder", "&Import folder…", ("Ctrl+I",), "File", lambda w: w.ask_import_folder(), _has_project),
-    ActionSpec("quit", "&Quit", ("Ctrl+Q",), "File", lambda w: w.close()),
+    ActionSpec("new_project", "&New project…", ("Ctrl+N",), "File", show=lambda v: v.ask_new_project()),
+    ActionSpec("open_project", "&Open project…", ("Ctrl+O",), "File", show=lambda v: v.ask_open_project()),
+    ActionSpec("import_folder", "&Import folder…", ("Ctrl+I",), "File", show=lambda v: v.ask_import_folder(), enabled=_has_project),
+    ActionSpec("quit", "&Quit", ("Ctrl+Q",), "File", show=lambda v: v.close()),
     # Edit
-    ActionSpec("undo", "&Undo", ("Ctrl+Z",), "Edit", lambda w: w.undo.undo(), lambda w: w.undo.can_undo()),
-    ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Edit", lambda w: w.undo.redo(), lambda w: w.undo.can_redo()),
-    ActionSpec("copy", "&Copy shapes", ("Ctrl+C",), "Edit", lambda w: w.copy_shapes(), _has_image),
-    ActionSpec("paste", "&Paste shapes", ("Ctrl+V",), "Edit", lambda w: w.paste_shapes(), lambda w: bool(w.clipboard) and _has_image(w)),
-    ActionSpec("delete", "&Delete", ("Del", "Backspace"), "Edit", lambda w: w.delete_selection(), _has_selection),
-    ActionSpec("select_all", "Select &all shapes", ("Ctrl+A",), "Edit", lambda w: w.select_all(), _has_image),
-    ActionSpec("shortcuts", "&Keyboard shortcuts…", (), "Edit", lambda w: w.show_shortcut_settings()),
+    ActionSpec("undo", "&Undo", ("Ctrl+Z",), "Edit", lambda s: s.undo(), enabled=lambda s: s.history.can_undo()),
+    ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Edit", lambda s: s.redo(), enabled=lambda s: s.history.can_redo()),
+    ActionSpec("copy", "&Copy shapes", ("Ctrl+C",), "Edit", lambda s: s.copy(), enabled=_has_image),
+    ActionSpec("paste", "&Paste shapes", ("Ctrl+V",), "Edit", lambda s: s.paste(), enabled=lambda s: bool(s.clipboard) and _has_image(s)),
+    ActionSpec("delete", "&Delete", ("Del", "Backspace"), "Edit", show=lambda v: v.delete_selection(), enabled=_has_selection),
+    ActionSpec("select_all", "Select &all shapes", ("Ctrl+A",), "Edit", show=lambda v: v.select_all(), enabled=_has_image),
+    ActionSpec("shortcuts", "&Keyboard shortcuts…", (), "Edit", show=lambda v: v.show_shortcut_settings()),
     # Annotate
-    ActionSpec("tool_tag", "&Tag tool (keys 1–9 tag the image)", ("T",), "Annotate", lambda w: w.set_tool("tag"), _has_project),
-    ActionSpec("tool_select", "&Select tool", ("V",), "Annotate", lambda w: w.set_tool("select"), _has_project),
-    ActionSpec("tool_box", "&Box tool", ("B",), "Annotate", lambda w: w.set_tool("box"), _has_project),
-    ActionSpec("tool_polygon", "&Polygon tool", ("P",), "Annotate", lambda w: w.set_tool("polygon"), _has_project),
-    ActionSpec("review", "Mark image &reviewed", ("Space",), "Annotate", lambda w: w.toggle_reviewed(), _has_image),
-    ActionSpec("multi_label", "&Multi-label tags", (), "Annotate", lambda w: w.toggle_multi_label(), _has_project, checkable=True),
-    ActionSpec("add_class", "Add &class…", ("Ctrl+K",), "Annotate", lambda w: w.ask_add_class(), _has_project),
+    ActionSpec("tool_tag", "&Tag tool (keys 1–9 tag the image)", ("T",), "Annotate", lambda s: s.set_tool("tag"), enabled=_has_project),
+    ActionSpec("tool_select", "&Select tool", ("V",), "Annotate", lambda s: s.set_tool("select"), enabled=_has_project),
+    ActionSpec("tool_box", "&Box tool", ("B",), "Annotate", lambda s: s.set_tool("box"), enabled=_has_project),
+    ActionSpec("tool_polygon", "&Polygon tool", ("P",), "Annotate", lambda s: s.set_tool("polygon"), enabled=_has_project),
+    ActionSpec("review", "Mark image &reviewed", ("Space",), "Annotate", lambda s: s.toggle_reviewed(), enabled=_has_image),
+    ActionSpec("multi_label", "&Multi-label tags", (), "Annotate", lambda s: s.toggle_multi_label(), enabled=_has_project, checked=lambda s: s.project is not None and s.project.multi_label),
+    ActionSpec("add_class", "Add &class…", ("Ctrl+K",), "Annotate", show=lambda v: v.ask_add_class(), enabled=_has_project),
     # View
-    ActionSpec("fit", "&Fit image", ("F",), "View", lambda w: w.canvas.fit()),
-    ActionSpec("actual_size", "&Actual size (1:1)", ("Ctrl+0",), "View", lambda w: w.canvas.set_zoom(1.0)),
-    ActionSpec("zoom_in", "Zoom &in", ("=",), "View", lambda w: w.canvas.zoom_by(1.25)),
-    ActionSpec("zoom_out", "Zoom &out", ("-",), "View", lambda w: w.canvas.zoom_by(0.8)),
+    ActionSpec("fit", "&Fit image", ("F",), "View", show=lambda v: v.canvas.fit()),
+    ActionSpec("actual_size", "&Actual size (1:1)", ("Ctrl+0",), "View", show=lambda v: v.canvas.set_zoom(1.0)),
+    ActionSpec("zoom_in", "Zoom &in", ("=",), "View", show=lambda v: v.canvas.zoom_by(1.25)),
+    ActionSpec("zoom_out", "Zoom &out", ("-",), "View", show=lambda v: v.canvas.zoom_by(0.8)),
     # Go
-    ActionSpec("next_image", "&Next image", ("D", "Right"), "Go", lambda w: w.step(1), _has_project),
-    ActionSpec("prev_image", "&Previous image", ("A", "Left"), "Go", lambda w: w.step(-1), _has_project),
-    ActionSpec("next_unlabeled", "Next &unlabeled", ("N",), "Go", lambda w: w.next_unlabeled(), _has_project),
-    ActionSpec("go_to", "&Go to image…", ("Ctrl+G",), "Go", lambda w: w.ask_go_to(), _has_project),
-    ActionSpec("first_image", "&First image", ("Home",), "Go", lambda w: w.go_to_row(0), _has_project),
-    ActionSpec("last_image", "&Last image", ("End",), "Go", lambda w: w.go_to_row(w.model.rowCount() - 1) if w.model else None, _has_project),
+    ActionSpec("next_image", "&Next image", ("D", "Right"), "Go", lambda s: s.step(1), enabled=_has_project),
+    ActionSpec("prev_image", "&Previous image", ("A", "Left"), "Go", lambda s: s.step(-1), enabled=_has_project),
+    ActionSpec("next_unlabeled", "Next &unlabeled", ("N",), "Go", lambda s: s.next_unlabeled(), enabled=_has_project),
+    ActionSpec("go_to", "&Go to image…", ("Ctrl+G",), "Go", show=lambda v: v.ask_go_to(), enabled=_has_project),
+    ActionSpec("first_image", "&First image", ("Home",), "Go", lambda s: s.go_to_row(0), enabled=_has_project),
+    ActionSpec("last_image", "&Last image", ("End",), "Go", lambda s: s.go_to_last(), enabled=_has_project),
+    # Data
+    ActionSpec("export", "&Split and export…", ("Ctrl+E",), "Data", show=lambda v: v.open_data_tool("export"), enabled=_has_project),
+    ActionSpec("recipes", "Augmentation &recipes…", ("Ctrl+R",), "Data", show=lambda v: v.open_data_tool("recipes"), enabled=_has_project),
+    ActionSpec("health", "Dataset &health…", ("Ctrl+H",), "Data", show=lambda v: v.open_data_tool("health"), enabled=_has_project),
+    ActionSpec("gan", "&GAN suggestions…", ("Ctrl+Shift+G",), "Data", show=lambda v: v.open_data_tool("gan"), enabled=_has_project),
+    ActionSpec("plugins", "&Plugins…", (), "Data", show=lambda v: v.open_data_tool("plugins")),
     # Help
-    ActionSpec("export", "&Split and export…", ("Ctrl+E",), "Data", lambda w: w.open_data_tool("export"), _has_project),
-    ActionSpec("recipes", "Augmentation &recipes…", ("Ctrl+R",), "Data", lambda w: w.open_data_tool("recipes"), _has_project),
-    ActionSpec("health", "Dataset &health…", ("Ctrl+H",), "Data", lambda w: w.open_data_tool("health"), _has_project),
-    ActionSpec("gan", "&GAN suggestions…", ("Ctrl+Shift+G",), "Data", lambda w: w.open_data_tool("gan"), _has_project),
-    ActionSpec("plugins", "&Plugins…", (), "Data", lambda w: w.open_data_tool("plugins")),
-
-    ActionSpec("cheat_sheet", "&Cheat sheet", ("F1",), "Help", lambda w: w.show_cheat_sheet()),
-    ActionSpec("about", "&About Labeler", (), "Help", lambda w: w.show_about()),
+    ActionSpec("cheat_sheet", "&Cheat sheet", ("F1",), "Help", show=lambda v: v.show_cheat_sheet()),
+    ActionSpec("about", "&About Labeler", (), "Help", show=lambda v: v.show_about()),
 )  # fmt: skip
 
 MENUS: tuple[str, ...] = ("File", "Edit", "Annotate", "View", "Go", "Data", "Help")
@@ -128,22 +158,26 @@ def conflicts(bindings: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
 
 
 class ActionRegistry:
-    """The QActions built from `ACTIONS` for one window."""
+    """The QActions built from `ACTIONS` for one window and its session."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow, session: Session) -> None:
         self.window = window
+        self.session = session
         self.actions: dict[str, QAction] = {}
         for spec in ACTIONS:
             act = QAction(spec.title, window)
-            act.setCheckable(spec.checkable)
+            act.setCheckable(spec.checked is not None)
             act.triggered.connect(lambda _checked=False, s=spec: self._run(s))
             self.actions[spec.id] = act
         self.apply_shortcuts()
 
     def _run(self, spec: ActionSpec) -> None:
-        if spec.enabled is None or spec.enabled(self.window):
-            spec.run(self.window)
-            self.update_enabled()
+        if spec.enabled is None or spec.enabled(self.session):
+            if spec.run is not None:
+                spec.run(self.session)
+            elif spec.show is not None:
+                spec.show(self.window)  # type: ignore[arg-type]  # the window is the Views
+        self.update_enabled()
 
     def __getitem__(self, action_id: str) -> QAction:
         return self.actions[action_id]
@@ -156,9 +190,13 @@ class ActionRegistry:
         return tuple(k.toString() for k in self.actions[action_id].shortcuts())
 
     def update_enabled(self) -> None:
+        """Enable and check every action as the session now stands."""
         for spec in ACTIONS:
+            act = self.actions[spec.id]
             if spec.enabled is not None:
-                self.actions[spec.id].setEnabled(bool(spec.enabled(self.window)))
+                act.setEnabled(bool(spec.enabled(self.session)))
+            if spec.checked is not None:
+                act.setChecked(bool(spec.checked(self.session)))
 
     def build_menus(self) -> None:
         bar = self.window.menuBar()

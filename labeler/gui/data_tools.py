@@ -4,17 +4,16 @@ Data menu, one instance each per project, wired to the window through signals on
 Each tool runs its long work on its own workers with its own project connections; the window
 hears back through `project_changed` (refresh the list, classes and chart),
 `images_requested` (show these images) and `gan_requested` (open the GAN panel on a class).
+The tools see the session (its project and current image), never the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
-if TYPE_CHECKING:
-    from labeler.gui.main_window import MainWindow
+from labeler.app.session import Session
 
 TOOLS: tuple[str, ...] = ("export", "recipes", "health", "gan", "plugins")
 
@@ -23,8 +22,17 @@ class DataTools:
     """Opens each tool once and shows it again on later requests; closes them with the
     project."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(
+        self,
+        parent: QWidget,
+        session: Session,
+        changed: Callable[[], None],
+        show_images: Callable[[list[int]], None],
+    ) -> None:
+        self.parent = parent
+        self.session = session
+        self.changed = changed  # a tool changed the project: read it again
+        self.show_images = show_images  # a tool points at these images
         self.open: dict[str, QWidget] = {}
 
     def show(self, name: str, **kwargs) -> QWidget:
@@ -34,17 +42,16 @@ class DataTools:
         if tool is None:
             tool = self._make(name, **kwargs)
             self.open[name] = tool
-        if name == "recipes" and self.window.current is not None:
-            tool.set_image(self.window.current.id)
+        if name == "recipes" and self.session.current is not None:
+            tool.set_image(self.session.current.id)
         tool.show()
         tool.raise_()
         tool.activateWindow()
         return tool
 
     def _make(self, name: str, **kwargs) -> QWidget:
-        w = self.window
-        project = w.project
-        changed: Callable[[], None] = w.refresh_after_data_change
+        w, project, current = self.parent, self.session.project, self.session.current
+        changed = self.changed
         if name == "export":
             from labeler.gui.export_dialog import open_export_dialog
 
@@ -53,7 +60,7 @@ class DataTools:
         elif name == "recipes":
             from labeler.gui.recipe_editor import open_recipe_editor
 
-            image = w.current.id if w.current is not None else None
+            image = current.id if current is not None else None
             tool = open_recipe_editor(w, project, image)
             tool.recipe_saved.connect(self._recipes_changed)
             tool.recipe_removed.connect(self._recipes_changed)
@@ -62,7 +69,7 @@ class DataTools:
 
             tool = open_health_panel(w, project)
             tool.project_changed.connect(changed)
-            tool.images_requested.connect(w.show_images)
+            tool.images_requested.connect(self.show_images)
             tool.gan_requested.connect(
                 lambda names: self.show("gan", class_name=names[0] if names else None)
             )

@@ -1,7 +1,8 @@
-"""The image list: a virtual model over SQL pages, and thumbnails made off the GUI thread.
+"""The image list: a Qt model over the session's paged `ImageList`, and thumbnails made off
+the GUI thread.
 
-The model holds the row count (one COUNT) and a bounded set of pages of rows, fetched when
-the view asks for a row, so memory and start-up time do not grow with the project.
+The rows are `labeler.app.image_list.ImageList`'s: a count and a bounded set of pages read
+when the view asks for a row, so memory and start-up time do not grow with the project.
 Thumbnails are requested only for rows the view paints; the loader serves the newest
 requests first (the rows the user is looking at now) and forgets stale ones.
 """
@@ -29,11 +30,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QListView
 
+from labeler.app.image_list import ImageList, ImageListListener
 from labeler.core.thumbs import thumbnail
 from labeler.gui.workers import to_qimage
-from labeler.store import queries
-from labeler.store.project import Project
-from labeler.store.queries import ImageQuery, ImageRow
+from labeler.store.queries import ImageRow
 
 THUMB_PX = 96
 ICON_PX = 48
@@ -140,76 +140,40 @@ def _missing_image() -> QImage:
     return img
 
 
-class ImageListModel(QAbstractListModel):
-    """Rows of `queries.page`, fetched a page at a time and kept in a small LRU."""
+class ImageListModel(QAbstractListModel, ImageListListener):
+    """The Qt face of an `ImageList` (the session's): rows, names, icons and marks."""
 
-    PAGE = 200
-    MAX_PAGES = 30
-
-    def __init__(self, project: Project, thumbs: ThumbnailLoader | None) -> None:
+    def __init__(self, images: ImageList, thumbs: ThumbnailLoader | None) -> None:
         super().__init__()
-        self.project = project
+        self.images = images
+        self.project = images.project
         self.thumbs = thumbs
-        self.query = ImageQuery()
-        self._count = 0
-        self._pages: OrderedDict[int, list[ImageRow]] = OrderedDict()
         self._placeholder = QImage(ICON_PX, ICON_PX, QImage.Format.Format_RGB32)
         self._placeholder.fill(QColor("#3a3d42"))
         if thumbs is not None:
             thumbs.thumbnail_loaded.connect(self._thumb_ready)
-        self.set_query(self.query)
+        images.listener = self
 
-    # -- the query --------------------------------------------------------------------
-    def set_query(self, query: ImageQuery) -> None:
+    # -- what the list tells us -------------------------------------------------------
+    def about_to_reset(self) -> None:
         self.beginResetModel()
-        self.query = query
-        self._pages.clear()
-        self._count = queries.count(self.project, query)
+
+    def was_reset(self) -> None:
         self.endResetModel()
 
-    def reload(self) -> None:
-        """Count and rows again (after an import or a class merge)."""
-        self.set_query(self.query)
+    def row_changed(self, row: int) -> None:
+        idx = self.index(row)
+        self.dataChanged.emit(idx, idx)
 
     # -- rows -------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._count
+        return 0 if parent.isValid() else len(self.images)
 
     def image_row(self, row: int) -> ImageRow | None:
-        if not 0 <= row < self._count:
-            return None
-        n = row // self.PAGE
-        page = self._pages.get(n)
-        if page is None:
-            page = queries.page(self.project, self.query, n * self.PAGE, self.PAGE)
-            self._pages[n] = page
-            while len(self._pages) > self.MAX_PAGES:
-                self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(n)
-        i = row - n * self.PAGE
-        return page[i] if i < len(page) else None
-
-    def position_of(self, image_id: int) -> int | None:
-        for n, page in self._pages.items():
-            for i, r in enumerate(page):
-                if r.id == image_id:
-                    return n * self.PAGE + i
-        return queries.position_of(self.project, self.query, image_id)
-
-    def refresh_image(self, image_id: int) -> None:
-        """Re-read one image's row (labelled/reviewed changed) without moving any row."""
-        fresh = queries.row_of(self.project, image_id)
-        for n, page in self._pages.items():
-            for i, r in enumerate(page):
-                if r.id == image_id and fresh is not None:
-                    page[i] = fresh
-                    idx = self.index(n * self.PAGE + i)
-                    self.dataChanged.emit(idx, idx)
-                    return
+        return self.images.row(row)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0):  # noqa: D102
-        r = self.image_row(index.row()) if index.isValid() else None
+        r = self.images.row(index.row()) if index.isValid() else None
         if r is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -236,11 +200,9 @@ class ImageListModel(QAbstractListModel):
         return None
 
     def _thumb_ready(self, sha: str, _img: QImage) -> None:
-        for n, page in self._pages.items():
-            for i, r in enumerate(page):
-                if r.sha256 == sha:
-                    idx = self.index(n * self.PAGE + i)
-                    self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        for row in self.images.cached_rows_of(sha):
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
 
 def make_list_view() -> QListView:

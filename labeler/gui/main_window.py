@@ -1,6 +1,10 @@
-"""The annotation window: wires the canvas, the image list, the panels, the actions and the
-undo stack to one open project. Every edit goes through `UndoAdapter.push`, which writes it
-to the project before anything else happens: there is nothing to save.
+"""The annotation window: widgets and wiring over a Qt-free `Session` (`labeler.app.session`).
+
+The session holds the project, the image list, the current image, class and tool, and turns
+what the user does into edits; this window shows what it says (it is the session's view) and
+forwards the canvas's gestures and the panels' requests to it. Every edit goes through
+`UndoAdapter.push`, which writes it to the project before anything else happens: there is
+nothing to save.
 """
 
 from __future__ import annotations
@@ -9,15 +13,13 @@ import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QImage, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QColorDialog,
     QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QListView,
     QMainWindow,
     QMessageBox,
@@ -28,11 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from labeler import __version__
+from labeler.app.session import Session, SessionView
 from labeler.core.errors import LabelerError
 from labeler.core.model import SPLITS, LabelClass
 from labeler.core.shapes import Shape
 from labeler.gui.actions import ActionRegistry, app_settings
 from labeler.gui.canvas import Canvas
+from labeler.gui.class_editor import ClassEditor
 from labeler.gui.data_tools import DataTools
 from labeler.gui.dialogs import CheatSheetDialog, ImportReportDialog, ShortcutDialog
 from labeler.gui.image_list import (
@@ -42,18 +46,10 @@ from labeler.gui.image_list import (
     thumbnail_cache_dir,
 )
 from labeler.gui.panels import ClassPanel, DatasetChart, ShapeList
-from labeler.gui.undo import WRITE_ERRORS, UndoAdapter
+from labeler.gui.status_bar import StatusBar
+from labeler.gui.undo import UndoAdapter
 from labeler.gui.workers import ImageLoader, Workers
-from labeler.store import queries
-from labeler.store.edits import (
-    AddShapes,
-    DeleteShapes,
-    Edit,
-    RemoveTag,
-    SetStatus,
-    SetTag,
-    UpdateShapes,
-)
+from labeler.store.edits import Edit
 from labeler.store.project import Project
 from labeler.store.queries import ImageQuery, ImageRow
 
@@ -68,35 +64,54 @@ FILTERS: tuple[tuple[str, str], ...] = (
     ("No split", "split:unassigned"),
 )
 SORTS: tuple[tuple[str, str], ...] = (("Name", "name"), ("Date added", "added"), ("Class", "class"))
-TOOL_NAMES = {"tag": "Tag", "select": "Select", "box": "Box", "polygon": "Polygon"}
 
 
-class MainWindow(QMainWindow):
+def _session_attr(name: str) -> property:
+    """The window's name for the session's state (tests and tools read it from the window)."""
+    return property(lambda w: getattr(w.session, name), lambda w, v: setattr(w.session, name, v))
+
+
+class MainWindow(QMainWindow, SessionView):
     """The window. `project_path` opens a project; otherwise the last one is reopened."""
+
+    project = _session_attr("project")
+    current = _session_attr("current")
+    current_row = _session_attr("current_row")
+    current_class = _session_attr("current_class")
+    classes = _session_attr("classes")
+    clipboard = _session_attr("clipboard")
 
     def __init__(self, project_path: str | None = None, *, open_last: bool = True) -> None:
         super().__init__()
-        self.project: Project | None = None
         self.model: ImageListModel | None = None
-        self.current: ImageRow | None = None
-        self.current_row: int | None = None
-        self.current_class: int | None = None
-        self.clipboard: list[Shape] = []
-        self.classes: dict[int, LabelClass] = {}
         self.last_import_report = None
         self._class_actions: list[QAction] = []
         self._stats_task = None
         self._stats_dirty = False
-        self.data_tools = DataTools(self)
         self.workers = Workers(threads=3, parent=self)
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())
-        self.undo = UndoAdapter(lambda: self.project, self)
+        self.undo = UndoAdapter(lambda: self.session.project, self)
+        self.session = Session(self.undo, view=self)
+        self.data_tools = DataTools(
+            self, self.session, self.refresh_after_data_change, self.show_images
+        )
+        self.class_editor = ClassEditor(self, self.session, self.error_box)
+        # The class panel's operations, under the window's names for them.
+        e = self.class_editor
+        self.ask_add_class, self.add_class, self.rename_class = e.ask_add, e.add, e.rename
+        self.recolour_class, self.set_class_shortcut = e.recolour, e.set_shortcut
+        self.merge_class, self.delete_class = e.merge, e.delete
         self.canvas = Canvas()
+        self.session.selected = self.canvas.selected_shapes
         self.setCentralWidget(self.canvas)
         self._build_docks()
-        self._build_status_bar()
-        self.actions = ActionRegistry(self)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.pos_label, self.size_label = self.status.pos_label, self.status.size_label
+        self.saved_label = self.status.saved_label
+        self.unsaved: str | None = None  # why the last edit could not be written
+        self.actions = ActionRegistry(self, self.session)
         self.actions.build_menus()
         self._connect()
         self._stats_timer = QTimer(self, singleShot=True, interval=250)
@@ -146,45 +161,23 @@ class MainWindow(QMainWindow):
         self.images_dock.setMinimumWidth(230)
         self.classes_dock.setMinimumWidth(280)
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.tool_label = QLabel()
-        self.pos_label = QLabel("–")
-        self.size_label = QLabel("")
-        self.zoom_label = QLabel("")
-        self.saved_label = QLabel("")
-        self.unsaved: str | None = None  # why the last edit could not be written
-        for w in (
-            self.tool_label,
-            self.pos_label,
-            self.size_label,
-            self.zoom_label,
-            self.saved_label,
-        ):
-            w.setContentsMargins(6, 0, 6, 0)
-            bar.addPermanentWidget(w)
-        bar.showMessage(f"Labeler {__version__}")
-
     def _connect(self) -> None:
-        c = self.canvas
-        c.shape_drawn.connect(self._on_shape_drawn)
-        c.shapes_edited.connect(self._on_shapes_edited)
+        c, s = self.canvas, self.session
+        c.shape_drawn.connect(s.draw)
+        c.shapes_edited.connect(s.edit_shapes)
         c.selection_changed.connect(self._on_canvas_selection)
-        c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        c.zoom_changed.connect(self.status.show_zoom)
         c.space_tapped.connect(self._on_space_tapped)
         self.shape_list.shapes_selected.connect(self.canvas.select_ids)
-        self.class_panel.class_picked.connect(self.pick_class)
-        self.class_panel.requested.connect(self._on_class_request)
+        self.class_panel.class_picked.connect(s.pick_class)
+        self.class_panel.requested.connect(self.class_editor.request)
         self.loader.image_loaded.connect(self._on_image_loaded)
         self.loader.image_failed.connect(self._on_image_failed)
-        self.undo.applied.connect(self._on_edit_applied)
-        self.undo.failed.connect(self._on_write_failed)
-        self.undo.stack.indexChanged.connect(self._on_undo_index)
+        self.undo.applied.connect(s.edit_applied)
+        self.undo.failed.connect(s.edit_failed)
+        self.undo.stack.indexChanged.connect(lambda _i: self.actions.update_enabled())
         self.filter_box.activated.connect(lambda _i: self._apply_query())
         self.sort_box.activated.connect(lambda _i: self._apply_query())
-
-    def _on_undo_index(self, _index: int) -> None:
-        self.actions.update_enabled()
 
     # -- layout and settings ----------------------------------------------------------
     def _restore_layout(self) -> None:
@@ -203,14 +196,14 @@ class MainWindow(QMainWindow):
         if self.unsaved is not None and not self.confirm_quit_unsaved(self.unsaved):
             event.ignore()
             return
-        s = app_settings()
+        s, project = app_settings(), self.session.project
         s.setValue("geometry", self.saveGeometry())
         s.setValue("window_state", self.saveState())
-        s.setValue("tool", self.canvas.tool)
-        if self.project is not None:
-            s.setValue("last_project", str(self.project.path))
-            if self.current is not None:
-                s.setValue(f"last_image/{self.project.path}", self.current.id)
+        s.setValue("tool", self.session.tool)
+        if project is not None:
+            s.setValue("last_project", str(project.path))
+            if self.session.current is not None:
+                s.setValue(f"last_image/{project.path}", self.session.current.id)
         s.sync()
         self.shutdown()
         super().closeEvent(event)
@@ -221,9 +214,7 @@ class MainWindow(QMainWindow):
         self.data_tools.close_all()
         self.thumbs.stop()
         self.workers.shutdown()
-        if self.project is not None:
-            self.project.close()
-            self.project = None
+        self.session.close()
 
     # -- projects ---------------------------------------------------------------------
     def ask_open_project(self) -> None:
@@ -258,188 +249,153 @@ class MainWindow(QMainWindow):
         return True
 
     def set_project(self, project: Project) -> None:
-        self.data_tools.close_all()
-        if self.project is not None:
-            self.project.close()
-        self.project = project
-        # A locked file should say "not saved" within a couple of seconds, not freeze the
-        # window for the store's default ten.
-        project.conn.execute("PRAGMA busy_timeout = 2000")
-        self.undo.clear()
-        self.current = self.current_row = None
+        self.data_tools.close_all()  # before the session closes the previous project
+        self.session.set_project(project)
         self.setWindowTitle(f"{project.path.stem} — Labeler")
-        self.model = ImageListModel(project, self.thumbs)
+        self.model = ImageListModel(self.session.images, self.thumbs)  # type: ignore[arg-type]
         self.list_view.setModel(self.model)
         self.list_view.selectionModel().currentChanged.connect(self._on_row_changed)
-        self.actions["multi_label"].setChecked(project.multi_label)
         self.unsaved = None
-        self.saved_label.setText("● all edits saved")
-        self.saved_label.setStyleSheet("color: #34a853")
-        self.refresh_classes()
+        self.status.show_saved("● all edits saved")
         self._schedule_stats(0)
         app_settings().setValue("last_project", str(project.path))
         last = app_settings().value(f"last_image/{project.path}")
-        row = self.model.position_of(int(last)) if last is not None else None
-        self.go_to_row(row or 0)
+        row = self.session.images.position_of(int(last)) if last is not None else None  # type: ignore[union-attr]
+        self.session.go_to_row(row or 0)
         if self.model.rowCount() == 0:
             self.canvas.clear()
             self.canvas.show_message("No images yet: File → Import folder… (Ctrl+I)")
             self._update_status()
         self.actions.update_enabled()
 
-    # -- navigation -------------------------------------------------------------------
+    # -- what the user does, handed to the session --------------------------------------
     def go_to_row(self, row: int) -> None:
-        if self.model is None or self.model.rowCount() == 0:
-            return
-        row = max(0, min(row, self.model.rowCount() - 1))
-        index = self.model.index(row)
-        if row == self.current_row and self.current is not None:
-            return
-        self.list_view.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-        )
-        self.list_view.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
-
-    def go_to_image(self, image_id: int) -> None:
-        """Show an image, by its row when the list's filter includes it."""
-        if self.model is None or self.project is None:
-            return
-        row = self.model.position_of(image_id)
-        if row is not None:
-            self.go_to_row(row)
-            return
-        record = queries.row_of(self.project, image_id)
-        if record is not None:
-            self.list_view.selectionModel().clearCurrentIndex()
-            self.show_image(record, None)
+        self.session.go_to_row(row)
 
     def step(self, delta: int) -> None:
-        self.go_to_row((self.current_row if self.current_row is not None else -delta) + delta)
+        self.session.step(delta)
 
-    def next_unlabeled(self) -> None:
-        if self.project is None or self.model is None:
-            return
-        found = queries.next_unlabeled(
-            self.project, self.model.query, self.current.id if self.current else None
-        )
-        if found is None:
-            self.statusBar().showMessage("Every image in this list is labelled.", 4000)
-        else:
-            self.go_to_image(found)
+    def go_to_text(self, text: str) -> bool:
+        """Go to image number `text` (1-based) or to the first file name matching it."""
+        return self.session.go_to_text(text)
 
     def ask_go_to(self) -> None:
         text, ok = QInputDialog.getText(self, "Go to image", "Image number or file name:")
         if ok and text.strip():
             self.go_to_text(text.strip())
 
-    def go_to_text(self, text: str) -> bool:
-        """Go to image number `text` (1-based) or to the first file name matching it."""
-        if self.project is None or self.model is None:
-            return False
-        if text.isdigit():
-            self.go_to_row(int(text) - 1)
-            return True
-        found = queries.find_by_name(self.project, self.model.query, text)
-        if found is None:
-            self.statusBar().showMessage(f"No image matching {text!r} in this list.", 5000)
-            return False
-        self.go_to_image(found)
-        return True
+    def pick_class(self, class_id: int) -> None:
+        """A class key: tag (tag tool), recolour the selection, or choose the next shape's class."""
+        self.session.pick_class(class_id)
+
+    def set_tool(self, tool: str) -> None:
+        self.session.set_tool(tool)
+
+    def delete_selection(self) -> None:
+        if self.session.current is None or self.canvas.delete_selected_vertex():
+            return
+        self.session.delete_selection()
+
+    def select_all(self) -> None:
+        self.canvas.select_ids(set(self.canvas.items_by_id))
 
     def _on_row_changed(self, index: QModelIndex, _previous: QModelIndex) -> None:
-        if self.model is None or not index.isValid():
-            return
-        record = self.model.image_row(index.row())
-        if record is not None:
-            self.show_image(record, index.row())
-
-    def show_image(self, record: ImageRow, row: int | None) -> None:
-        if self.project is None:
-            return
-        self.current, self.current_row = record, row
-        self.canvas.set_image(record.width, record.height)
-        self.canvas.show_message("Loading…")
-        self.refresh_shapes()
-        self.loader.show(
-            record.id, str(self.project.resolve(record.path)), record.width, record.height
-        )
-        self._prefetch_neighbours(row)
-        self._update_status()
-        self.actions.update_enabled()
-
-    def _prefetch_neighbours(self, row: int | None) -> None:
-        if row is None or self.model is None or self.project is None:
-            return
-        wanted = []
-        for r in (row + 1, row - 1, row + 2):
-            rec = self.model.image_row(r)
-            if rec is not None:
-                wanted.append((rec.id, str(self.project.resolve(rec.path))))
-        self.loader.prefetch(wanted)
-
-    def _on_image_loaded(self, image_id: int, image: QImage, full: bool) -> None:
-        if self.current is None or image_id != self.current.id:
-            return
-        self.canvas.set_pixels(image)
-        self.canvas.show_message("")
-        if not full:
-            self.statusBar().showMessage("Preview; loading full resolution…", 2000)
-
-    def _on_image_failed(self, image_id: int, message: str) -> None:
-        if self.current is None or image_id != self.current.id:
-            return
-        text = f"Cannot show {self.current.name}: {message}"
-        self.canvas.show_message(text + "\nIts shapes are still here and can be edited.")
-        self.statusBar().showMessage(text, 10000)
-
-    # -- shapes on screen -------------------------------------------------------------
-    def refresh_shapes(self) -> None:
-        if self.project is None or self.current is None:
-            return
-        try:
-            shapes = self.project.shapes(self.current.id)
-        except sqlite3.Error as e:
-            self.statusBar().showMessage(f"Cannot read shapes: {e}", 10000)
-            return
-        cmap = {cid: (c.name, c.colour) for cid, c in self.classes.items()}
-        self.canvas.set_shapes(shapes, cmap)
-        self.shape_list.set_shapes(shapes, self.classes)
-        self._on_canvas_selection()
+        if index.isValid():
+            self.session.go_to_row(index.row())
 
     def _on_canvas_selection(self) -> None:
         self.shape_list.select_ids({s.id for s in self.canvas.selected_shapes()})
         self.actions.update_enabled()
 
-    # -- edits ------------------------------------------------------------------------
-    def apply(self, edit: Edit) -> bool:
-        """Write an edit to the project and put it on the undo stack."""
-        return self.undo.push(edit)
+    def _on_space_tapped(self) -> None:
+        if "Space" in self.actions.keys("review"):
+            self.actions["review"].trigger()
 
-    def _on_shape_drawn(self, shape: Shape) -> None:
-        if self.current is not None:
-            self.apply(AddShapes(self.current.id, [shape], text=f"draw {shape.kind}"))
+    # -- the session's view -------------------------------------------------------------
+    def image_shown(self, image: ImageRow, row: int | None) -> None:
+        selection = self.list_view.selectionModel()
+        if row is None:
+            selection.clearCurrentIndex()
+        elif self.model is not None:
+            index = self.model.index(row)
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.list_view.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
+        self.canvas.set_image(image.width, image.height)
+        self.canvas.show_message("Loading…")
+        project = self.session.project
+        self.loader.show(image.id, str(project.resolve(image.path)), image.width, image.height)  # type: ignore[union-attr]
+        self._prefetch_neighbours(row)
+        self._update_status()
+        self.actions.update_enabled()
 
-    def _on_shapes_edited(self, before: list[Shape], after: list[Shape], gesture: str) -> None:
-        if self.current is not None:
-            self.apply(UpdateShapes(self.current.id, before, after, gesture=gesture or None))
+    def shapes_changed(self, shapes: list[Shape]) -> None:
+        classes = self.session.classes
+        self.canvas.set_shapes(shapes, {cid: (c.name, c.colour) for cid, c in classes.items()})
+        self.shape_list.set_shapes(shapes, classes)
+        self._on_canvas_selection()
 
-    def _on_edit_applied(self, edit: Edit) -> None:
-        if self.project is None:
-            return
-        if self.current is None or edit.image_id != self.current.id:
-            self.go_to_image(edit.image_id)  # undo of an edit made on another image
-        else:
-            fresh = queries.row_of(self.project, edit.image_id)
-            if fresh is not None:
-                self.current = fresh
-            self.refresh_shapes()
-        if self.model is not None:
-            self.model.refresh_image(edit.image_id)
+    def classes_changed(self, classes: list[LabelClass]) -> None:
+        current = self.session.current_class
+        if current is not None:
+            self.canvas.set_class(current, self.session.classes[current].colour)
+        self.class_panel.set_classes(classes, current)
+        self._rebuild_class_actions(classes)
+        self._rebuild_filters(classes)
+        self._schedule_stats()
+
+    def class_picked(self, label_class: LabelClass) -> None:
+        self.canvas.set_class(label_class.id, label_class.colour)
+        self.class_panel.set_current(label_class.id)
+        self._update_status()
+
+    def tool_changed(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        self.status.show_tool(tool)
+
+    def edit_saved(self, edit: Edit) -> None:
         self.unsaved = None
-        self.saved_label.setText("● saved")
-        self.saved_label.setStyleSheet("color: #34a853")
+        self.status.show_saved()
         self._update_status()
         self._schedule_stats()
+
+    def edit_failed(self, message: str) -> None:
+        self.unsaved = message
+        self.status.show_not_saved(message)
+
+    def message(self, text: str, timeout_ms: int) -> None:
+        self.status.showMessage(text, timeout_ms)
+
+    def error(self, title: str, text: str) -> None:
+        self.error_box(title, text)
+
+    # -- pixels -----------------------------------------------------------------------
+    def _prefetch_neighbours(self, row: int | None) -> None:
+        images, project = self.session.images, self.session.project
+        if row is None or images is None or project is None:
+            return
+        wanted = []
+        for r in (row + 1, row - 1, row + 2):
+            rec = images.row(r)
+            if rec is not None:
+                wanted.append((rec.id, str(project.resolve(rec.path))))
+        self.loader.prefetch(wanted)
+
+    def _on_image_loaded(self, image_id: int, image: QImage, full: bool) -> None:
+        current = self.session.current
+        if current is None or image_id != current.id:
+            return
+        self.canvas.set_pixels(image)
+        self.canvas.show_message("")
+        if not full:
+            self.status.showMessage("Preview; loading full resolution…", 2000)
+
+    def _on_image_failed(self, image_id: int, message: str) -> None:
+        current = self.session.current
+        if current is None or image_id != current.id:
+            return
+        text = f"Cannot show {current.name}: {message}"
+        self.canvas.show_message(text + "\nIts shapes are still here and can be edited.")
+        self.status.showMessage(text, 10000)
 
     def confirm_quit_unsaved(self, message: str) -> bool:
         """Ask before quitting while the last edit could not be written; True quits."""
@@ -457,117 +413,7 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Discard
 
-    def _on_write_failed(self, message: str) -> None:
-        self.unsaved = message
-        self.saved_label.setText("● NOT SAVED")
-        self.saved_label.setStyleSheet("color: #ea4335; font-weight: bold")
-        self.statusBar().showMessage(message, 15000)
-        self.refresh_shapes()  # show what the project holds, not the failed gesture
-
-    def pick_class(self, class_id: int) -> None:
-        """A class key: tag (tag tool), recolour the selection, or choose the next shape's class."""
-        c = self.classes.get(class_id)
-        if c is None:
-            return
-        self.current_class = class_id
-        self.canvas.set_class(class_id, c.colour)
-        self.class_panel.set_current(class_id)
-        selected = self.canvas.selected_shapes()
-        if selected and self.current is not None:
-            after = [s.with_class(class_id) for s in selected]
-            if after != selected:
-                self.apply(UpdateShapes(self.current.id, selected, after, text="change class"))
-        elif self.canvas.tool == "tag":
-            self.toggle_tag(class_id)
-        self._update_status()
-
-    def toggle_tag(self, class_id: int) -> None:
-        if self.project is None or self.current is None:
-            return
-        has = any(
-            s.kind == "tag" and s.class_id == class_id for s in self.project.shapes(self.current.id)
-        )
-        self.apply(
-            RemoveTag(self.current.id, class_id) if has else SetTag(self.current.id, class_id)
-        )
-
-    def delete_selection(self) -> None:
-        if self.current is None or self.canvas.delete_selected_vertex():
-            return
-        shapes = self.canvas.selected_shapes()
-        if shapes:
-            self.apply(DeleteShapes(self.current.id, shapes, text=f"delete {len(shapes)} shape(s)"))
-
-    def toggle_reviewed(self) -> None:
-        if self.current is not None:
-            after = "new" if self.current.status == "reviewed" else "reviewed"
-            self.apply(SetStatus(self.current.id, self.current.status, after))
-
-    def copy_shapes(self) -> None:
-        if self.project is None or self.current is None:
-            return
-        shapes = self.canvas.selected_shapes() or [
-            s for s in self.project.shapes(self.current.id) if s.kind != "tag"
-        ]
-        self.clipboard = [Shape(s.kind, s.class_id, s.points) for s in shapes]
-        self.statusBar().showMessage(f"Copied {len(shapes)} shape(s)", 3000)
-        self.actions.update_enabled()
-
-    def paste_shapes(self) -> None:
-        if self.current is None or not self.clipboard:
-            return
-        w, h = self.current.width, self.current.height
-        shapes = [
-            s.with_points([(min(max(x, 0), w), min(max(y, 0), h)) for x, y in s.points])
-            for s in self.clipboard
-        ]
-        self.apply(AddShapes(self.current.id, shapes, text=f"paste {len(shapes)} shape(s)"))
-
-    def select_all(self) -> None:
-        self.canvas.select_ids(set(self.canvas.items_by_id))
-
-    def set_tool(self, tool: str) -> None:
-        if tool not in TOOL_NAMES:
-            tool = "tag"
-        self.canvas.set_tool(tool)
-        self.tool_label.setText(f"Tool: {TOOL_NAMES[tool]}")
-
-    def _on_space_tapped(self) -> None:
-        if "Space" in self.actions.keys("review"):
-            self.actions["review"].trigger()
-
-    def toggle_multi_label(self) -> None:
-        if self.project is None:
-            return
-        on = not self.project.multi_label
-        try:
-            self.project.set_setting("multi_label", "1" if on else "0")
-        except WRITE_ERRORS as e:
-            self.error_box("Cannot change the setting", str(e))
-        self.actions["multi_label"].setChecked(self.project.multi_label)
-        self.statusBar().showMessage(
-            "Multi-label: an image may carry several tags"
-            if on
-            else "Single-label: a new tag replaces the image's tag",
-            5000,
-        )
-
     # -- classes ----------------------------------------------------------------------
-    def refresh_classes(self) -> None:
-        if self.project is None:
-            return
-        classes = self.project.classes()
-        self.classes = {c.id: c for c in classes}
-        if self.current_class not in self.classes:
-            self.current_class = classes[0].id if classes else None
-        if self.current_class is not None:
-            self.canvas.set_class(self.current_class, self.classes[self.current_class].colour)
-        self.class_panel.set_classes(classes, self.current_class)
-        self._rebuild_class_actions(classes)
-        self._rebuild_filters(classes)
-        self.refresh_shapes()
-        self._schedule_stats()
-
     def _rebuild_class_actions(self, classes: list[LabelClass]) -> None:
         for act in self._class_actions:
             self.removeAction(act)
@@ -578,7 +424,7 @@ class MainWindow(QMainWindow):
                 continue
             act = QAction(f"Class {c.name}", self)
             act.setShortcut(QKeySequence(c.shortcut))
-            act.triggered.connect(lambda _c=False, cid=c.id: self.pick_class(cid))
+            act.triggered.connect(lambda _c=False, cid=c.id: self.session.pick_class(cid))
             self.addAction(act)
             self._class_actions.append(act)
 
@@ -592,111 +438,6 @@ class MainWindow(QMainWindow):
         i = self.filter_box.findData(keep)
         self.filter_box.setCurrentIndex(max(i, 0))
 
-    def ask_add_class(self) -> None:
-        name, ok = QInputDialog.getText(self, "Add class", "Class name:")
-        if ok and name.strip():
-            self.add_class(name)
-
-    def add_class(self, name: str) -> LabelClass | None:
-        return self._class_write(lambda p: p.add_class(name), "Cannot add class")
-
-    def rename_class(self, class_id: int, new: str) -> bool:
-        c = self.classes[class_id]
-        return self._class_write(lambda p: p.rename_class(c.name, new), "Cannot rename") is not None
-
-    def recolour_class(self, class_id: int, colour: str) -> bool:
-        return (
-            self._class_write(lambda p: p.update_class(class_id, colour=colour), "Cannot recolour")
-            is not None
-        )
-
-    def set_class_shortcut(self, class_id: int, key: str | None) -> bool:
-        return (
-            self._class_write(lambda p: p.update_class(class_id, shortcut=key), "Cannot set key")
-            is not None
-        )
-
-    def merge_class(self, source_id: int, target_id: int) -> bool:
-        """Merge after a confirmation that says how many shapes move."""
-        src, dst = self.classes[source_id], self.classes[target_id]
-        n = self.project.class_usage(source_id) if self.project else 0
-        if not self.confirm(
-            "Merge classes",
-            f"Merge “{src.name}” into “{dst.name}”? {n} shape(s) will move to “{dst.name}” and"
-            f" “{src.name}” will be removed. This cannot be undone.",
-        ):
-            return False
-        done = self._class_write(lambda p: p.merge_classes(src.name, dst.name), "Cannot merge")
-        self._after_class_removed()
-        return done is not None
-
-    def delete_class(self, class_id: int) -> bool:
-        """Delete after a confirmation that says how many shapes go with it."""
-        c = self.classes[class_id]
-        n = self.project.class_usage(class_id) if self.project else 0
-        if not self.confirm(
-            "Delete class",
-            f"Delete class “{c.name}” and the {n} shape(s) that use it? This cannot be undone.",
-        ):
-            return False
-        done = self._class_write(lambda p: p.remove_class(c.name, force=True), "Cannot delete")
-        self._after_class_removed()
-        return done is not None
-
-    def _after_class_removed(self) -> None:
-        # Edits on the stack may name the removed class: replaying them could not succeed.
-        self.undo.clear()
-        if self.model is not None:
-            self.model.reload()
-            if self.current is not None:
-                row = self.model.position_of(self.current.id)
-                self.current_row = None
-                self.go_to_row(row or 0)
-
-    def _class_write(self, fn, title: str):
-        if self.project is None:
-            return None
-        try:
-            result = fn(self.project)
-        except WRITE_ERRORS as e:
-            self.error_box(title, str(e))
-            return None
-        self.refresh_classes()
-        return result if result is not None else True
-
-    def _on_class_request(self, what: str, class_id: int) -> None:
-        if what == "add":
-            self.ask_add_class()
-            return
-        c = self.classes.get(class_id)
-        if c is None:
-            self.statusBar().showMessage("Select a class in the list first.", 4000)
-            return
-        if what == "rename":
-            new, ok = QInputDialog.getText(self, "Rename class", "New name:", text=c.name)
-            if ok and new.strip():
-                self.rename_class(class_id, new)
-        elif what == "colour":
-            colour = QColorDialog.getColor(QColor(c.colour), self, f"Colour of {c.name}")
-            if colour.isValid():
-                self.recolour_class(class_id, colour.name())
-        elif what == "shortcut":
-            key, ok = QInputDialog.getText(
-                self, "Class key", "One key (empty for none):", text=c.shortcut or ""
-            )
-            if ok:
-                self.set_class_shortcut(class_id, key.strip()[:1] or None)
-        elif what == "merge":
-            others = [o.name for o in self.classes.values() if o.id != class_id]
-            target, ok = QInputDialog.getItem(
-                self, "Merge class", f"Merge “{c.name}” into:", others, 0, False
-            )
-            if ok and target:
-                dst = next(o for o in self.classes.values() if o.name == target)
-                self.merge_class(class_id, dst.id)
-        elif what == "delete":
-            self.delete_class(class_id)
-
     # -- filters ----------------------------------------------------------------------
     def set_filter(self, key: str, sort: str | None = None) -> None:
         i = self.filter_box.findData(key)
@@ -708,22 +449,14 @@ class MainWindow(QMainWindow):
         self._apply_query()
 
     def _apply_query(self) -> None:
-        if self.model is None:
-            return
-        query = ImageQuery(self.filter_box.currentData() or "all", self.sort_box.currentData())
-        keep = self.current.id if self.current else None
-        self.model.set_query(query)
-        self.current_row = None
-        row = self.model.position_of(keep) if keep is not None else None
-        if self.model.rowCount():
-            self.current = None
-            self.go_to_row(row or 0)
+        filter_key = self.filter_box.currentData() or "all"
+        self.session.set_query(ImageQuery(filter_key, self.sort_box.currentData()))
         self._update_status()
 
     # -- data tools -------------------------------------------------------------------
     def open_data_tool(self, name: str) -> QWidget | None:
         """Open (or bring back) a tool of the Data menu on the current project."""
-        if self.project is None and name != "plugins":
+        if self.session.project is None and name != "plugins":
             return None
         return self.data_tools.show(name)
 
@@ -736,14 +469,14 @@ class MainWindow(QMainWindow):
         if i < 0:
             self.filter_box.addItem(f"Checked: {len(image_ids)} image(s)", key)
         self.set_filter(key)
-        self.go_to_image(image_ids[0])
+        self.session.go_to_image(image_ids[0])
         self.raise_()
 
     def refresh_after_data_change(self) -> None:
         """A tool changed the project (split, relink, accepted samples...): re-read it."""
-        if self.project is None:
+        if self.session.project is None:
             return
-        self.refresh_classes()
+        self.session.refresh_classes()
         self._apply_query()
         self._schedule_stats(0)
 
@@ -752,12 +485,12 @@ class MainWindow(QMainWindow):
         self._stats_timer.start(delay_ms)
 
     def _start_stats(self) -> None:
-        if self.project is None:
+        if self.session.project is None:
             return
         if self._stats_task is not None:
             self._stats_dirty = True
             return
-        path = self.project.path
+        path = self.session.project.path
 
         def work(_progress, _stop) -> dict:
             # Its own connection: a Project belongs to the thread that opened it.
@@ -769,7 +502,7 @@ class MainWindow(QMainWindow):
     def _on_stats(self, stats: dict) -> None:
         self._stats_task = None
         self.stats = stats
-        colours = {cid: c.colour for cid, c in self.classes.items()}
+        colours = {cid: c.colour for cid, c in self.session.classes.items()}
         self.chart.set_stats(stats, colours)
         self.class_panel.set_counts({c["id"]: c["images"] for c in stats["classes"]})
         if self._stats_dirty:
@@ -778,7 +511,7 @@ class MainWindow(QMainWindow):
 
     def _on_stats_failed(self, message: str) -> None:
         self._stats_task = None
-        self.statusBar().showMessage(f"Cannot count the dataset: {message}", 8000)
+        self.status.showMessage(f"Cannot count the dataset: {message}", 8000)
 
     # -- import -----------------------------------------------------------------------
     def ask_import_folder(self) -> None:
@@ -795,11 +528,11 @@ class MainWindow(QMainWindow):
 
     def start_import(self, sources: list[str], *, labels_from_folders: bool = False):
         """Import on a worker with a progress dialog and Cancel; a report follows."""
-        if self.project is None:
+        if self.session.project is None:
             return None
         from labeler.app.imports import import_folders
 
-        path = self.project.path
+        path = self.session.project.path
         dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
@@ -827,12 +560,12 @@ class MainWindow(QMainWindow):
     def _on_import_done(self, report) -> None:
         self.import_dialog.reset()
         self.last_import_report = report
-        if self.model is not None:
-            self.model.reload()
-        self.refresh_classes()
-        if self.current is None:
+        if self.session.images is not None:
+            self.session.images.reload()
+        self.session.refresh_classes()
+        if self.session.current is None:
             self.canvas.show_message("")
-            self.go_to_row(0)
+            self.session.go_to_row(0)
         self._update_status()
         self.report_dialog = ImportReportDialog(report, self)
         self.report_dialog.open()
@@ -843,7 +576,8 @@ class MainWindow(QMainWindow):
 
     # -- dialogs and messages ---------------------------------------------------------
     def show_cheat_sheet(self) -> None:
-        self.cheat_sheet = CheatSheetDialog(self.actions, list(self.classes.values()), self)
+        classes = list(self.session.classes.values())
+        self.cheat_sheet = CheatSheetDialog(self.actions, classes, self)
         self.cheat_sheet.show()
 
     def show_shortcut_settings(self) -> None:
@@ -853,25 +587,9 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         QMessageBox.about(self, "Labeler", f"Labeler {__version__}: build image datasets offline.")
 
-    def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text)
-        return answer == QMessageBox.StandardButton.Yes
-
     def error_box(self, title: str, text: str) -> None:
-        self.statusBar().showMessage(f"{title}: {text}", 15000)
+        self.status.showMessage(f"{title}: {text}", 15000)
         QMessageBox.warning(self, title, text)
 
     def _update_status(self) -> None:
-        total = self.model.rowCount() if self.model else 0
-        if self.current is None:
-            self.pos_label.setText(f"– / {total:,}")
-            self.size_label.setText("")
-            return
-        pos = f"{self.current_row + 1:,}" if self.current_row is not None else "–"
-        status = " · reviewed" if self.current.status == "reviewed" else ""
-        self.pos_label.setText(f"{pos} / {total:,}{status}")
-        self.size_label.setText(f"{self.current.width}×{self.current.height}")
-        cls = self.classes.get(self.current_class) if self.current_class else None
-        self.tool_label.setText(
-            f"Tool: {TOOL_NAMES[self.canvas.tool]}" + (f" · class {cls.name}" if cls else "")
-        )
+        self.status.show_session(self.session)

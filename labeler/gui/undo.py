@@ -1,23 +1,24 @@
 """QUndoStack as a thin adapter over the domain's edits (`labeler.store.edits`).
 
-The edit is applied to the project before it is pushed, so a failed write (a locked
-database) never enters the history. Undo and redo report the edit they applied, and the
-window shows that edit's image, so undoing a change made three images ago takes you there.
+The same surface as the session's Qt-free `EditHistory`: the edit is applied to the project
+before it is pushed, so a failed write (a locked database) never enters the history. Undo and
+redo report the edit they applied (and whether it was undone) through `applied`; the window
+hands that to its session, which shows the edit's image, so undoing a change made three
+images ago takes you there.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from labeler.core.errors import LabelerError
+from labeler.app.session import WRITE_ERRORS, write_edit
 from labeler.store.edits import Edit
 from labeler.store.project import Project
 
-WRITE_ERRORS = (LabelerError, sqlite3.Error)
+__all__ = ["WRITE_ERRORS", "UndoAdapter"]
 
 
 class _Command(QUndoCommand):
@@ -46,7 +47,7 @@ class _Command(QUndoCommand):
 class UndoAdapter(QObject):
     """Runs edits against the project and keeps them on a QUndoStack."""
 
-    applied = Signal(object)  # the Edit just done, undone or redone
+    applied = Signal(object, bool)  # the Edit just done, undone or redone; True when undone
     failed = Signal(str)
 
     def __init__(
@@ -63,13 +64,12 @@ class UndoAdapter(QObject):
         project = self._project()
         if project is None:
             return False
-        try:
-            edit.do(project)
-        except WRITE_ERRORS as e:
-            self.failed.emit(f"Not saved: {e}")
+        error = write_edit(project, edit)
+        if error is not None:
+            self.failed.emit(f"Not saved: {error}")
             return False
         self.stack.push(_Command(self, edit))
-        self.applied.emit(edit)
+        self.applied.emit(edit, False)
         return True
 
     def undo(self) -> None:
@@ -101,16 +101,9 @@ class UndoAdapter(QObject):
     def _apply(self, edit: Edit, undo: bool) -> None:
         if self._suppress:
             return
-        project = self._project()
-        try:
-            if project is None:
-                raise LabelerError("no project open")
-            if undo:
-                edit.undo(project)
-            else:
-                edit.do(project)
-        except WRITE_ERRORS as e:
+        error = write_edit(self._project(), edit, undo=undo)
+        if error is not None:
             self._failed = True
-            self.failed.emit(f"{'Undo' if undo else 'Redo'} failed: {e}")
+            self.failed.emit(f"{'Undo' if undo else 'Redo'} failed: {error}")
             return
-        self.applied.emit(edit)
+        self.applied.emit(edit, undo)

@@ -1,0 +1,117 @@
+"""The class panel's buttons: a dialog (or a confirmation that counts what goes) for each, then
+the session's write. Class changes are not edits: they cannot be undone, so the ones that lose
+shapes ask first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QColorDialog, QInputDialog, QMainWindow, QMessageBox
+
+from labeler.app.session import WRITE_ERRORS, Session
+from labeler.core.model import LabelClass
+
+
+class ClassEditor:
+    """Adds, renames, recolours, re-keys, merges and deletes classes for one window."""
+
+    def __init__(
+        self, window: QMainWindow, session: Session, error_box: Callable[[str, str], None]
+    ) -> None:
+        self.window = window
+        self.session = session
+        self.error_box = error_box
+
+    def request(self, what: str, class_id: int) -> None:
+        """What the class panel asked for (add|rename|colour|shortcut|merge|delete)."""
+        if what == "add":
+            self.ask_add()
+            return
+        c = self.session.classes.get(class_id)
+        if c is None:
+            self.window.statusBar().showMessage("Select a class in the list first.", 4000)
+            return
+        w = self.window
+        if what == "rename":
+            new, ok = QInputDialog.getText(w, "Rename class", "New name:", text=c.name)
+            if ok and new.strip():
+                self.rename(class_id, new)
+        elif what == "colour":
+            colour = QColorDialog.getColor(QColor(c.colour), w, f"Colour of {c.name}")
+            if colour.isValid():
+                self.recolour(class_id, colour.name())
+        elif what == "shortcut":
+            key, ok = QInputDialog.getText(
+                w, "Class key", "One key (empty for none):", text=c.shortcut or ""
+            )
+            if ok:
+                self.set_shortcut(class_id, key.strip()[:1] or None)
+        elif what == "merge":
+            others = [o.name for o in self.session.classes.values() if o.id != class_id]
+            target, ok = QInputDialog.getItem(
+                w, "Merge class", f"Merge “{c.name}” into:", others, 0, False
+            )
+            if ok and target:
+                dst = next(o for o in self.session.classes.values() if o.name == target)
+                self.merge(class_id, dst.id)
+        elif what == "delete":
+            self.delete(class_id)
+
+    def ask_add(self) -> None:
+        name, ok = QInputDialog.getText(self.window, "Add class", "Class name:")
+        if ok and name.strip():
+            self.add(name)
+
+    def add(self, name: str) -> LabelClass | None:
+        return self._write(lambda s: s.add_class(name), "Cannot add class")
+
+    def rename(self, class_id: int, new: str) -> bool:
+        return self._write(lambda s: s.rename_class(class_id, new), "Cannot rename") is not None
+
+    def recolour(self, class_id: int, colour: str) -> bool:
+        done = self._write(lambda s: s.update_class(class_id, colour=colour), "Cannot recolour")
+        return done is not None
+
+    def set_shortcut(self, class_id: int, key: str | None) -> bool:
+        done = self._write(lambda s: s.update_class(class_id, shortcut=key), "Cannot set key")
+        return done is not None
+
+    def merge(self, source_id: int, target_id: int) -> bool:
+        """Merge after a confirmation that says how many shapes move."""
+        src, dst = self.session.classes[source_id], self.session.classes[target_id]
+        n = self.session.class_usage(source_id)
+        if not self._confirm(
+            "Merge classes",
+            f"Merge “{src.name}” into “{dst.name}”? {n} shape(s) will move to “{dst.name}” and"
+            f" “{src.name}” will be removed. This cannot be undone.",
+        ):
+            return False
+        return (
+            self._write(lambda s: s.merge_class(source_id, target_id), "Cannot merge") is not None
+        )
+
+    def delete(self, class_id: int) -> bool:
+        """Delete after a confirmation that says how many shapes go with it."""
+        c = self.session.classes[class_id]
+        n = self.session.class_usage(class_id)
+        if not self._confirm(
+            "Delete class",
+            f"Delete class “{c.name}” and the {n} shape(s) that use it? This cannot be undone.",
+        ):
+            return False
+        return self._write(lambda s: s.delete_class(class_id), "Cannot delete") is not None
+
+    def _confirm(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self.window, title, text) == QMessageBox.StandardButton.Yes
+
+    def _write(self, fn: Callable[[Session], object], title: str):
+        if self.session.project is None:
+            return None
+        try:
+            result = fn(self.session)
+        except WRITE_ERRORS as e:
+            self.error_box(title, str(e))
+            return None
+        return result if result is not None else True
