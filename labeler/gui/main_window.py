@@ -45,6 +45,7 @@ from labeler.gui.image_list import (
     make_list_view,
     thumbnail_cache_dir,
 )
+from labeler.gui.jobs import JobContext, JobRunner
 from labeler.gui.panels import ClassPanel, DatasetChart, ShapeList
 from labeler.gui.status_bar import StatusBar
 from labeler.gui.undo import UndoAdapter
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow, SessionView):
         self.workers = Workers(threads=3, parent=self)
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())
+        self.jobs = JobRunner(threads=2, parent=self)  # stats and import, on the open project
         self.undo = UndoAdapter(lambda: self.session.project, self)
         self.session = Session(self.undo, view=self)
         self.data_tools = DataTools(
@@ -213,6 +215,7 @@ class MainWindow(QMainWindow, SessionView):
         self._stats_timer.stop()
         self.data_tools.close_all()
         self.thumbs.stop()
+        self.jobs.shutdown()
         self.workers.shutdown()
         self.session.close()
 
@@ -251,6 +254,7 @@ class MainWindow(QMainWindow, SessionView):
     def set_project(self, project: Project) -> None:
         self.data_tools.close_all()  # before the session closes the previous project
         self.session.set_project(project)
+        self.jobs.path = project.path
         self.setWindowTitle(f"{project.path.stem} — Labeler")
         self.model = ImageListModel(self.session.images, self.thumbs)  # type: ignore[arg-type]
         self.list_view.setModel(self.model)
@@ -490,14 +494,9 @@ class MainWindow(QMainWindow, SessionView):
         if self._stats_task is not None:
             self._stats_dirty = True
             return
-        path = self.session.project.path
-
-        def work(_progress, _stop) -> dict:
-            # Its own connection: a Project belongs to the thread that opened it.
-            with Project.open(path) as p:
-                return p.stats()
-
-        self._stats_task = self.workers.start(work, self._on_stats, self._on_stats_failed)
+        self._stats_task = self.jobs.start(
+            lambda job: job.project.stats(), self._on_stats, self._on_stats_failed
+        )
 
     def _on_stats(self, stats: dict) -> None:
         self._stats_task = None
@@ -532,27 +531,25 @@ class MainWindow(QMainWindow, SessionView):
             return None
         from labeler.app.imports import import_folders
 
-        path = self.session.project.path
         dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
         self.import_dialog = dialog
 
-        def work(progress, should_stop):
-            with Project.open(path) as p:
-                return import_folders(
-                    p,
-                    sources,
-                    labels_from_folders=labels_from_folders,
-                    progress=progress,
-                    should_stop=should_stop,
-                )
+        def work(job: JobContext):
+            return import_folders(
+                job.project,
+                sources,
+                labels_from_folders=labels_from_folders,
+                progress=job.progress,
+                should_stop=job.should_stop,
+            )
 
         def on_progress(done: int, total: int) -> None:
             dialog.setMaximum(total)
             dialog.setValue(done)
 
-        task = self.workers.start(work, self._on_import_done, self._on_import_failed, on_progress)
+        task = self.jobs.start(work, self._on_import_done, self._on_import_failed, on_progress)
         if task is not None:
             dialog.canceled.connect(task.cancel)
         return task
