@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.files import sha256_file
 from labeler.core.images import BadImage, decode, probe_file, read_file_bytes
 from labeler.core.shapes import Shape
 from labeler.store.gan import Generator as StoredGenerator
@@ -313,14 +314,11 @@ def require_recorded_checkpoint(project: Project, generator: StoredGenerator) ->
     path = Path(generator.checkpoint)
     if not path.is_file():
         raise LabelerError(f"the generator's checkpoint is missing: {path}")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    if h.hexdigest() != generator.sha256:
+    digest = sha256_file(path)
+    if digest != generator.sha256:
         raise LabelerError(
             f"{path.name} in {path.parent.name} is not the checkpoint this project recorded"
-            f" (SHA-256 {h.hexdigest()[:12]}…, recorded {generator.sha256[:12]}…): it was"
+            f" (SHA-256 {digest[:12]}…, recorded {generator.sha256[:12]}…): it was"
             " changed on disk and is not used; train the generator again"
         )
 
