@@ -82,6 +82,10 @@ def check_output_path(
         hit = _image_inside(tid, real, images)
         if hit is not None:
             raise refuse(f"it holds {hit}, an image of the project; choose another folder")
+    if kind == "file" and not target.parent.is_dir():
+        # A report or a preview goes into a folder that exists, as cp's would: a typo in
+        # the folder name must not silently create folders.
+        raise refuse(f"folder {target.parent} does not exist")
     return target
 
 

@@ -39,6 +39,13 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_writer(path: str | os.PathLike[str], *, sync: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into; when the block ends without an
@@ -52,6 +59,9 @@ def atomic_writer(path: str | os.PathLike[str], *, sync: bool = True) -> Iterato
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp makes the file 0600; the file we deliver gets the mode any new file gets
+        # (0666 less the umask), so an export or report can be shared like one made by cp.
+        os.chmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             if sync:

@@ -10,7 +10,11 @@ import hashlib
 import io
 import os
 import stat
+import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +48,11 @@ SUPPORTED_FORMATS: frozenset[str] = frozenset(_SUFFIX_FORMATS.values()) | {"MPO"
 MAX_PIXELS = 200_000_000
 """Decompression-bomb guard: a file whose header claims more pixels than this (200 MP, e.g.
 an 18,000 × 11,000 scan) is refused before any decode. Real photos are far below it."""
+
+MAX_SIDE = 1 << 20
+"""OpenCV refuses to decode an image with a side over 1,048,576 px (CV_IO_MAX_IMAGE_WIDTH and
+_HEIGHT); such a file is refused at its header with that reason, not decoded and called
+corrupt."""
 
 MAX_BYTES = 2 * 1024**3
 """Files larger than 2 GiB are refused: they cannot be hashed in memory on modest machines."""
@@ -111,6 +120,10 @@ def check_pixels(width: int, height: int) -> None:
         raise BadImage(
             f"too many pixels ({width}x{height} > {MAX_PIXELS:,} limit; decompression bomb?)"
         )
+    if max(width, height) > MAX_SIDE:
+        raise BadImage(
+            f"a side of {max(width, height):,} px is over the {MAX_SIDE:,} px OpenCV decodes"
+        )
 
 
 # The formats whose headers we let Pillow parse: those we import (JPEG covers MPO, which its
@@ -130,15 +143,29 @@ def _open_header(
                 fmt = im.format or "?"
                 w, h = im.size
                 channels = len(im.getbands())
-                try:
-                    orientation = int(im.getexif().get(0x0112, 1) or 1)
-                except Exception:  # a malformed EXIF block should not reject the pixels
-                    orientation = 1
+                orientation = _orientation(im, fmt, w, h)
+    except BadImage:
+        raise
     except Exception:
         raise BadImage("not an image (unrecognised or corrupt header)") from None
     if w <= 0 or h <= 0:
         raise BadImage(f"invalid image size {w}x{h}")
     return fmt, w, h, channels, orientation
+
+
+def _orientation(im: Image.Image, fmt: str, w: int, h: int) -> int:
+    """The EXIF orientation, read without decoding pixels. Pillow's PNG reader loads the whole
+    image to look for an eXIf chunk after the pixel data, so for PNG only a chunk before the
+    pixels counts (where the PNG specification puts it), and nothing is read for a size over
+    the limits: the caller refuses that next."""
+    if w * h > MAX_PIXELS or max(w, h) > MAX_SIDE:
+        return 1
+    if fmt == "PNG" and "exif" not in im.info:
+        return 1
+    try:
+        return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # a malformed EXIF block should not reject the pixels
+        return 1
 
 
 def read_header(data: bytes) -> tuple[str, int, int, int, int]:
@@ -199,10 +226,44 @@ def decode(data: bytes, *, reduced: int = 1, grey: bool = False) -> np.ndarray:
         (4, True): cv2.IMREAD_REDUCED_GRAYSCALE_4,
         (8, True): cv2.IMREAD_REDUCED_GRAYSCALE_8,
     }[(reduced, grey)]
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    with quiet_native_stderr():
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None or img.size == 0:
         raise BadImage("corrupt or truncated image data")
     return img
+
+
+_stderr_lock = threading.Lock()
+_quiet = {"depth": 0, "saved": -1}
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what libpng, libjpeg and OpenCV print on the C stderr about a bad file while
+    it is decoded: the report already says why the file was skipped, in one line. (Worker
+    processes silence their stderr for good; this covers decodes in the calling process.)
+    Decodes on several threads overlap: the first one in redirects, the last one out puts
+    stderr back, and none waits for another."""
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield  # no real stderr (a GUI without a console, a captured stream): nothing to do
+        return
+    with _stderr_lock:
+        if _quiet["depth"] == 0:
+            _quiet["saved"] = os.dup(stderr_fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stderr_fd)
+            os.close(devnull)
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _stderr_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                os.dup2(_quiet["saved"], stderr_fd)
+                os.close(_quiet["saved"])
 
 
 def probe_bytes(data: bytes) -> ImageInfo:

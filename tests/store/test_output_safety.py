@@ -231,6 +231,9 @@ def test_health_html_onto_an_image_or_a_hard_link_of_one_is_refused(capsys, medi
 
 def test_health_html_elsewhere_is_written_atomically(capsys, proj, tmp_path):
     out = tmp_path / "reports" / "health.html"
+    assert "folder" in refused(capsys, "health", proj, "--quick", "--html", out)
+    assert not out.parent.exists()  # a typo in a folder name creates no folder
+    out.parent.mkdir()
     assert run(capsys, "health", proj, "--quick", "--html", out)[0] == 0
     assert out.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
     assert [p.name for p in out.parent.iterdir()] == ["health.html"]  # no temporary left

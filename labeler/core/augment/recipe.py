@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,9 +215,11 @@ class Recipe:
     def from_json(cls, text: str) -> Recipe:
         try:
             data = json.loads(text)
+            return cls.from_dict(data)
         except json.JSONDecodeError as exc:
             raise LabelerError(f"recipe is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        except RecursionError:
+            raise LabelerError("the recipe is nested too deeply") from None
 
     # -- inspection ---------------------------------------------------------------------------
     def ops(self) -> Iterator[Op]:
@@ -337,13 +340,32 @@ def step(op: str, p: float = 1.0, **params: Any) -> OpStep:
     return OpStep(cls(params, where=op), p=p)
 
 
+MAX_RECIPE_BYTES = 1 << 20
+"""A recipe file is a few KB of JSON; anything over 1 MiB is not one."""
+
+
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Read and validate a recipe file; a problem is one LabelerError line naming the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Non-blocking, so a FIFO cannot hang us; a regular file of bounded size only.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise LabelerError(f"cannot read recipe {path}: not a regular file")
+            if st.st_size > MAX_RECIPE_BYTES:
+                raise LabelerError(
+                    f"cannot read recipe {path}: {st.st_size} bytes is more than a recipe"
+                    f" needs (at most {MAX_RECIPE_BYTES})"
+                )
+            data = f.read(MAX_RECIPE_BYTES + 1)
     except OSError as exc:
         raise LabelerError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LabelerError(f"{path.name}: not a recipe (not UTF-8 JSON text)") from None
     try:
         return Recipe.from_json(text)
     except LabelerError as exc:
