@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from labeler.core.health import HealthData, HealthImage, run_health
+from labeler.core.health.html import render_html
 from labeler.core.neardup import near_duplicate_pairs
 from labeler.core.shapes import Shape
 
@@ -89,7 +90,7 @@ def main() -> None:
     print(f"all non-learning checks (run_health without load_image): {checks_s:.2f} s")
     print(f"findings: {', '.join(f'{f.check} ({len(f.image_ids)})' for f in report.findings)}")
     t = time.perf_counter()
-    html = report.to_html()
+    html = render_html(report)
     print(f"HTML report: {time.perf_counter() - t:.2f} s, {len(html) / 1e6:.1f} MB")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from labeler.app.outputs import atomic_write_text, check_output_path
 from labeler.core.health import HealthData, HealthImage, HealthReport, run_health
 from labeler.core.health.files import search_roots
+from labeler.core.health.html import render_html
 from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.store.project import Project
@@ -72,4 +73,4 @@ def write_html(
     ``out`` may not be the project file, a companion of it, an image of the project or a
     place in its media folder (``labeler.app.outputs``)."""
     target = check_output_path(project, out, kind="file")
-    return atomic_write_text(target, report.to_html(title))
+    return atomic_write_text(target, render_html(report, title))

@@ -19,6 +19,7 @@ from labeler.core.health import (
     polygon_self_intersects,
     run_health,
 )
+from labeler.core.health.html import render_html
 from labeler.core.shapes import Shape
 
 try:
@@ -340,6 +341,6 @@ def test_the_planted_report_serialises(planted, tmp_path: Path) -> None:
     _, report = planted
     doc = json.loads(report.to_json())
     assert {f["check"] for f in doc["findings"]} >= set(PLANTED_CHECKS)
-    page = report.to_html()
+    page = render_html(report)
     (tmp_path / "health.html").write_text(page, encoding="utf-8")
     assert "http://" not in page and "https://" not in page and "data:image/png" in page

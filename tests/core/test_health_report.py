@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from labeler.core.health import JSON_SCHEMA, HealthData, HealthImage, run_health
+from labeler.core.health.html import render_html
 from labeler.core.shapes import Shape
 
 VOID = {"meta", "br", "img", "rect", "circle", "line", "hr", "input", "link"}
@@ -61,7 +62,7 @@ def report():
 
 
 def test_html_is_self_contained_and_parses(report) -> None:
-    page = report.to_html("Health of <demo>")
+    page = render_html(report, "Health of <demo>")
     assert "http://" not in page and "https://" not in page
     assert "<svg" in page and "data:image/png;base64," in page
     parser = _Nesting()
@@ -118,5 +119,5 @@ def test_findings_come_errors_first(report) -> None:
 def test_an_empty_project_still_renders() -> None:
     empty = run_health(HealthData([]))
     assert empty.findings == []
-    assert "No problems found" in empty.to_html()
+    assert "No problems found" in render_html(empty)
     assert json.loads(empty.to_json())["summary"]["images"] == 0

@@ -153,6 +153,7 @@ def test_resplit_and_declining_changes_nothing(qtbot, panel, planted, monkeypatc
 def test_export_html_and_errors_read_as_messages(qtbot, panel, planted, monkeypatch, tmp_path):
     check(qtbot, panel)
     out = tmp_path / "out" / "health.html"
+    out.parent.mkdir()  # a save dialog returns a folder that exists
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(out.is_file, timeout=10_000)

@@ -62,6 +62,7 @@ def test_health_cli_json_and_self_contained_html(project, photos, tmp_path, caps
     import_folders(project, [photos])
     project.close()
     html = tmp_path / "report" / "health.html"
+    html.parent.mkdir()  # a report goes into a folder that exists
     assert main(["health", str(project.path), "--json", "--html", str(html)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema"] == "labeler.health/1"

@@ -190,9 +190,3 @@ class HealthReport:
     def to_json(self, indent: int | None = 2) -> str:
         """One JSON document (see `to_dict`) for ``labeler health --json``."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-    def to_html(self, title: str = "Dataset health") -> str:
-        """A self-contained HTML page: no network, no scripts; charts inline."""
-        from labeler.core.health.html import render_html
-
-        return render_html(self, title)
