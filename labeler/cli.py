@@ -61,6 +61,23 @@ def emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None
         human()
 
 
+def one_line(text: str) -> str:
+    """Text holding file names, printable on one line: C0 control characters and line
+    separators (a newline in a file name) and bytes that are not UTF-8 are shown escaped
+    (``\\n``, ``\\u2028``, ``\\xff``); printing the raw text would break the line, drive the
+    terminal (ESC), or fail."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:  # a byte that is not UTF-8, as Python holds it
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 32 or c in "\u2028\u2029\x85":  # a line break, or ESC driving the terminal
+            out.append(c.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def _open(path: str):
     from labeler.store.project import Project
 
@@ -381,14 +398,22 @@ def cmd_export(args: argparse.Namespace) -> int:
                     kinds_text = ", ".join(f"{n} {k}" for k, n in kinds.items())
                     print(f"  {split:<6}{cls:<24}{kinds_text}")
             for s in r["skipped"]:
-                print(f"not exported: {s['file_name']}: {s['reason']}")
+                print(f"not exported: {one_line(s['file_name'])}: {one_line(s['reason'])}")
             for w in r["warnings"]:
                 print(f"warning: {w}")
-            print(
+            checked = (
                 "checked: re-read the export and found what was written"
                 if r["verified"]
                 else "NOT verified"
             )
+            # never a bare "checked" over an export that left images or labels out
+            if r["not_exported"]:
+                checked += (
+                    f"; {r['not_exported']} of {r['project_images']} project image(s) are NOT in it"
+                )
+            if r["warnings"]:
+                checked += f"; {len(r['warnings'])} warning(s) above"
+            print(checked)
 
         emit(args, data, human)
     return 0

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labeler import __version__
@@ -32,6 +32,7 @@ from labeler.core.formats.export import (
     check_export_target,
     fingerprint,
     make_parents,
+    name_key,
     remove_created,
     remove_leftovers,
 )
@@ -62,6 +63,8 @@ class ExportOutcome:
     fingerprint: str
     auto_split: int = 0
     augmented: int = 0
+    project_images: int = 0
+    not_exported: int = 0  # project images the format could not take (report.skipped)
 
     def to_json(self) -> dict[str, Any]:
         return self.report.to_json() | {
@@ -69,19 +72,52 @@ class ExportOutcome:
             "fingerprint": self.fingerprint,
             "auto_split": self.auto_split,
             "augmented": self.augmented,
+            "project_images": self.project_images,
+            "not_exported": self.not_exported,
         }
 
 
-def _file_names(images: Sequence[ImageRecord]) -> dict[int, str]:
-    """A unique export name per image: its own file name, or name-ID.ext when it clashes."""
-    counts = Counter(PurePosixPath(i.path).name.lower() for i in images)
-    names = {}
-    for i in images:
-        base = PurePosixPath(i.path).name
-        if counts[base.lower()] > 1:
-            stem, suffix = os.path.splitext(base)
-            base = f"{stem}-{i.id}{suffix}"
-        names[i.id] = base
+# Control characters, and what Windows forbids in a file name (an export may be copied there).
+_UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f\\/:*?"<>|]')
+
+
+def _safe_name(name: str) -> str:
+    """The image's file name as every OS and format takes it: control characters (a newline
+    would split a VOC or YOLO list) and ``\\ / : * ? " < > |`` become ``_``; trailing dots and
+    spaces, which Windows drops, go."""
+    return _UNSAFE_IN_NAMES.sub("_", name).rstrip(". ") or "image"
+
+
+def _unique_name(stem: str, suffix: str, taken: set[str]) -> str:
+    """``stem + suffix``, or ``stem-2 + suffix``, ``-3``...: the first whose `name_key` is
+    not taken (it is then taken)."""
+    name, n = f"{stem}{suffix}", 1
+    while name_key(name) in taken:
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    taken.add(name_key(name))
+    return name
+
+
+def export_file_names(images: Sequence[ImageRecord]) -> dict[int, str]:
+    """A unique export file name per image, the same in every export of the project so that
+    versions compare: the image's own file name made safe (`_safe_name`). Names that would
+    clash in an export (`name_key`: equal ignoring case and extension, as ``cat.jpg`` and
+    ``Cat.png``, or two ``img.jpg`` from different folders) are told apart by the image id:
+    the image with the lowest id keeps the name, each other one gets ``-ID`` before its
+    extension (``img-57.jpg``), so images added later never rename those exported before.
+    The manifest maps every export name back to its image id and project path. Example:
+    ``cat.jpg`` (id 3) and ``photos/cat.png`` (id 9) give ``{3: "cat.jpg", 9: "cat-9.png"}``.
+    """
+    safe = {i.id: _safe_name(Path(i.path).name) for i in images}
+    groups: dict[str, list[int]] = {}
+    for image_id in sorted(safe):
+        groups.setdefault(name_key(safe[image_id]), []).append(image_id)
+    names = {ids[0]: safe[ids[0]] for ids in groups.values()}
+    taken = set(groups)
+    for image_id in sorted(i for ids in groups.values() for i in ids[1:]):
+        stem, suffix = os.path.splitext(safe[image_id])
+        names[image_id] = _unique_name(f"{stem}-{image_id}", suffix, taken)
     return names
 
 
@@ -130,7 +166,7 @@ def export_project(
     auto = sum(1 for i in images if i.split is None)
     plan = split_project(project, DEFAULT_RATIOS, seed, write=False) if auto else None
     split_of = plan.assignments if plan else {}
-    names = _file_names(images)
+    names = export_file_names(images)
     shapes = project.all_shapes()
     items = []
     for i in images:
@@ -180,9 +216,10 @@ def export_project(
         augmented: list[ExportItem] = []
         if recipe_obj is not None:
             tmp = LockedDir.create(AUG_TMP_PREFIX, target.parent)
+            taken = {name_key(n) for n in names.values()}
             augmented = _augmented_items(
                 recipe_obj, [it for it in items if it.split == "train"], multiplier, seed,
-                tmp.path, target, progress, should_stop,
+                tmp.path, target, taken, progress, should_stop,
             )  # fmt: skip
         report = export_dataset(
             fmt,
@@ -194,6 +231,7 @@ def export_project(
             progress=progress,
             should_stop=should_stop,
             strip_metadata=strip_metadata,
+            project_paths={i.id: i.path for i in images},
         )
         ok = True
     finally:
@@ -214,7 +252,9 @@ def export_project(
         fingerprint=fp,
         manifest=manifest | {"images": report.images},
     )
-    return ExportOutcome(report, version, fp, auto, len(augmented))
+    left_out = {name for name, _ in report.skipped}
+    not_exported = sum(1 for it in items if it.file_name in left_out)
+    return ExportOutcome(report, version, fp, auto, len(augmented), len(items), not_exported)
 
 
 def _load_recipe(name: str, definition: dict | None) -> Recipe:
@@ -300,11 +340,14 @@ def _augmented_items(
     seed: int,
     folder: Path,
     target: Path,
+    taken: set[str],
     progress: ProgressFn,
     should_stop: ShouldStop,
 ) -> list[ExportItem]:
     """Write `multiplier` augmented copies of each train image into `folder` (over all
-    cores) and describe them as export items with their transformed shapes."""
+    cores) and describe them as export items with their transformed shapes. A copy is
+    named ``NAME-augK``, told apart like `export_file_names` when an image of the project
+    already has that name (``taken``: the `name_key` of every name in the export)."""
     from labeler.core.augment import AugmentJob, augment_files
 
     jobs = []
@@ -318,7 +361,7 @@ def _augmented_items(
                 shapes=it.shapes,
                 image_key=it.sha256 or it.file_name,
                 copy_index=k,
-                output=folder / f"{stem}-aug{k}{out_suffix}",
+                output=folder / _unique_name(f"{stem}-aug{k}", out_suffix, taken),
             )
             jobs.append(job)
             owner[job.output] = it

@@ -21,10 +21,11 @@ import shutil
 import stat
 import tempfile
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labeler.core.errors import LabelerError
@@ -75,15 +76,20 @@ def export_dataset(
     progress: ProgressFn | None = None,
     should_stop: ShouldStop | None = None,
     strip_metadata: bool = False,
+    project_paths: Mapping[int, str] | None = None,
 ) -> ExportReport:
     """Export ``items`` in format ``fmt`` to ``out_dir`` and verify it with the importer.
 
     ``classes`` is ``[(class_id, name)]`` in the order the export numbers them.
     ``manifest`` is the caller's version description (name, seed, recipe, time...); it is
     written verbatim under ``"version"`` in ``manifest.json`` and is the only place a
-    timestamp may enter. ``progress(done, total)`` is called after each image and step;
-    ``should_stop()`` is polled between them. Raises ``LabelerError`` for bad input, a
-    non-empty target without ``overwrite``, a missing image, or a failed check;
+    timestamp may enter. ``project_paths`` maps an item's ``image_id`` to the image's path
+    in the project; the manifest lists it, with the id, beside each exported file, so an
+    export name leads back to its image. ``progress(done, total)`` is called after each
+    image and step; ``should_stop()`` is polled between them. Raises ``LabelerError`` for
+    bad input, a non-empty target without ``overwrite``, a missing image, a failed check,
+    or an export that would hold no image (see `check_kept`, which also warns with counts
+    when most images or all labels stay out);
     ``ExportCancelled`` when stopped. In every failure the target is left as it was.
 
     >>> report = export_dataset("coco", items, [(1, "cat")], "out/v1", manifest={"name": "v1"})
@@ -112,6 +118,7 @@ def export_dataset(
             tick,
             stop,
             strip_metadata,
+            project_paths or {},
         )
         if stop():
             raise ExportCancelled("export cancelled; nothing was changed")
@@ -139,17 +146,21 @@ def _build(
     tick: ProgressFn,
     stop: ShouldStop,
     strip_metadata: bool,
+    project_paths: Mapping[int, str],
 ) -> ExportReport:
     ordered = sorted(items, key=lambda it: (SPLITS.index(it.split), it.file_name))
     placed: list[Placed] = []
+    left_out: list[tuple[ExportItem, str]] = []
     report = ExportReport(exporter.name, final_dir, {s: 0 for s in SPLITS}, {}, [])
     for it, got in zip(ordered, exporter.place(ordered, names), strict=True):
         if isinstance(got, str):
             report.skipped.append((it.file_name, got))
+            left_out.append((it, got))
         else:
             placed.append(got)
     _check_destinations(placed)
     report.warnings += _lost_in_format(exporter.name, items, placed)
+    report.warnings += check_kept(exporter.name, items, placed, left_out)
 
     total = len(placed) + 2
     written: dict[str, str] = {}
@@ -184,7 +195,9 @@ def _build(
         raise ExportCancelled("export cancelled; nothing was changed")
     try:
         report.files = sorted(exporter.write(placed, classes, root, final_dir))
-        _write_manifest(root, exporter.name, manifest, classes, placed, written, report.files)
+        _write_manifest(
+            root, exporter.name, manifest, classes, placed, written, report.files, project_paths
+        )
     except OSError as e:
         raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
     tick(total - 1, total)
@@ -223,18 +236,111 @@ def _lost_in_format(fmt: str, items: Sequence[ExportItem], placed: Sequence[Plac
     return notes
 
 
-def _check_items(items: Sequence[ExportItem], names: dict[int, str]) -> None:
-    seen: set[str] = set()
+def check_kept(
+    fmt: str,
+    items: Sequence[ExportItem],
+    placed: Sequence[Placed],
+    left_out: Sequence[tuple[ExportItem, str]],
+) -> list[str]:
+    """Refuse an export that would hold no image, and say with counts what an export leaves
+    out; returns the warnings. Images are counted by ``image_id`` (an augmented copy counts
+    with its source).
+
+    Refused (``LabelerError``, before anything is written): no image at all, or none the
+    format takes (an ``imagefolder`` export of a project without image-level classes).
+    Warned, in capitals when it is most of the export: images not exported (more than half
+    of them), labels none of which the format holds (a ``coco``, ``yolo`` or ``voc`` export
+    of a project labelled only with image-level tags is a set of unlabelled images), images
+    that lose all their labels and are written unlabelled (a detector reads them as
+    background), and an export without any label.
+    """
+    total = {it.image_id for it in items}
+    kept = {p.item.image_id for p in placed}
+    if not total:
+        raise LabelerError("nothing to export: there are no images")
+    if not kept:
+        raise LabelerError(
+            f"{fmt} would export none of the {len(total)} image(s)"
+            f" ({_reasons(left_out)}); nothing was written"
+        )
+    warnings = []
+    missing = total - kept
+    if len(missing) * 2 > len(total):
+        warnings.append(
+            f"MOST IMAGES ARE NOT EXPORTED: {len(missing)} of {len(total)} image(s) are not in"
+            f" this {fmt} export, only {len(kept)} are ({_reasons(left_out)})"
+        )
+    elif missing:
+        warnings.append(
+            f"{len(missing)} of {len(total)} image(s) are not exported ({_reasons(left_out)})"
+        )
+    first: dict[int, ExportItem] = {}  # an image's own labels, not its augmented copies'
     for it in items:
-        # Case-insensitive file systems merge names differing only in case, and formats
-        # with one label file per image (YOLO, VOC) would merge a.jpg with a.png.
-        key = it.file_name.lower().rsplit(".", 1)[0]
+        first.setdefault(it.image_id, it)
+    labels = Counter(s.kind for i in kept for s in first[i].shapes)
+    stripped = {p.item.image_id for p in placed if p.item.shapes and not p.shapes}
+    if not labels:
+        warnings.append(f"none of the {len(kept)} exported image(s) has a label")
+    elif not any(p.shapes for p in placed):
+        warnings.append(
+            f"NO LABEL IS EXPORTED: {fmt} holds none of the {labels.total()} label(s) of the"
+            f" exported images ({_kinds(labels)}), so this export is {len(kept)} unlabelled"
+            f" image(s); export to a format that holds {_kinds_named(labels)}"
+        )
+    elif stripped:
+        warnings.append(
+            f"{len(stripped)} image(s) lose every label they have in {fmt} and are written"
+            " unlabelled (a detector reads them as background)"
+        )
+    return warnings
+
+
+def _reasons(left_out: Sequence[tuple[ExportItem, str]], most: int = 3) -> str:
+    """``reason: count`` for the commonest reasons images were left out, by image."""
+    by_reason: dict[str, set[int]] = {}
+    for it, why in left_out:
+        by_reason.setdefault(why, set()).add(it.image_id)
+    ranked = sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    text = "; ".join(f"{why}: {len(ids)}" for why, ids in ranked[:most])
+    if len(ranked) > most:
+        text += f"; {len(ranked) - most} other reason(s)"
+    return text
+
+
+_KIND_WORDS = {"tag": "image-level tag(s)", "box": "box(es)", "polygon": "polygon(s)"}
+
+
+def _kinds(counts: Counter[str]) -> str:
+    return ", ".join(f"{n} {_KIND_WORDS.get(k, k)}" for k, n in sorted(counts.items()))
+
+
+def _kinds_named(counts: Counter[str]) -> str:
+    names = {"tag": "image-level tags", "box": "boxes", "polygon": "polygons"}
+    return " and ".join(names.get(k, k) for k in sorted(counts))
+
+
+def name_key(file_name: str) -> str:
+    """What two export file names must not share: the name without its extension, case and
+    Unicode normalisation folded. Case-insensitive file systems (macOS, Windows) merge
+    names that differ only in case or normalisation, and the formats with one label file per
+    image (YOLO, VOC) would give ``a.jpg`` and ``a.png`` the same one.
+
+    >>> name_key("Photos/Cat.JPG") == name_key("photos/cat.png")
+    True
+    """
+    return unicodedata.normalize("NFC", str(PurePosixPath(file_name).with_suffix(""))).casefold()
+
+
+def _check_items(items: Sequence[ExportItem], names: dict[int, str]) -> None:
+    seen: dict[str, str] = {}
+    for it in items:
+        key = name_key(it.file_name)
         if key in seen:
             raise LabelerError(
-                f"two images share the export file name {it.file_name!r} (ignoring case "
-                "and extension)"
+                f"two images share the export file name {it.file_name!r} ({seen[key]!r}"
+                " differs only in case or extension); give each image its own name"
             )
-        seen.add(key)
+        seen[key] = it.file_name
         for s in it.shapes:
             if s.class_id not in names:
                 raise LabelerError(f"{it.file_name}: shape of unknown class id {s.class_id}")
@@ -387,6 +493,7 @@ def _write_manifest(
     placed: Sequence[Placed],
     written: Mapping[str, str],
     files: Sequence[str],
+    project_paths: Mapping[int, str],
 ) -> None:
     doc = {
         "format": fmt,
@@ -396,6 +503,8 @@ def _write_manifest(
             {
                 "file": p.path,
                 "file_name": p.item.file_name,
+                "image_id": p.item.image_id,
+                "project_path": project_paths.get(p.item.image_id),
                 "split": p.item.split,
                 "sha256": written[p.path],
                 "source_sha256": p.item.sha256,
