@@ -126,11 +126,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             if report.untagged:
                 print(f"{report.untagged} image(s) imported untagged: see the folders below")
             for u in report.untagged_folders:
-                print(f"untagged: {u.path}: {u.images} image(s) imported without a tag: {u.reason}")
+                print(
+                    f"untagged: {one_line(u.path)}: {u.images} image(s) imported without a tag:"
+                    f" {u.reason}"
+                )
             for s in report.duplicates:
-                print(f"duplicate: {s.path}: {s.reason}")
+                print(f"duplicate: {one_line(s.path)}: {one_line(s.reason)}")
             for s in report.skipped:
-                print(f"skipped: {s.path}: {s.reason}")
+                print(f"skipped: {one_line(s.path)}: {one_line(s.reason)}")
 
         emit(args, report.to_dict(), human)
     return 0

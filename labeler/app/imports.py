@@ -9,7 +9,14 @@ skipped with its reason. An import that fails (an error, not an interruption) un
 committed, so the project is as it was before (ADR 0080 and DESIGN.md, "Files and processes").
 
 With labels from folders, a class folder whose name is not a valid class name is reported once
-with the reason, and its images are imported untagged and counted: nothing is left out unsaid.
+with the reason, and its images are imported untagged and counted; so are the images lying in
+the source folder itself, outside any class folder: nothing is left out unsaid.
+
+Odd entries never stop or hang an import: what is named like an image but is not a regular
+file (a FIFO, a socket, a broken link, a link loop) is probed without blocking and skipped
+with its reason; a symbolic link to a folder is not followed (no loops) and is listed; a folder
+that cannot be read is listed; a file or folder whose name is not valid UTF-8 (the project
+stores paths as text) is listed, once for a folder, with ``\\xNN`` for the bad bytes.
 """
 
 from __future__ import annotations
@@ -41,9 +48,14 @@ class Skipped:
     reason: str
 
 
+NOT_IN_A_CLASS_FOLDER = "not inside a class folder: the images lie in the source folder itself"
+
+
 @dataclass
 class UntaggedFolder:
-    """A class folder whose name is not a valid class name: its images were imported untagged."""
+    """Images imported untagged with labels from folders, counted per folder: a class folder
+    whose name is not a valid class name, or the source folder itself (`NOT_IN_A_CLASS_FOLDER`)
+    for the images lying directly in it."""
 
     path: str
     reason: str
@@ -90,31 +102,70 @@ def check_sources(sources: Sequence[str | os.PathLike[str]]) -> None:
             raise LabelerError(f"not a file or folder: {src}")
 
 
+NOT_UTF8 = "the name is not valid UTF-8 (the project stores paths as text): rename it to import it"
+LINKED_FOLDER = "a symbolic link to a folder is not followed (so links cannot loop)"
+
+
 def iter_candidates(
-    sources: Sequence[str | os.PathLike[str]], unreadable: list[Skipped] | None = None
+    sources: Sequence[str | os.PathLike[str]], skipped: list[Skipped] | None = None
 ) -> Iterator[_Candidate]:
     """Every file with an image extension under the sources, in a stable order.
 
-    Symlinked folders are not followed (no loops); symlinked files are, and a broken one is
-    yielded so that it is reported. A folder that cannot be listed is added to `unreadable`."""
+    Symlinked files are followed, and a broken one is yielded so that it is reported.
+    Added to ``skipped`` instead, each with its reason: a symbolic link to a folder (never
+    followed, so a loop of links cannot trap the walk), a folder that cannot be listed, and
+    a file or folder whose name is not valid UTF-8 (a folder once, for all it holds)."""
+    out = skipped if skipped is not None else []
 
     def cannot_list(err: OSError) -> None:
-        if unreadable is not None:
-            unreadable.append(Skipped(str(err.filename), f"cannot read folder: {err.strerror}"))
+        out.append(Skipped(shown_path(err.filename), f"cannot read folder: {err.strerror}"))
 
     for src in sources:
         root = Path(src).absolute()
+        if not _is_text(str(root)):
+            out.append(Skipped(shown_path(root), NOT_UTF8))
+            continue
         if root.is_file() or (root.is_symlink() and not root.exists()):
             yield _Candidate(root, root.parent, root.name)
             continue
         if not root.is_dir():
             raise LabelerError(f"no such file or folder: {src}")
         for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
-            dirnames.sort()
+            walk_into = []
+            for name in sorted(dirnames):
+                folder = os.path.join(dirpath, name)
+                if os.path.islink(folder):  # os.walk lists it but never goes in: say so
+                    out.append(Skipped(shown_path(folder), LINKED_FOLDER))
+                elif not _is_text(name):
+                    out.append(Skipped(shown_path(folder), NOT_UTF8))
+                else:
+                    walk_into.append(name)
+            dirnames[:] = walk_into
             for name in sorted(filenames):
-                if is_image_path(name):
-                    p = Path(dirpath) / name
+                if not is_image_path(name):
+                    continue
+                p = Path(dirpath) / name
+                if _is_text(name):
                     yield _Candidate(p, root, p.relative_to(root).as_posix())
+                else:
+                    out.append(Skipped(shown_path(p), NOT_UTF8))
+
+
+def _is_text(name: str) -> bool:
+    """False for a name with bytes that are not UTF-8 (Python holds them as lone surrogates,
+    which SQLite cannot store)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_path(path: str | os.PathLike[str] | bytes | None) -> str:
+    """A path as text for a report: bytes that are not UTF-8 are shown as ``\\xNN``."""
+    if path is None:
+        return "?"
+    return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _probe(path: str) -> ImageInfo | str:
@@ -346,7 +397,8 @@ def _remove_copies(project: Project, files: list[Path]) -> None:
 
 class _ClassFolders:
     """The class of each top folder, created on first use; a name that is not a valid class
-    name is reported once (`UntaggedFolder`) and its images stay untagged."""
+    name is reported once (`UntaggedFolder`) and its images stay untagged, as do those lying
+    in the source folder itself, counted the same way."""
 
     def __init__(self, project: Project, report: ImportReport, undo: _Undo) -> None:
         self.project = project
@@ -355,25 +407,30 @@ class _ClassFolders:
         self.bad: dict[tuple[Path, str], UntaggedFolder] = {}
 
     def class_id(self, cand: _Candidate, staged: _Undo) -> int | None:
+        if "/" not in cand.rel:  # lying in the source folder itself: no class folder
+            return self._untagged(cand.root, "", NOT_IN_A_CLASS_FOLDER)
         name = cand.rel.split("/", 1)[0]
-        bad = self.bad.get((cand.root, name))
-        if bad is not None:
-            bad.images += 1
-            self.report.untagged += 1
-            return None
+        if (cand.root, name) in self.bad:
+            return self._untagged(cand.root, name, "")
         try:
             validate_class_name(name)
         except LabelerError as e:
-            bad = UntaggedFolder(str(cand.root / name), str(e))
-            self.bad[(cand.root, name)] = bad
-            self.report.untagged_folders.append(bad)
-            return self.class_id(cand, staged)
+            return self._untagged(cand.root, name, str(e))
         cls = self.project.class_by_name(name)
         if cls is None:
             cls = self.project.add_class(name)
             staged.classes.append(cls.id)
             self.report.classes_created.append(cls.name)
         return cls.id
+
+    def _untagged(self, root: Path, name: str, reason: str) -> None:
+        """Count one more untagged image of folder ``root/name`` (reported on its first)."""
+        folder = self.bad.get((root, name))
+        if folder is None:
+            folder = self.bad[(root, name)] = UntaggedFolder(str(root / name), reason)
+            self.report.untagged_folders.append(folder)
+        folder.images += 1
+        self.report.untagged += 1
 
 
 def _commit_batch(
@@ -437,7 +494,7 @@ def _add_one(
     image_id = project.add_probed(path, info, source_group=group)
     staged.images.append(image_id)
     out.added += 1
-    if folders is not None and "/" in cand.rel:
+    if folders is not None:
         class_id = folders.class_id(cand, staged)
         if class_id is not None:
             project.add_shape(image_id, Shape.tag(class_id))
