@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from testdata import DEMO_PHOTOS
 
@@ -161,3 +164,49 @@ def test_a_project_without_classes_is_refused(project, photos, tmp_path):
     import_folders(project, [photos])
     with pytest.raises(LabelerError, match="no classes"):
         export_project(project, "yolo", tmp_path / "y")
+
+
+def test_imagefolder_import_takes_every_image_and_counts_those_outside_class_folders(
+    project, tmp_path
+):
+    """Issue 13: loose images (at the top, directly in a split folder) and the images of a
+    folder beside the split folders come in without a class, counted; odd entries named like
+    images, and hidden folders, are each reported; nothing is left out in silence."""
+    root = tmp_path / "ds"
+    png = (DEMO_PHOTOS / "coins.png").read_bytes()
+
+    def put(rel: str, n: int) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[: 20 + n, :30]
+        cv2.imwrite(str(path), img)
+
+    put("train/cat/a.png", 0)
+    put("train/cat/deep/b.png", 1)
+    put("val/dog/c.png", 2)
+    put("train/loose.png", 3)
+    put("top.png", 4)
+    put("valid/cat/d.png", 5)  # Roboflow's name for val: beside the splits, not one of them
+    put("train/.ipynb_checkpoints/e.png", 6)
+    os.mkfifo(root / "train" / "cat" / "pipe.png")
+    (root / "val" / "dog" / "gone.png").symlink_to(root / "nowhere.png")
+    report = import_annotations(project, root, "imagefolder")
+    problems = "\n".join(report.problems)
+    assert report.images_added == 6 and report.shapes_added == 3
+    assert "the dataset's top folder: 1 image(s) outside any class folder" in problems
+    assert "train: 1 image(s) outside any class folder imported without a class" in problems
+    assert "valid: 1 image(s) imported without a class or split" in problems
+    assert "train/.ipynb_checkpoints: skipped: a hidden folder" in problems
+    assert "train/cat/pipe.png: skipped: not a regular file" in problems
+    assert "val/dog/gone.png: skipped: a broken symbolic link" in problems
+    by_name = {Path(i.path).name: i for i in project.images()}
+    assert by_name["loose.png"].split == "train" and by_name["d.png"].split is None
+    assert not project.shapes(by_name["top.png"].id) and not project.shapes(by_name["d.png"].id)
+    assert [s.kind for s in project.shapes(by_name["b.png"].id)] == ["tag"]
+
+
+def test_labels_from_folders_reports_the_images_lying_in_the_source_folder(project, cifar_subset):
+    shutil.copy(DEMO_PHOTOS / "coins.png", cifar_subset / "loose.png")
+    report = import_folders(project, [cifar_subset], labels_from_folders=True)
+    assert report.added == 13 and report.tags_added == 12 and report.untagged == 1
+    assert [(u.path, u.images) for u in report.untagged_folders] == [(str(cifar_subset), 1)]

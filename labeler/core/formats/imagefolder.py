@@ -7,10 +7,15 @@ folder layout holds one class per image, and copying the image into several clas
 folders would teach a classifier contradictory labels). Class folders are made only for
 classes with images, because torchvision refuses empty class folders; torchvision then
 numbers the classes by sorted folder name, which ``manifest.json`` lets you check.
+
+Read back by `ImageFolderImporter`, which imports every image under the root: those outside
+any class folder come in without a class, counted (``labeler import --format imagefolder``).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +51,7 @@ class ImageFolderExporter:
                 out.append("has no image-level class")
             elif len(tags) > 1:
                 listed = ", ".join(names[c] for c in tags)
-                out.append(f"has {len(tags)} image-level classes ({listed}); ImageFolder holds one")
+                out.append(f"has {len(tags)} image-level classes ({listed}), ImageFolder holds one")
             else:
                 path = f"{it.split}/{names[tags[0]]}/{it.file_name}"
                 out.append(Placed(it, path, (Shape.tag(tags[0]),)))
@@ -64,40 +69,161 @@ class ImageFolderExporter:
 
 class ImageFolderImporter:
     """Reads ``<split>/<class>/...`` when the root has train/val/test folders, otherwise
-    ``<class>/...``; images below a class folder (at any depth) get that class as a tag."""
+    ``<class>/...``; images below a class folder (at any depth) get that class as a tag.
+
+    Nothing under the root is left out in silence: images lying outside any class folder
+    (at the root, or directly in a split folder) and those in a folder beside the split
+    folders are imported without a class (and the latter without a split), with one problem
+    line per folder giving the count; a hidden folder (``.ipynb_checkpoints``) is reported
+    and not read; an image-named entry that is not a regular file (a FIFO, a socket, a broken
+    link) or whose name is not valid UTF-8 is reported and skipped.
+    """
 
     name = "imagefolder"
 
     def detect(self, root: Path) -> bool:
-        return any(p.is_dir() for p in root.iterdir()) if root.is_dir() else False
+        try:
+            with os.scandir(root) as it:
+                return any(_is_folder(e) for e in it)
+        except OSError:
+            return False
 
     def read(self, root: Path) -> ImportResult:
         result = ImportResult()
-        split_dirs = [(s, root / s) for s in SPLITS if (root / s).is_dir()]
-        for split, base in split_dirs or [(None, root)]:
-            for class_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-                if class_dir.name.startswith("."):
-                    continue
-                try:  # a class folder may be a link, but not to a folder outside the dataset
-                    inside(root, class_dir)
-                except FormatProblem:
-                    result.problems.append(
-                        f"{display(root, class_dir)}: refused: a symbolic link to a folder"
-                        " outside the dataset"
-                    )
-                    continue
-                result.add_class(class_dir.name)
-                for image in walk_files(root, class_dir, result.problems):
-                    if is_image_path(image) and image.is_file():
-                        _add(root, image, class_dir.name, split, result)
+        splits = [s for s in SPLITS if _is_folder(root / s)]
+        if splits:
+            _read_level(root, root, None, result, splits)
+            for split in splits:
+                _read_level(root, root / split, split, result)
+        else:
+            _read_level(root, root, None, result)
         return result
 
 
-def _add(root: Path, image: Path, name: str, split: str | None, result: ImportResult) -> None:
+def _read_level(
+    root: Path, base: Path, split: str | None, result: ImportResult, splits: Sequence[str] = ()
+) -> None:
+    """The folders in ``base`` are classes (or, at a root with ``splits``, the split folders,
+    read by the caller); the images lying in ``base`` itself are imported without a class."""
+    try:
+        with os.scandir(base) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        result.problems.append(f"{_label(root, base)}: cannot list folder: {e.strerror or e}")
+        return
+    loose: list[Path] = []
+    for entry in entries:
+        path = base / entry.name
+        if not _is_folder(entry):  # a link to a folder counts; `inside` checks where it goes
+            loose.append(path)
+        elif base == root and entry.name in splits:
+            continue
+        elif entry.name.startswith("."):
+            result.problems.append(f"{_label(root, path)}: skipped: a hidden folder")
+        elif splits:
+            _beside_splits(root, path, splits, result)
+        else:
+            _read_class(root, path, split, result)
+    images = _images_among(root, loose, result.problems)
+    if images:
+        where = _label(root, base) if base != root else "the dataset's top folder"
+        result.problems.append(
+            f"{where}: {len(images)} image(s) outside any class folder imported without a class"
+        )
+        for image in images:
+            _add(root, image, None, split, result)
+
+
+def _read_class(root: Path, class_dir: Path, split: str | None, result: ImportResult) -> None:
+    try:  # a class folder may be a link, but not to a folder outside the dataset
+        inside(root, class_dir)
+    except FormatProblem:
+        result.problems.append(
+            f"{_label(root, class_dir)}: refused: a symbolic link to a folder outside the dataset"
+        )
+        return
+    result.add_class(class_dir.name)
+    for image in _images_among(root, walk_files(root, class_dir, result.problems), result.problems):
+        _add(root, image, class_dir.name, split, result)
+
+
+def _beside_splits(root: Path, folder: Path, splits: Sequence[str], result: ImportResult) -> None:
+    """A folder beside train/val/test (``valid/``, ``extra/``) is neither a split nor a class
+    we could trust: its images are imported without either, and counted."""
+    try:
+        inside(root, folder)
+    except FormatProblem:
+        result.problems.append(
+            f"{_label(root, folder)}: refused: a symbolic link to a folder outside the dataset"
+        )
+        return
+    images = _images_among(root, walk_files(root, folder, result.problems), result.problems)
+    if images:
+        result.problems.append(
+            f"{_label(root, folder)}: {len(images)} image(s) imported without a class or split:"
+            f" the folder is beside the split folders ({', '.join(splits)}), not in one"
+        )
+    for image in images:
+        _add(root, image, None, None, result)
+
+
+def _images_among(root: Path, paths: Sequence[Path], problems: list[str]) -> list[Path]:
+    """The image-named entries of ``paths`` that are regular files (links followed); the
+    others named like an image are reported, never skipped in silence."""
+    found = []
+    for path in paths:
+        if not is_image_path(path):
+            continue
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError as e:
+            what = "a broken symbolic link" if os.path.islink(path) else e.strerror or str(e)
+            problems.append(f"{_label(root, path)}: skipped: {what}")
+            continue
+        if not regular:
+            problems.append(f"{_label(root, path)}: skipped: not a regular file")
+        elif not _utf8(str(path)):
+            problems.append(
+                f"{_label(root, path)}: skipped: the file name is not valid UTF-8 (rename it)"
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def _is_folder(entry: os.DirEntry | Path) -> bool:
+    """A folder, or a link to one; False when that cannot be known (a link into a folder we
+    may not read raises PermissionError from ``is_dir``)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _utf8(text: str) -> bool:
+    # A name with bytes that are not UTF-8 reaches Python as lone surrogates, which the
+    # project (SQLite text) cannot store.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _label(root: Path, path: Path) -> str:
+    """`display`, with bytes that are not UTF-8 shown as ``\\xNN``: one printable line."""
+    text = display(root, path)
+    return text if _utf8(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def _add(
+    root: Path, image: Path, name: str | None, split: str | None, result: ImportResult
+) -> None:
     try:
         rel = inside(root, image)
-        w, h = image_size(image, rel)  # the header alone, refused over MAX_PIXELS
+        w, h = image_size(image, _label(root, image))  # the header alone, refused over MAX_PIXELS
     except (FormatProblem, LabelerError) as e:
         result.problems.append(str(e))
         return
-    result.records.append(ImportRecord(rel, w, h, (ImportedShape(name, "tag"),), split))
+    shapes = (ImportedShape(name, "tag"),) if name is not None else ()
+    result.records.append(ImportRecord(rel, w, h, shapes, split))
