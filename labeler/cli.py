@@ -182,9 +182,11 @@ def _import_annotations(args: argparse.Namespace, fmt: str) -> int:
 def _by_folder(paths: Sequence[str]) -> list[tuple[str, int]]:
     """(folder/, count) for relative POSIX paths, in first-seen order: thousands of images
     left out of an import read as a few lines (``--json`` lists each one)."""
+    from labeler.core.formats._io import one_line
+
     counts: dict[str, int] = {}
     for path in paths:
-        folder = path.rsplit("/", 1)[0] + "/" if "/" in path else "./"
+        folder = one_line(path.rsplit("/", 1)[0] + "/" if "/" in path else "./")
         counts[folder] = counts.get(folder, 0) + 1
     return list(counts.items())
 

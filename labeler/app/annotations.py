@@ -17,7 +17,7 @@ from labeler.core.formats import (
     import_dataset,
     unused_files,
 )
-from labeler.core.formats._io import shown
+from labeler.core.formats._io import one_line, shown
 from labeler.core.model import validate_class_name
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.store.project import Project
@@ -199,6 +199,7 @@ def import_annotations(
                 existing.add(key)
                 report.shapes_added += 1
         report.problems.extend(classes.refused())
+    report.problems = [one_line(p) for p in report.problems]
     return report
 
 

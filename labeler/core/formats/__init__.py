@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats._io import image_files
+from labeler.core.formats._io import image_files, one_line
 from labeler.core.formats.base import (
     EXPORTERS,
     IMPORTERS,
@@ -120,6 +120,7 @@ def import_dataset(fmt: str, root: str | Path) -> ImportResult:
     result = importer.read(base)
     _merge_duplicates(result)
     _list_not_imported(base, result)
+    result.problems = [one_line(p) for p in result.problems]
     if not result.records and not result.problems:
         unlisted = len(result.not_imported)
         more = f" ({unlisted} image file(s) under it not listed)" if unlisted else ""

@@ -561,3 +561,24 @@ def image_files_among(root: Path, paths: Sequence[Path], problems: list[str]) ->
             continue
         found.append(path)
     return found
+
+def head_text(head: bytes) -> bytes:
+    """The first bytes of a file as UTF-8, for a format's cheap detection: a head in
+    UTF-16 with a byte-order mark (which `decode_text` accepts) is converted, a cut
+    character dropped, so ``b'"shapes"' in head_text(head)`` works for both."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return head.decode("utf-16", "ignore").encode("utf-8")
+    return head
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (a newline in a file name read from an annotation
+    file) and line separators escaped, so a problem stays one line however it was built."""
+    if not any(ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" for c in text):
+        return text
+    return "".join(
+        c.encode("unicode_escape").decode("ascii")
+        if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85"
+        else c
+        for c in text
+    )

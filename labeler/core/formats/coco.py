@@ -26,6 +26,7 @@ from labeler.core.formats._io import (
     MAX_COCO_BYTES,
     FormatProblem,
     display,
+    head_text,
     inside,
     load_json,
     num,
@@ -178,7 +179,7 @@ def _annotation_files(root: Path, problems: list[str]) -> list[Path]:
             if path.name == "manifest.json":  # our export's record, not annotations
                 continue
             try:
-                head = read_dataset_head(root, path, display(root, path), 4096)
+                head = head_text(read_dataset_head(root, path, display(root, path), 4096))
             except FormatProblem as e:
                 refused.append(str(e))
                 continue
@@ -205,10 +206,19 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
     else:
         subset = path.stem.removeprefix("instances_")
     split = split_of(subset)
-    cats = _categories(doc, label, result)
     images = _images(root, path.parent, subset, doc, label, result)
+    try:
+        cats = _categories(doc, label, result)
+        annotations = _list(doc, "annotations", label)
+    except FormatProblem:
+        # Without its categories or annotations the file cannot say what its images hold;
+        # they are listed as not imported rather than imported as if they held nothing.
+        result.not_imported.extend(
+            (rel, f"{label} could not be read") for rel, *_ in images.values()
+        )
+        raise
     shapes: dict[int, list[ImportedShape]] = {i: [] for i in images}
-    for k, ann in enumerate(_list(doc, "annotations", label)):
+    for k, ann in enumerate(annotations):
         where = f"{label}: annotations[{k}]"
         try:
             image_id, found = _annotation_shapes(ann, where, cats)
@@ -227,7 +237,9 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
 
 
 def _list(doc: dict[str, Any], key: str, label: str) -> list[Any]:
-    value = doc.get(key, [])
+    value = doc.get(key)
+    if value is None:  # absent or null: an images-only file (COCO's test sets) has none
+        return []
     if not isinstance(value, list):
         raise FormatProblem(f"{label}: {key}: expected a list")
     return value

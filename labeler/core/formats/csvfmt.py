@@ -79,14 +79,12 @@ class CsvExporter:
         final_dir: Path,
     ) -> list[str]:
         names = dict(classes)
-        buf = io.StringIO()
-        out = csv.writer(buf, lineterminator="\n")
-        out.writerow(COLUMNS)
+        rows: list[list[object]] = [list(COLUMNS)]
         for p in placed:
             it = p.item
             head = [it.split, p.path, it.width, it.height]
             if not p.shapes:
-                out.writerow(head + [""] * 7)
+                rows.append(head + [""] * 7)
             for s in p.shapes:
                 box = [num(v) for v in s.bbox()] if s.kind != "tag" else [""] * 4  # type: ignore[union-attr]
                 pts = (
@@ -94,7 +92,14 @@ class CsvExporter:
                     if s.kind == "polygon"
                     else ""
                 )
-                out.writerow(head + [names[s.class_id], s.kind, *box, pts])
+                rows.append(head + [names[s.class_id], s.kind, *box, pts])
+        buf = io.StringIO()
+        plain = csv.writer(buf, lineterminator="\n")
+        # The csv module quotes a field holding "\n" but not one holding a lone "\r" (a
+        # file name may): such a row is written with every field quoted.
+        quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for row in rows:
+            (quoted if any("\r" in str(v) for v in row) else plain).writerow(row)
         write_text(root / FILE, buf.getvalue())
         return [FILE]
 
@@ -126,7 +131,9 @@ class CsvImporter:
             result.problems.append(str(e))
             return result
         _allow_long_fields()
-        reader = csv.DictReader(io.StringIO(text))
+        # newline="": the csv module splits records itself, so a quoted field may hold a
+        # line break and a lone carriage return ends a record instead of raising.
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         try:
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         except csv.Error as e:
@@ -140,11 +147,17 @@ class CsvImporter:
         for row in _rows(reader, label, result):
             where = f"{label}: line {reader.line_num}"
             try:
-                rec, shape = _row(root, row, where, result)
+                rec = _record(root, row, where, result)
             except (FormatProblem, LabelerError) as e:
                 msg = str(e)
                 result.problems.append(msg if msg.startswith(label) else f"{where}: {msg}")
                 continue
+            try:
+                shape = _shape(row, where)
+            except (FormatProblem, LabelerError) as e:  # the image is still imported
+                msg = str(e)
+                result.problems.append(msg if msg.startswith(label) else f"{where}: {msg}")
+                shape = None
             first = images.setdefault(rec.path, rec)
             if (first.width, first.height, first.split) != (rec.width, rec.height, rec.split):
                 result.problems.append(
@@ -172,22 +185,22 @@ def _allow_long_fields() -> None:
 
 
 def _rows(reader: csv.DictReader, label: str, result: ImportResult) -> Iterator[dict[str, str]]:
-    """The rows, until one the csv module cannot read (a broken quote, a NUL), which is
-    reported with its line and ends the file."""
+    """The rows; one the csv module cannot read (a NUL, a field over the limit) is reported
+    with its line and skipped, and reading goes on with the next line."""
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            result.problems.append(f"{label}: line {reader.line_num}: {e}; the rest not read")
-            return
+            result.problems.append(f"{label}: line {reader.line_num}: {e}; the row is skipped")
+            continue
         yield row
 
 
-def _row(
-    root: Path, row: dict[str, str], where: str, result: ImportResult
-) -> tuple[ImportRecord, ImportedShape | None]:
+def _record(root: Path, row: dict[str, str], where: str, result: ImportResult) -> ImportRecord:
+    """The image a row is about; a problem here names it, as it is then not imported
+    (unless another row imports it)."""
     missing = [c for c in COLUMNS[:6] if row.get(c) is None]
     if missing and row.get("file_name") is None:
         raise FormatProblem(f"{where}: a short row: no {', '.join(missing)}")
@@ -197,27 +210,32 @@ def _row(
         raise FormatProblem(f"{where}: a short row: no {', '.join(missing)}; {rel} not imported")
     split = row["split"] or None
     if split is not None and split not in SPLITS:
-        raise FormatProblem(f"{where}: split: unknown split {shown(split)}")
+        raise FormatProblem(f"{where}: split: unknown split {shown(split)}; {rel} not imported")
     try:
         w, h = int(row["width"]), int(row["height"])
     except ValueError:
         w = h = 0
     if w <= 0 or h <= 0:
-        raise FormatProblem(f"{where}: width/height: expected positive integers")
-    rec = ImportRecord(rel, w, h, (), split, where)
+        raise FormatProblem(
+            f"{where}: width/height: expected positive integers; {rel} not imported"
+        )
+    return ImportRecord(rel, w, h, (), split, where)
+
+
+def _shape(row: dict[str, str], where: str) -> ImportedShape | None:
     kind, name = row["kind"], row["class"] or ""
     if not kind:
-        return rec, None
+        return None
     if kind == "tag":
-        return rec, ImportedShape(name, "tag")
+        return ImportedShape(name, "tag")
     if kind == "box":
         try:
             x1, y1, x2, y2 = (float(row[c]) for c in ("x1", "y1", "x2", "y2"))
         except (TypeError, ValueError):  # TypeError: a short row has no value there
             raise FormatProblem(f"{where}: x1..y2: expected numbers") from None
-        return rec, ImportedShape(name, "box", ((x1, y1), (x2, y2)))
+        return ImportedShape(name, "box", ((x1, y1), (x2, y2)))
     if kind == "polygon":
-        return rec, ImportedShape(name, "polygon", _points(row.get("points_json"), where))
+        return ImportedShape(name, "polygon", _points(row.get("points_json"), where))
     raise FormatProblem(f"{where}: kind: unknown kind {shown(kind)}")
 
 

@@ -17,6 +17,7 @@ from labeler.core.formats._io import (
     MAX_LABELME_BYTES,
     FormatProblem,
     display,
+    head_text,
     image_files_among,
     inside,
     load_json,
@@ -75,7 +76,8 @@ class LabelmeImporter:
 def _first_labelme(root: Path, limit: int | None) -> Path | None:
     for path in _json_files(root, [])[:limit]:
         try:
-            if b'"shapes"' in read_dataset_head(root, path, display(root, path), 65536):
+            head = read_dataset_head(root, path, display(root, path), 65536)
+            if b'"shapes"' in head_text(head):
                 return path
         except FormatProblem:
             continue
