@@ -54,8 +54,7 @@ def validate_class_name(name: str) -> str:
     bad = next((c for c in clean if _unwritable(c)), None)
     if bad is not None:
         raise LabelerError(
-            f"class name {clean[:40]!r} contains {_char_name(bad)}, which a class name"
-            " cannot hold"
+            f"class name {clean[:40]!r} contains {_char_name(bad)}, which a class name cannot hold"
         )
     return clean
 

@@ -562,6 +562,7 @@ def image_files_among(root: Path, paths: Sequence[Path], problems: list[str]) ->
         found.append(path)
     return found
 
+
 def head_text(head: bytes) -> bytes:
     """The first bytes of a file as UTF-8, for a format's cheap detection: a head in
     UTF-16 with a byte-order mark (which `decode_text` accepts) is converted, a cut
