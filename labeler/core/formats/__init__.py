@@ -210,7 +210,7 @@ def explain_format(root: Path) -> Detection:
     describe = getattr(get_importer(fmt), "describe", None)
     reason = (describe(root) if callable(describe) else None) or f"the {fmt} importer recognised it"
     also = tuple(n for n in matched[1:] if n != "imagefolder")
-    return Detection("auto", fmt, reason, also, tuple(unused_files(root, fmt)))
+    return Detection("auto", fmt, one_line(reason), also, tuple(unused_files(root, fmt)))
 
 
 def unused_files(root: Path, chosen: str | None) -> list[str]:
@@ -221,7 +221,8 @@ def unused_files(root: Path, chosen: str | None) -> list[str]:
     One line each, with what to do."""
     folders = [root] + _subfolders(root)
     hints: list[str] = []
-    has_yaml = bool(list(root.glob("*.yaml")) or list(root.glob("*.yml")))
+    yamls = sorted(root.glob("*.yaml")) + sorted(root.glob("*.yml"))
+    has_yaml = bool(yamls)
     for folder in folders:
         names = _names(folder)
         rel = "" if folder == root else f"{folder.name}/"
@@ -249,8 +250,11 @@ def unused_files(root: Path, chosen: str | None) -> list[str]:
                 " read; for Pascal VOC put them in Annotations/ and the images in JPEGImages/"
             )
     if has_yaml and chosen != "yolo" and not get_importer("yolo").detect(root):
-        hints.append("data.yaml: found, but no labels/ folder beside it: not read as YOLO")
-    return hints
+        hints.append(
+            f"{yamls[0].name}: found, but no labels/ folder beside it (nor <split>/labels):"
+            " not read as YOLO"
+        )
+    return [one_line(h) for h in hints]
 
 
 def _subfolders(root: Path, limit: int = 200) -> list[Path]:

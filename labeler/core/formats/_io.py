@@ -573,13 +573,17 @@ def head_text(head: bytes) -> bytes:
 
 
 def one_line(text: str) -> str:
-    """``text`` with control characters (a newline in a file name read from an annotation
-    file) and line separators escaped, so a problem stays one line however it was built."""
-    if not any(ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" for c in text):
-        return text
-    return "".join(
-        c.encode("unicode_escape").decode("ascii")
-        if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85"
-        else c
-        for c in text
-    )
+    """``text`` printable on one line, however it was built: control characters (a newline
+    in a file name read from an annotation file, ESC, DEL) and line separators are escaped
+    (``\\n``, ``\\u2028``), and a byte that is not UTF-8 in a file name (which Python holds
+    as a lone surrogate) is shown as ``\\xff``."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 32 or o == 127 or c in "\u2028\u2029\x85" or 0xD800 <= o <= 0xDFFF:
+            out.append(c.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(c)
+    return "".join(out)
