@@ -1,0 +1,223 @@
+"""Annotation assists that need no model weights: box to polygon (GrabCut), magic wand (flood
+fill) and edge snapping (intelligent scissors). Pure functions over a BGR image, for the window
+and `labeler assist` alike; all offline, in OpenCV's core.
+
+Each works on a crop around the region of interest, scaled down to at most `WORK_SIDE` pixels,
+so a 6000 x 4000 photo costs what a small one does; the outline found is mapped back to the
+image's own pixel coordinates and simplified to a sensible vertex count.
+
+>>> polygon = box_to_polygon(image, (40, 30, 260, 220))            # doctest: +SKIP
+>>> polygon = magic_wand(image, (120, 80), tolerance=24)           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from labeler.core.errors import LabelerError
+
+Point = tuple[float, float]
+WORK_SIDE = 320
+"""The longest side the assists compute at: GrabCut's cost grows with the pixel count, and
+320 px keeps a box under a few hundred milliseconds on two cores."""
+MAX_VERTICES = 60
+"""An outline is simplified until it has at most this many vertices (and at least 3)."""
+
+
+class AssistFailed(LabelerError):
+    """The assist found nothing usable (an empty mask, a box of zero area)."""
+
+
+@dataclass(frozen=True)
+class Strokes:
+    """Scribbles the user adds to refine a result: image-pixel polylines marking what is
+    surely object (`foreground`) or surely not (`background`), with a brush radius."""
+
+    foreground: tuple[tuple[Point, ...], ...] = ()
+    background: tuple[tuple[Point, ...], ...] = ()
+    radius: float = 4.0
+
+
+def _crop(
+    shape: tuple[int, ...], box: tuple[float, float, float, float], margin: float
+) -> tuple[int, int, int, int]:
+    h, w = shape[:2]
+    x1, y1, x2, y2 = box
+    x1, x2 = sorted((x1, x2))
+    y1, y2 = sorted((y1, y2))
+    mx, my = (x2 - x1) * margin + 2, (y2 - y1) * margin + 2
+    cx1, cy1 = max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my)))
+    cx2, cy2 = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+    if cx2 - cx1 < 2 or cy2 - cy1 < 2:
+        raise AssistFailed("the box is outside the image or has no area")
+    return cx1, cy1, cx2, cy2
+
+
+def _scale_for(width: int, height: int) -> float:
+    return min(1.0, WORK_SIDE / max(width, height))
+
+
+def box_to_polygon(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    strokes: Strokes | None = None,
+    *,
+    iterations: int = 4,
+) -> list[Point]:
+    """The outline of the object inside `box` (x1, y1, x2, y2 in image pixels), by GrabCut
+    seeded with the box and refined with the user's `strokes`."""
+    x1, y1, x2, y2 = box
+    if abs(x2 - x1) < 3 or abs(y2 - y1) < 3:
+        raise AssistFailed("draw a box around the object first (at least 3 x 3 px)")
+    cx1, cy1, cx2, cy2 = _crop(image.shape, box, 0.1)
+    crop = _bgr(image[cy1:cy2, cx1:cx2])
+    s = _scale_for(crop.shape[1], crop.shape[0])
+    small = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else crop
+    mask = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+    bx1, bx2 = sorted(((x1 - cx1) * s, (x2 - cx1) * s))
+    by1, by2 = sorted(((y1 - cy1) * s, (y2 - cy1) * s))
+    r = (int(bx1), int(by1), max(2, int(bx2 - bx1)), max(2, int(by2 - by1)))
+    mask[r[1] : r[1] + r[3], r[0] : r[0] + r[2]] = cv2.GC_PR_FGD
+    if strokes is not None:
+        for value, lines in ((cv2.GC_FGD, strokes.foreground), (cv2.GC_BGD, strokes.background)):
+            for line in lines:
+                pts = np.array([((x - cx1) * s, (y - cy1) * s) for x, y in line], np.int32)
+                if len(pts):
+                    thick = max(1, round(strokes.radius * s * 2))
+                    cv2.polylines(mask, [pts], False, int(value), thick)
+                    for p in pts:
+                        cv2.circle(
+                            mask, tuple(int(v) for v in p), max(1, thick // 2), int(value), -1
+                        )
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(
+        0
+    )  # GrabCut's k-means starts from OpenCV's global generator: same box, same answer
+    cv2.grabCut(small, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    return _outline(fg, s, cx1, cy1)
+
+
+def magic_wand(
+    image: np.ndarray,
+    seed: Point,
+    *,
+    tolerance: float = 24.0,
+    use_edges: bool = False,
+    limit_box: tuple[float, float, float, float] | None = None,
+) -> list[Point]:
+    """The outline of the connected region around `seed` whose colour stays within
+    `tolerance` (0-255, per channel, from the seed's colour); with `use_edges`, strong edges
+    (Canny) stop the fill even where colours are close."""
+    h, w = image.shape[:2]
+    x, y = seed
+    if not (0 <= x < w and 0 <= y < h):
+        raise AssistFailed("click inside the image")
+    t = float(max(0.0, min(255.0, tolerance)))
+    box = limit_box or (0, 0, w, h)
+    cx1, cy1, cx2, cy2 = _crop(image.shape, box, 0.0)
+    crop = _bgr(image[cy1:cy2, cx1:cx2])
+    s = _scale_for(crop.shape[1], crop.shape[0])
+    small = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else crop
+    small = cv2.GaussianBlur(small, (3, 3), 0)
+    sh, sw = small.shape[:2]
+    sx = min(sw - 1, max(0, int((x - cx1) * s)))
+    sy = min(sh - 1, max(0, int((y - cy1) * s)))
+    fill_mask = np.zeros((sh + 2, sw + 2), np.uint8)
+    if use_edges:
+        # Edges a little weaker than the colour tolerance already stop the fill.
+        edges = cv2.Canny(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), max(6.0, t / 2), max(12.0, t))
+        fill_mask[1:-1, 1:-1] = (edges > 0).astype(np.uint8)
+        fill_mask[sy + 1, sx + 1] = 0
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8)
+    # A region with holes keeps only its outer outline: a polygon has one ring.
+    cv2.floodFill(small.copy(), fill_mask, (sx, sy), 0, (t, t, t), (t, t, t), flags)
+    region = (fill_mask[1:-1, 1:-1] == 2).astype(np.uint8)
+    return _outline(region, s, cx1, cy1)
+
+
+def snap_path(image: np.ndarray, start: Point, end: Point, *, margin: float = 0.25) -> list[Point]:
+    """The path from `start` to `end` along the strongest edges (intelligent scissors), as
+    image-pixel points including both ends. Computed on a crop around the two points."""
+    x1, y1 = start
+    x2, y2 = end
+    span = max(abs(x2 - x1), abs(y2 - y1), 8.0)
+    box = (min(x1, x2) - span * margin, min(y1, y2) - span * margin,
+           max(x1, x2) + span * margin, max(y1, y2) + span * margin)  # fmt: skip
+    cx1, cy1, cx2, cy2 = _crop(image.shape, box, 0.0)
+    crop = _bgr(image[cy1:cy2, cx1:cx2])
+    s = _scale_for(crop.shape[1], crop.shape[0])
+    small = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else crop
+    sh, sw = small.shape[:2]
+
+    def local(p: Point) -> tuple[int, int]:
+        return (
+            min(sw - 1, max(0, int((p[0] - cx1) * s))),
+            min(sh - 1, max(0, int((p[1] - cy1) * s))),
+        )
+
+    tool = cv2.segmentation.IntelligentScissorsMB()
+    tool.setEdgeFeatureCannyParameters(32, 100)
+    tool.setGradientMagnitudeMaxLimit(200)
+    tool.applyImage(small)
+    tool.buildMap(local(start))
+    contour = tool.getContour(local(end))
+    pts = [(cx1 + (float(px) + 0.5) / s, cy1 + (float(py) + 0.5) / s) for px, py in contour[:, 0]]
+    if not pts:
+        return [start, end]
+    # getContour runs from the end back to the start: give it in drawing order, exact ends.
+    pts.reverse()
+    simplified = _simplify_open(pts, max(1.0, 1.0 / s))
+    return [start, *simplified[1:-1], end]
+
+
+def _bgr(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return np.ascontiguousarray(img)
+
+
+def _outline(mask: np.ndarray, s: float, ox: int, oy: int) -> list[Point]:
+    """The largest region's outer outline, simplified, in image pixels."""
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        raise AssistFailed("nothing found there: try a larger box, a stroke or a tolerance")
+    c = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(c) < 4:
+        raise AssistFailed("the region found is too small to outline")
+    approx = simplify(c[:, 0].astype(np.float64), MAX_VERTICES)
+    return [(round(ox + (x + 0.5) / s, 2), round(oy + (y + 0.5) / s, 2)) for x, y in approx]
+
+
+def simplify(points: np.ndarray | Sequence[Point], max_vertices: int = MAX_VERTICES) -> list[Point]:
+    """A closed outline with at most `max_vertices` vertices (Douglas-Peucker with a growing
+    tolerance); never fewer than 3."""
+    pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
+    if len(pts) <= 3:
+        return [tuple(map(float, p)) for p in pts[:, 0]]
+    perimeter = cv2.arcLength(pts, True)
+    eps = max(0.5, perimeter * 0.002)
+    approx = cv2.approxPolyDP(pts, eps, True)
+    while len(approx) > max_vertices:
+        eps *= 1.4
+        approx = cv2.approxPolyDP(pts, eps, True)
+    if len(approx) < 3:
+        approx = cv2.approxPolyDP(pts, eps / 4, True)
+    return [(float(x), float(y)) for x, y in approx[:, 0]]
+
+
+def _simplify_open(points: list[Point], eps: float) -> list[Point]:
+    pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
+    if len(pts) <= 2:
+        return points
+    approx = cv2.approxPolyDP(pts, eps, False)
+    return [(float(x), float(y)) for x, y in approx[:, 0]]

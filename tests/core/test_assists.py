@@ -1,0 +1,114 @@
+"""Assists without model weights: box to polygon, magic wand, edge snapping."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from testdata import DEMO_PHOTOS
+
+from labeler.core.assists import (
+    MAX_VERTICES,
+    AssistFailed,
+    Strokes,
+    box_to_polygon,
+    magic_wand,
+    snap_path,
+)
+
+
+def iou(polygon, reference: np.ndarray) -> float:
+    mask = np.zeros(reference.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(np.array(polygon)).astype(np.int32)], 1)
+    return float((mask & reference).sum() / (mask | reference).sum())
+
+
+@pytest.fixture
+def disc():
+    """A red disc on a grey, slightly noisy background, and its true mask."""
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(190, 8, (400, 600, 3)), 0, 255).astype(np.uint8)
+    cv2.circle(img, (300, 200), 100, (40, 50, 200), -1)
+    ref = np.zeros((400, 600), np.uint8)
+    cv2.circle(ref, (300, 200), 100, 1, -1)
+    return img, ref
+
+
+def test_box_to_polygon_outlines_the_object(disc):
+    img, ref = disc
+    polygon = box_to_polygon(img, (185, 85, 415, 315))
+    assert iou(polygon, ref) > 0.95
+    assert 3 <= len(polygon) <= MAX_VERTICES
+    assert polygon == box_to_polygon(img, (185, 85, 415, 315))  # same box, same polygon
+
+
+def test_a_background_stroke_cuts_off_what_the_object_touches(disc):
+    img, ref = disc
+    cv2.rectangle(img, (390, 190), (470, 210), (40, 50, 200), -1)  # a same-colour handle
+    box = (185, 85, 480, 315)
+    plain = box_to_polygon(img, box)
+    assert max(x for x, _ in plain) > 440  # the handle came with it
+    stroke = Strokes(background=(((430.0, 195.0), (465.0, 205.0)),), radius=6)
+    refined = box_to_polygon(img, box, stroke)
+    assert max(x for x, _ in refined) < 430 and iou(refined, ref) > 0.9
+
+
+def test_magic_wand_fills_the_clicked_region(disc):
+    img, ref = disc
+    polygon = magic_wand(img, (300, 200), tolerance=30)
+    assert iou(polygon, ref) > 0.9
+    cv2.circle(img, (520, 320), 50, (200, 160, 40), -1)  # another object, another colour
+    other = np.zeros(ref.shape, np.uint8)
+    cv2.circle(other, (520, 320), 50, 1, -1)
+    second = magic_wand(img, (520, 320), tolerance=30)
+    assert iou(second, other) > 0.85 and iou(second, ref) < 0.01
+
+
+def test_magic_wand_with_edges_stops_at_an_edge_of_close_colour():
+    img = np.full((200, 300, 3), 120, np.uint8)
+    img[:, 150:] = 135  # close in colour, but a clear edge
+    left = magic_wand(img, (50, 100), tolerance=30, use_edges=True)
+    assert max(x for x, _ in left) < 160
+    both = magic_wand(img, (50, 100), tolerance=30, use_edges=False)
+    assert max(x for x, _ in both) > 280
+
+
+def test_snap_path_follows_the_edge(disc):
+    img, _ = disc
+    path = snap_path(img, (300, 100), (400, 200))
+    assert path[0] == (300, 100) and path[-1] == (400, 200)
+    assert len(path) > 2
+    radii = [np.hypot(x - 300, y - 200) for x, y in path]
+    assert all(95 <= r <= 105 for r in radii)  # on the circle, not across the chord
+
+
+def test_real_photo_box_gives_a_plausible_polygon():
+    img = cv2.imread(str(DEMO_PHOTOS / "coffee.jpg"))
+    box = (90, 30, 520, 380)
+    polygon = box_to_polygon(img, box)
+    xs, ys = zip(*polygon, strict=True)
+    assert min(xs) >= 60 and max(xs) <= 540 and min(ys) >= 0 and max(ys) <= 400
+    area = cv2.contourArea(np.array(polygon, np.float32))
+    assert 0.2 < area / ((box[2] - box[0]) * (box[3] - box[1])) < 1.0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda img: box_to_polygon(img, (10, 10, 11, 11)),
+        lambda img: box_to_polygon(img, (700, 500, 900, 600)),
+        lambda img: magic_wand(img, (-5, 10)),
+        lambda img: magic_wand(np.zeros((50, 50, 3), np.uint8)[:, :, :1].squeeze(), (900, 1)),
+    ],
+)
+def test_unusable_input_is_one_clear_error(disc, call):
+    with pytest.raises(AssistFailed):
+        call(disc[0])
+
+
+def test_grey_and_alpha_images_work(disc):
+    img, ref = disc
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert iou(magic_wand(grey, (300, 200), tolerance=30), ref) > 0.9
+    bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    assert iou(box_to_polygon(bgra, (185, 85, 415, 315)), ref) > 0.95
