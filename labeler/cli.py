@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -101,6 +103,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from labeler.app.annotations import annotation_format
     from labeler.app.imports import import_folders
 
+    if any(not src.strip() for src in args.sources):
+        raise LabelerError("an empty SOURCE was given (it would mean the current folder)")
     fmt = annotation_format(args.sources, args.format, args.labels_from_folders, args.copy)
     if fmt is not None:
         return _import_annotations(args, fmt)
@@ -234,8 +238,16 @@ def cmd_classes(args: argparse.Namespace) -> int:
         result["classes"] = listing
 
         def human() -> None:
-            if action != "list":
-                print({k: v for k, v in result.items() if k != "classes"})
+            if action == "add":
+                print("added " + ", ".join(c["name"] for c in result["added"]))
+            elif action == "rename":
+                print(f"renamed {params[0]!r} to {result['renamed']['name']!r}")
+            elif action == "merge":
+                print(
+                    f"merged {params[0]!r} into {params[1]!r} ({result['moved_shapes']} shape(s) moved)"
+                )
+            elif action == "remove":
+                print(f"removed {params[0]!r} ({result['deleted_shapes']} shape(s) deleted)")
             for c in listing:
                 key = c["shortcut"] or "-"
                 print(
@@ -458,11 +470,17 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gan_progress(kind: str) -> Callable[[dict], None]:
-    """Training progress as a line on stderr every few seconds (and at the end)."""
+def _gan_progress(kind: str, device: str | None = None) -> Callable[[dict], None]:
+    """Training progress as a line on stderr every few seconds (and at the end). The note on
+    the device comes with the first report: a command refused before its work starts prints
+    its one error line and nothing else."""
     last = [0.0]
+    noted = [device is None]
 
     def report(info: dict) -> None:
+        if not noted[0]:
+            noted[0] = True
+            _device_note(device)  # type: ignore[arg-type]
         now = time.monotonic()
         if now - last[0] < 2.0:
             return
@@ -498,19 +516,22 @@ def cmd_gan(args: argparse.Namespace) -> int:
     import warnings
 
     from labeler.app import gan as jobs
-    from labeler.ml.device import resolve_device
+    from labeler.ml.device import CPU_WARNING, resolve_device
 
-    warnings.filterwarnings("ignore", category=UserWarning, module="labeler.ml")
+    # The CLI says it once, in its own words (_device_note), not as a Python warning.
+    warnings.filterwarnings("ignore", message=re.escape(CPU_WARNING))
+    _check_gan_numbers(args)
     with _open(args.project) as p:
+        device = None
         if args.action != "review":
-            _device_note(str(resolve_device(args.device)[0]))
+            device = str(resolve_device(args.device)[0])
         if args.action == "train":
             if args.steps is None and args.minutes is None:
                 raise LabelerError("gan train needs --steps N or --minutes M")
             data = jobs.train(
                 p, resolution=args.resolution, steps=args.steps, minutes=args.minutes,
                 device=args.device, width=args.width, batch_size=args.batch_size,
-                progress=_gan_progress("train"),
+                progress=_gan_progress("train", device),
             )  # fmt: skip
             emit(args, data, lambda: print(
                 f"trained to step {data['step']} on {data['device']}"
@@ -522,7 +543,7 @@ def cmd_gan(args: argparse.Namespace) -> int:
                 raise LabelerError(f"--p-min must be between 0 and 1, not {args.p_min}")
             data = jobs.suggest(
                 p, target=target, device=args.device, classifier_epochs=args.classifier_epochs,
-                arch=args.arch, p_min=args.p_min, progress=_gan_progress("suggest"),
+                arch=args.arch, p_min=args.p_min, progress=_gan_progress("suggest", device),
             )  # fmt: skip
 
             def human() -> None:
@@ -540,7 +561,7 @@ def cmd_gan(args: argparse.Namespace) -> int:
         elif args.action == "evaluate":
             data = jobs.evaluate(
                 p, epochs=args.epochs, device=args.device, arch=args.arch,
-                progress=_gan_progress("evaluate"),
+                progress=_gan_progress("evaluate", device),
             )  # fmt: skip
 
             def human() -> None:
@@ -556,6 +577,17 @@ def cmd_gan(args: argparse.Namespace) -> int:
 
             emit(args, data, human)
     return 0
+
+
+def _check_gan_numbers(args: argparse.Namespace) -> None:
+    """Counts and budgets must be positive (and finite) before anything starts."""
+    for flag, value in (
+        ("--steps", args.steps), ("--minutes", args.minutes), ("--batch-size", args.batch_size),
+        ("--epochs", args.epochs), ("--classifier-epochs", args.classifier_epochs),
+        ("--accept-top", args.accept_top),
+    ):  # fmt: skip
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise LabelerError(f"{flag} must be a positive number, not {value}")
 
 
 def _int(text: str) -> int:
@@ -609,6 +641,19 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------
+MAX_SEED = 2**63 - 1  # what the project stores in an INTEGER column
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63-1, not {text}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the CLI contract's one-line error (no usage block before it)."""
 
@@ -675,7 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="preview: the grid to write (.png or .jpg)")
     sp.add_argument("--n", type=int, default=8, help="preview: number of copies (default 8)")
     sp.add_argument(
-        "--seed", type=int, default=0, help="preview: the seed, as export --seed (default 0)"
+        "--seed", type=_seed, default=0, help="preview: the seed, as export --seed (default 0)"
     )
 
     sp = command("split", cmd_split, "assign train/val/test: stratified, leakage-safe, stable")
@@ -683,7 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--ratios", type=float, nargs=3, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST")
     )
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=_seed, default=0, help="0 to 2**63-1 (default 0)")
     sp.add_argument(
         "--reshuffle",
         action="store_true",
@@ -711,7 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="augmented copies per train image (with --recipe; default 1)",
     )
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=_seed, default=0, help="0 to 2**63-1 (default 0)")
     sp.add_argument(
         "--strip-metadata", action="store_true", help="re-encode images without EXIF/GPS metadata"
     )

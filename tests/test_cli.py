@@ -238,18 +238,21 @@ def test_gan_commands_train_suggest_review_and_evaluate_on_the_cpu(capsys, proj)
     torch.set_num_threads(2)
     before = digest(proj)
     code, _, err = run(capsys, "gan", "suggest", proj, "--device", "cpu", "--arch", "tiny")
-    errors = [line for line in err.splitlines() if line.startswith("labeler: error:")]
-    assert code == 1 and len(errors) == 1 and "no generator yet" in errors[0]
-    assert "running on the CPU" in err  # the CPU is named, not silently used
+    # A refused command prints its one error line and nothing else (no device note first).
+    assert code == 1 and err.startswith("labeler: error:") and err.count("\n") == 1
+    assert "no generator yet" in err
     code, _, err = run(capsys, "gan", "train", proj, "--steps", "1", "--device", "cpu")
     assert code == 1 and "labeler split" in err
     assert digest(proj) == before  # refused commands change nothing
     run_json(capsys, "split", proj, "--ratios", "0.6", "0.2", "0.2", "--seed", "1")
     tiny = ("--device", "cpu", "--arch", "tiny")
-    trained = run_json(
+    code, out, err = run(
         capsys, "gan", "train", proj, "--steps", "2", "--width", "tiny", "--batch-size", "8",
-        "--device", "cpu",
+        "--device", "cpu", "--json",
     )  # fmt: skip
+    assert code == 0, err
+    assert "running on the CPU" in err  # work that runs names the CPU, never silently uses it
+    trained = json.loads(out)
     assert trained["step"] == 2 and trained["device"] == "cpu"
     assert Path(trained["checkpoint"]).is_file()
     code, _, err = run(capsys, "gan", "suggest", proj, "--p-min", "1.5", *tiny)

@@ -240,18 +240,20 @@ def export_project(
             tmp.release()
         if not ok:
             remove_created(created)
-    if plan is not None:
-        write_plan(project, plan)
-    version = add_version(
-        project,
-        format=fmt,
-        out_dir=str(target),
-        seed=seed,
-        recipe=recipe,
-        multiplier=multiplier,
-        fingerprint=fp,
-        manifest=manifest | {"images": report.images},
-    )
+    # The splits the export assigned and its version record land together or not at all.
+    with project.atomic():
+        if plan is not None:
+            write_plan(project, plan)
+        version = add_version(
+            project,
+            format=fmt,
+            out_dir=str(target),
+            seed=seed,
+            recipe=recipe,
+            multiplier=multiplier,
+            fingerprint=fp,
+            manifest=manifest | {"images": report.images},
+        )
     left_out = {name for name, _ in report.skipped}
     not_exported = sum(1 for it in items if it.file_name in left_out)
     return ExportOutcome(report, version, fp, auto, len(augmented), len(items), not_exported)

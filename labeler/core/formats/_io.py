@@ -37,6 +37,7 @@ from labeler.core.images import (
     BadImage,
     check_pixels,
     file_header,
+    quiet_native_stderr,
     read_file_bytes,
     read_header,
 )
@@ -474,7 +475,8 @@ def read_image(path: Path) -> np.ndarray:
         check_pixels(w, h)
     except BadImage as e:
         raise BadImage(f"cannot read image {path}: {e}") from None
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with quiet_native_stderr():
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise LabelerError(f"cannot decode image {path}")
     return _apply_orientation(img, exif_orientation(path))

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labeler.core.errors import LabelerError
-from labeler.core.files import make_parents, remove_created, sha256_file
+from labeler.core.files import current_umask, make_parents, remove_created, sha256_file
 from labeler.core.formats._io import (
     exif_orientation,
     image_size,
@@ -628,6 +628,8 @@ class LockedDir:
     def create(cls, prefix: str, parent: Path) -> LockedDir:
         for _ in range(10):
             path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+            # mkdtemp makes it 0700; renamed into place it is the export, made like any folder.
+            os.chmod(path, 0o777 & ~current_umask())
             state, fd = _lock(path)
             if state != _HELD:
                 return cls(path, fd)
