@@ -468,6 +468,15 @@ class ExportDialog(QDialog):
             )
         if data.get("auto_split"):
             extra.append(f"{data['auto_split']} image(s) had no split and got one")
+        left_out = data.get("not_exported") or 0
+        if left_out:
+            # Never a bare "verified" over an export that left images out (issue 13).
+            extra.append(
+                f"<span style='{ERROR_STYLE}'><b>{left_out} of {data.get('project_images', '?')}"
+                " project image(s) are NOT in this export</b></span> (see below)"
+            )
+        loud = [w for w in data["warnings"] if w.split(":")[0].isupper()]
+        extra += [f"<span style='{ERROR_STYLE}'>{w}</span>" for w in loud]
         self.result_title.setText(f"<b>Exported version {data['version']}</b> ({data['format']})")
         self.summary.setStyleSheet("")
         self.summary.setText(

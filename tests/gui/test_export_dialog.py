@@ -158,3 +158,24 @@ def test_browse_sets_the_target_and_closing_mid_export_stops_the_worker(
     dialog.export_button.click()
     dialog.close()  # waits for the export thread; the autouse fixture checks none is left
     assert dialog.workers is None
+
+
+def test_an_export_that_leaves_images_out_says_so_in_the_summary(qtbot, dialog, project, tmp_path):
+    # Two classes on one image: an ImageFolder tree cannot place it, so it is left out.
+    first = project.images()[0]
+    other = next(
+        c for c in project.classes() if c.id not in {s.class_id for s in project.shapes(first.id)}
+    )
+    project.set_setting("multi_label", "1")
+    project.add_shape(first.id, Shape.tag(other.id))
+    dialog.format_combo.setCurrentText("imagefolder")
+    data = _export(qtbot, dialog, tmp_path / "out" / "v1")
+    assert data["not_exported"] == 1 and data["project_images"] == 12
+    assert "1 of 12 project image(s) are NOT in this export" in dialog.summary.text()
+    assert first.path.rsplit("/", 1)[-1] in dialog.notes.toPlainText()
+
+
+def test_an_export_of_no_label_at_all_is_loud(qtbot, dialog, tmp_path):
+    dialog.format_combo.setCurrentText("yolo")  # YOLO holds no image-level tag
+    _export(qtbot, dialog, tmp_path / "out" / "v1")
+    assert "NO LABEL IS EXPORTED" in dialog.summary.text()
