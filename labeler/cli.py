@@ -100,14 +100,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from labeler.app.annotations import annotation_format
+    from labeler.app.annotations import FOLDER, choose_format
     from labeler.app.imports import import_folders
 
     if any(not src.strip() for src in args.sources):
         raise LabelerError("an empty SOURCE was given (it would mean the current folder)")
-    fmt = annotation_format(args.sources, args.format, args.labels_from_folders, args.copy)
-    if fmt is not None:
-        return _import_annotations(args, fmt)
+    found = choose_format(args.sources, args.format, args.labels_from_folders, args.copy)
+    if found.format != FOLDER:
+        return _import_annotations(args, found.format)
     with _open(args.project) as p:
         bar = ProgressBar("importing")
         report = import_folders(
@@ -119,6 +119,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
 
         def human() -> None:
+            if found.asked == "auto":
+                print(f"format: folder of images ({found.reason})")
+                for line in found.unused:
+                    print(f"not read: {one_line(line)}")
             print(
                 f"added {report.added} image(s); {report.already_present} already in the"
                 f" project; {len(report.duplicates)} duplicate(s);"
@@ -139,7 +143,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             for s in report.skipped:
                 print(f"skipped: {one_line(s.path)}: {one_line(s.reason)}")
 
-        emit(args, report.to_dict(), human)
+        emit(args, {"format": FOLDER, "detection": found.to_json()} | report.to_dict(), human)
     return 0
 
 

@@ -202,3 +202,19 @@ def test_an_export_whose_record_fails_leaves_the_splits_as_they_were(proj, tmp_p
     with Project.open(proj) as p, pytest.raises(LabelerError, match="simulated"):
         exports.export_project(p, "imagefolder", tmp_path / "out")
     assert dump(proj) == before  # the splits it assigned went with the failed record
+
+
+def test_links_to_the_project_in_an_imagefolder_are_reported_with_their_own_reason(proj, tmp_path):
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    real = sorted((CIFAR_MINI / "truck").iterdir())[0]
+    shutil.copy(real, ds / "real.png")
+    os.link(proj, ds / "hard.jpg")
+    (ds / "sym.png").symlink_to(proj)
+    out = cli("import", proj, ds, "--format", "imagefolder", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    reasons = dict((r["path"], r["reason"]) for r in report["not_imported"])
+    assert set(reasons) == {"hard.jpg", "sym.png"}
+    assert "no annotation file" not in " ".join(reasons.values())
+    assert "1 image(s) outside any class folder" in " ".join(report["problems"])

@@ -267,3 +267,15 @@ def test_gan_commands_train_suggest_review_and_evaluate_on_the_cpu(capsys, proj)
     code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", *tiny)
     assert code == 0, err
     assert "real_plus_generated" in out and "thin-class recall" in out
+
+
+def test_auto_falling_back_to_a_folder_import_says_why_in_text_and_json(capsys, tmp_path, photos):
+    path = tmp_path / "p.labeler"
+    assert run(capsys, "init", path)[0] == 0
+    (photos / "obj.names").write_text("cat\n")  # darknet YOLO: nothing reads it
+    code, out, _ = run(capsys, "import", path, photos)
+    assert code == 0 and out.startswith("format: folder of images (")
+    assert "not read: obj.names: darknet YOLO" in out
+    data = run_json(capsys, "import", path, photos)
+    assert data["format"] == "folder" and data["detection"]["asked"] == "auto"
+    assert data["detection"]["unused"] and data["already_present"] > 0

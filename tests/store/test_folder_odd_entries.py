@@ -366,6 +366,8 @@ def test_the_text_report_gives_one_line_per_listed_entry(capsys, tmp_path):
     Project.create(project).close()
     assert main(["import", str(project), str(src)]) == 0
     out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("format: folder of images (")  # what auto chose, and why
+    out = out[1:]
     assert out[0].startswith("added 1 image(s)") and "3 skipped" in out[0]
     skipped = [line for line in out if line.startswith("skipped: ")]
     assert len(skipped) == 3 and len(out) == 4

@@ -13,6 +13,7 @@ check every export before it replaces the target.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -181,9 +182,21 @@ def _list_not_imported(root: Path, result: ImportResult) -> None:
     for path in image_files(root, root, problems):
         rel = path.relative_to(root).as_posix()
         if rel not in taken:
-            result.not_imported.append((rel, "no annotation file of the dataset names it"))
+            result.not_imported.append((rel, _reason_given(root, rel, result.problems)))
     known = set(result.problems)
     result.problems.extend(p for p in problems if p not in known)
+
+
+def _reason_given(root: Path, rel: str, problems: Sequence[str]) -> str:
+    """Why an image is not imported: the problem the importer already reported for it (a
+    refused link, an unreadable header), else that no annotation file names it."""
+    absolute = str(root / rel)
+    for p in problems:
+        if p.startswith(f"{rel}: "):
+            return p[len(rel) + 2 :]
+        if absolute in p:
+            return p.replace(absolute, rel)
+    return "no annotation file of the dataset names it"
 
 
 def detect_format(root: Path) -> str:

@@ -125,13 +125,15 @@ def _read_level(
         else:
             _read_class(root, path, split, result)
     images = _images_among(root, loose, result.problems)
-    if images:
+    before = len(result.records)
+    for image in images:
+        _add(root, image, None, split, result)
+    added = len(result.records) - before
+    if added:  # counted after each file passed its checks: a refused one is not "imported"
         where = _label(root, base) if base != root else "the dataset's top folder"
         result.problems.append(
-            f"{where}: {len(images)} image(s) outside any class folder imported without a class"
+            f"{where}: {added} image(s) outside any class folder imported without a class"
         )
-        for image in images:
-            _add(root, image, None, split, result)
 
 
 def _read_class(root: Path, class_dir: Path, split: str | None, result: ImportResult) -> None:
