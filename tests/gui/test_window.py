@@ -185,12 +185,19 @@ def test_a_moved_away_image_shows_a_message_and_stays_editable(qtbot, window, db
     assert len(db()[window.current.id]) == 1
 
 
-def test_a_locked_database_says_not_saved_and_keeps_working(qtbot, window, db):
+def _lock_and_press_1(qtbot, window) -> sqlite3.Connection:
+    """Another connection holds the write lock while the user tags: the edit cannot land.
+    Returns that connection (ROLLBACK and close it to let writes through again)."""
     window.project.conn.execute("PRAGMA busy_timeout = 50")
     other = sqlite3.connect(window.project.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     window.canvas.setFocus()
     _key(qtbot, window, Qt.Key.Key_1)
+    return other
+
+
+def test_a_locked_database_says_not_saved_and_keeps_working(qtbot, window, db):
+    other = _lock_and_press_1(qtbot, window)
     assert "NOT SAVED" in window.saved_label.text()
     assert "locked" in window.statusBar().currentMessage()
     assert not window.undo.can_undo()
@@ -308,11 +315,7 @@ def test_quitting_with_an_unsaved_edit_asks_first(qtbot, window, db, monkeypatch
         return answer[0]
 
     monkeypatch.setattr(window, "confirm_quit_unsaved", confirm)
-    window.project.conn.execute("PRAGMA busy_timeout = 50")
-    other = sqlite3.connect(window.project.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    window.canvas.setFocus()
-    _key(qtbot, window, Qt.Key.Key_1)
+    other = _lock_and_press_1(qtbot, window)
     assert "NOT SAVED" in window.saved_label.text()
     assert not window.close()  # "Stay": the window and its project are still open
     assert len(asked) == 1 and "locked" in asked[0]
@@ -327,11 +330,7 @@ def test_quitting_with_an_unsaved_edit_asks_first(qtbot, window, db, monkeypatch
 
 def test_quitting_after_a_failed_edit_can_discard_it(qtbot, window, monkeypatch):
     monkeypatch.setattr(window, "confirm_quit_unsaved", lambda message: True)
-    window.project.conn.execute("PRAGMA busy_timeout = 50")
-    other = sqlite3.connect(window.project.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    window.canvas.setFocus()
-    _key(qtbot, window, Qt.Key.Key_1)
+    other = _lock_and_press_1(qtbot, window)
     other.execute("ROLLBACK")
     other.close()
     assert window.close() and window.project is None
