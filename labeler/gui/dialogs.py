@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.app.annotations import AnnotationImportReport
 from labeler.app.imports import ImportReport
 from labeler.core.model import LabelClass
 from labeler.gui.actions import ACTIONS, MENUS, ActionRegistry, conflicts, store_keys
@@ -26,26 +27,18 @@ from labeler.gui.actions import ACTIONS, MENUS, ActionRegistry, conflicts, store
 class ImportReportDialog(QDialog):
     """What an import did, with every skipped file and why."""
 
-    def __init__(self, report: ImportReport, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, report: ImportReport | AnnotationImportReport, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import report")
         self.resize(640, 420)
-        summary = (
-            f"Added {report.added} image(s); {report.already_present} already in the project; "
-            f"{len(report.duplicates)} duplicate(s); {len(report.skipped)} skipped"
-            + (f"; {report.relinked} relinked" if report.relinked else "")
-            + (f"; {report.tags_added} tag(s) from folder names" if report.tags_added else "")
-            + (f"; {report.untagged} imported untagged" if report.untagged else "")
-            + (" — cancelled before the end." if report.cancelled else ".")
-        )
+        if isinstance(report, AnnotationImportReport):
+            summary, lines = _annotation_summary(report)
+        else:
+            summary, lines = _folder_summary(report)
         self.summary = QLabel(summary)
         self.summary.setWordWrap(True)
-        lines = [
-            f"{u.path}\t{u.images} image(s) imported untagged: {u.reason}"
-            for u in report.untagged_folders
-        ]
-        lines += [f"{s.path}\t{s.reason}" for s in report.skipped]
-        lines += [f"{s.path}\tduplicate: {s.reason}" for s in report.duplicates]
         self.details = QPlainTextEdit("\n".join(lines) or "Nothing was skipped.")
         self.details.setReadOnly(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
@@ -55,6 +48,40 @@ class ImportReportDialog(QDialog):
         layout.addWidget(QLabel("Skipped files and reasons:"))
         layout.addWidget(self.details)
         layout.addWidget(buttons)
+
+
+def _annotation_summary(report: AnnotationImportReport) -> tuple[str, list[str]]:
+    summary = (
+        f"{report.format}: added {report.images_added} image(s) and {report.shapes_added}"
+        f" shape(s); {report.images_known} image(s) already in the project;"
+        f" {len(report.problems)} problem(s)"
+    )
+    lines = []
+    if report.detection is not None:
+        lines.append(f"format\t{report.format}: found {report.detection.reason}")
+        lines += [f"not read\t{u}" for u in report.detection.unused]
+    lines += [f"{path}\timported without annotations" for path in report.unannotated]
+    lines += [f"{path}\tnot imported: {why}" for path, why in report.not_imported]
+    lines += [f"problem\t{p}" for p in report.problems]
+    return summary, lines
+
+
+def _folder_summary(report: ImportReport) -> tuple[str, list[str]]:
+    summary = (
+        f"Added {report.added} image(s); {report.already_present} already in the project; "
+        f"{len(report.duplicates)} duplicate(s); {len(report.skipped)} skipped"
+        + (f"; {report.relinked} relinked" if report.relinked else "")
+        + (f"; {report.tags_added} tag(s) from folder names" if report.tags_added else "")
+        + (f"; {report.untagged} imported untagged" if report.untagged else "")
+        + (" — cancelled before the end." if report.cancelled else ".")
+    )
+    lines = [
+        f"{u.path}\t{u.images} image(s) imported untagged: {u.reason}"
+        for u in report.untagged_folders
+    ]
+    lines += [f"{s.path}\t{s.reason}" for s in report.skipped]
+    lines += [f"{s.path}\tduplicate: {s.reason}" for s in report.duplicates]
+    return summary, lines
 
 
 def cheat_sheet_html(registry: ActionRegistry, classes: list[LabelClass]) -> str:

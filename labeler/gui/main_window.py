@@ -517,6 +517,16 @@ class MainWindow(QMainWindow, SessionView):
         folder = QFileDialog.getExistingDirectory(self, "Import folder")
         if not folder:
             return
+        from labeler.app.annotations import FOLDER, choose_format
+
+        try:
+            found = choose_format([folder])
+        except LabelerError as e:
+            self.error_box("Cannot import this folder", str(e))
+            return
+        if found.format != FOLDER:  # a dataset with annotations: the CLI's own choice
+            self.start_annotation_import(folder, found.format)
+            return
         tags = (
             QMessageBox.question(
                 self, "Import folder", "Use sub-folder names as image classes (tags)?"
@@ -543,6 +553,32 @@ class MainWindow(QMainWindow, SessionView):
                 labels_from_folders=labels_from_folders,
                 progress=job.progress,
                 should_stop=job.should_stop,
+            )
+
+        def on_progress(done: int, total: int) -> None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+
+        task = self.jobs.start(work, self._on_import_done, self._on_import_failed, on_progress)
+        if task is not None:
+            dialog.canceled.connect(task.cancel)
+        return task
+
+    def start_annotation_import(self, folder: str, fmt: str):
+        """Import a dataset with its annotations (COCO, YOLO, VOC, labelme, CVAT, CSV, ...) on
+        a worker, as `labeler import` does; the report says what was found and left out."""
+        if self.session.project is None:
+            return None
+        from labeler.app.annotations import import_annotations
+
+        dialog = QProgressDialog(f"Importing a {fmt} dataset…", "Cancel", 0, 0, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        self.import_dialog = dialog
+
+        def work(job: JobContext):
+            return import_annotations(
+                job.project, folder, "auto", progress=job.progress, should_stop=job.should_stop
             )
 
         def on_progress(done: int, total: int) -> None:

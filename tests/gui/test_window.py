@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from gui_helpers import drag
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -235,6 +236,44 @@ def test_import_runs_in_the_background_and_reports_skipped_files(qtbot, window, 
     assert window.model.rowCount() == 8
     assert "broken.jpg" in window.report_dialog.details.toPlainText()
     assert "not an image" in window.report_dialog.details.toPlainText()
+    window.report_dialog.close()
+
+
+def test_importing_a_labelme_folder_from_the_menu_brings_its_polygons(
+    qtbot, window, db, tmp_path, monkeypatch
+):
+    """The window's import reaches the same format choice as `labeler import`: a folder of
+    labelme files comes in with its shapes, and its unannotated images too."""
+    import json
+
+    from gui_helpers import make_images
+    from PySide6.QtWidgets import QFileDialog
+
+    folder = tmp_path / "labelme"
+    make_images(folder, [(64, 48)] * 2)
+    first, second = sorted(p.name for p in folder.iterdir())
+    polygon = [[5, 5], [40, 6], [30, 35]]
+    (folder / (first.rsplit(".", 1)[0] + ".json")).write_text(
+        json.dumps(
+            {
+                "version": "5.4.1", "flags": {}, "imagePath": first, "imageData": None,
+                "imageHeight": 48, "imageWidth": 64,
+                "shapes": [{"label": "fox", "points": polygon, "shape_type": "polygon",
+                            "group_id": None, "flags": {}}],
+            }
+        )
+    )  # fmt: skip
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: pytest.fail("asked about tags"))
+    window.ask_import_folder()
+    qtbot.waitUntil(lambda: window.last_import_report is not None, timeout=10000)
+    report = window.last_import_report
+    assert (report.format, report.images_added, report.shapes_added) == ("labelme", 2, 1)
+    assert "fox" in {c.name for c in window.classes.values()}
+    assert "labelme: added 2 image(s) and 1 shape(s)" in window.report_dialog.summary.text()
+    assert second in window.report_dialog.details.toPlainText()  # came in without shapes
+    polygons = [s for shapes in db().values() for s in shapes if s.kind == "polygon"]
+    assert [[list(p) for p in s.points] for s in polygons] == [polygon]
     window.report_dialog.close()
 
 
