@@ -32,11 +32,29 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     memory). Raises `HeldFile` for a project file this process has open, and OSError when
     the file cannot be read."""
     refuse_held(path)  # a link to the open project is not a file of ours (ADR 0081)
+    return sha256_written(path)[0]
+
+
+def sha256_written(path: str | os.PathLike[str]) -> tuple[str, bytes, bool]:
+    """Hex SHA-256 of a file, its first block (1 MiB) and whether that block is all of it,
+    so a caller that also needs the header (an image's size) reads the file once.
+
+    Without `refuse_held`: only for a file this process has just written into a new folder
+    of its own (an export's temporary folder), which is a new file or a hard link to a
+    source `link_or_copy` has checked. The check costs a ``realpath`` per file, about as
+    much as hashing a photo."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+    with open(path, "rb", buffering=0) as f:
+        head = f.read(_BLOCK)
+        h.update(head)
+        whole = True
+        for block in iter(lambda: f.read(_BLOCK), b""):
+            whole = False
             h.update(block)
-    return h.hexdigest()
+    return h.hexdigest(), head, whole
+
+
+_BLOCK = 1 << 20
 
 
 def current_umask() -> int:

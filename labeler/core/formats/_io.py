@@ -14,6 +14,7 @@ Kept free of format knowledge so each format module stays about its own layout.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import re
@@ -24,7 +25,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 from xml.parsers import expat
 
 import cv2
@@ -378,18 +379,22 @@ def exif_orientation(path: Path) -> int:
         return 1
     try:
         with open(path, "rb") as f:
-            if f.read(2) != b"\xff\xd8":
-                return 1
-            while True:
-                marker = f.read(2)
-                if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
-                    return 1
-                (length,) = struct.unpack(">H", f.read(2))
-                body = f.read(length - 2)
-                if marker[1] == 0xE1 and body.startswith(b"Exif\x00\x00"):
-                    return _tiff_orientation(body[6:])
+            return _jpeg_orientation(f)
     except (OSError, struct.error):
         return 1
+
+
+def _jpeg_orientation(f: BinaryIO) -> int:
+    if f.read(2) != b"\xff\xd8":
+        return 1
+    while True:
+        marker = f.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
+            return 1
+        (length,) = struct.unpack(">H", f.read(2))
+        body = f.read(length - 2)
+        if marker[1] == 0xE1 and body.startswith(b"Exif\x00\x00"):
+            return _tiff_orientation(body[6:])
 
 
 def _tiff_orientation(tiff: bytes) -> int:
@@ -417,11 +422,42 @@ def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
     BMP and WebP headers without decoding. A header that claims more than
     ``MAX_PIXELS`` is refused (`BadImage`, a `LabelerError`) and no pixel is ever decoded,
     so a small file claiming a huge size costs nothing. Messages start with ``label`` (the
-    path when not given).
+    path when not given). The file is opened once: size and orientation come from its first
+    ``HEAD_BYTES`` (more is read only when a header goes beyond them).
     """
+    return size_from_head(path, read_head(path), label)
+
+
+HEAD_BYTES = 64 * 1024
+"""What `image_size` reads at once: a JPEG's markers up to its frame header, EXIF included,
+fit in it for all but photos with large embedded previews or profiles."""
+
+
+def read_head(path: Path) -> tuple[bytes, bool] | None:
+    """``(first bytes, whether that is the whole file)`` of a regular file, or None when it is
+    not one, cannot be opened, or is a held project file (never opened a second time)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if is_held(path):
+        return None  # file_header then refuses it without opening it
+    try:
+        with os.fdopen(os.open(path, flags), "rb") as f:  # non-blocking: a FIFO cannot hang us
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            head = f.read(HEAD_BYTES)
+            return head, len(head) < HEAD_BYTES
+    except OSError:
+        return None
+
+
+def size_from_head(
+    path: Path, got: tuple[bytes, bool] | None, label: str | None = None
+) -> tuple[int, int]:
+    """`image_size` of ``path`` given its first bytes as `read_head` returns them (a caller
+    that reads the whole file anyway, to hash it, passes what it read); the file is read
+    again only where a header goes beyond them."""
     name = label if label is not None else str(path)
     try:
-        size = _header_size(path)
+        size = None if got is None else _head_size(path, *got)
         if size is None:
             _, w, h = file_header(path)
         else:
@@ -431,7 +467,53 @@ def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
             check_pixels(w, h)
     except BadImage as e:
         raise BadImage(f"{name}: {e}") from None
-    return (h, w) if exif_orientation(path) in (5, 6, 7, 8) else (w, h)
+    return (h, w) if head_orientation(path, got) in (5, 6, 7, 8) else (w, h)
+
+
+def head_orientation(path: Path, got: tuple[bytes, bool] | None) -> int:
+    """`exif_orientation` of ``path`` from its first bytes (see `size_from_head`)."""
+    if path.suffix.lower() not in JPEG_EXTENSIONS:
+        return 1
+    if got is None:
+        return exif_orientation(path)
+    try:
+        return _jpeg_orientation(_Head(*got))
+    except _NeedMore:
+        return exif_orientation(path)
+    except struct.error:
+        return 1
+
+
+class _NeedMore(Exception):
+    """A header goes on beyond the bytes read so far: read the file itself."""
+
+
+class _Head(io.BytesIO):
+    """The first bytes of a file, read like the file: at its end (``whole``) reads come back
+    short as a file's do; before it, a read past them raises `_NeedMore`."""
+
+    def __init__(self, data: bytes, whole: bool) -> None:
+        super().__init__(data)
+        self._whole = whole
+        self._size = len(data)
+
+    def read(self, n: int | None = -1) -> bytes:
+        if not self._whole and (n is None or n < 0 or self.tell() + n > self._size):
+            raise _NeedMore
+        return super().read(n)
+
+
+def _head_size(path: Path, head: bytes, whole: bool) -> tuple[int, int] | None:
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        if not head.startswith(b"\xff\xd8"):
+            return None
+        return _jpeg_size(_Head(head, whole))
+    except _NeedMore:
+        return _header_size(path)
+    except struct.error:
+        return None
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
@@ -447,20 +529,24 @@ def _header_size(path: Path) -> tuple[int, int] | None:
                 return struct.unpack(">II", head[16:24])
             if not head.startswith(b"\xff\xd8"):
                 return None
-            f.seek(2)
-            while True:
-                marker = f.read(2)
-                if len(marker) < 2 or marker[0] != 0xFF:
-                    return None
-                if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
-                    continue
-                (length,) = struct.unpack(">H", f.read(2))
-                if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB):
-                    h, w = struct.unpack(">HH", f.read(5)[1:5])
-                    return w, h
-                f.seek(length - 2, os.SEEK_CUR)
+            return _jpeg_size(f)
     except (OSError, struct.error):
         return None
+
+
+def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
+    f.seek(2)
+    while True:
+        marker = f.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
+            continue
+        (length,) = struct.unpack(">H", f.read(2))
+        if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB):
+            h, w = struct.unpack(">HH", f.read(5)[1:5])
+            return w, h
+        f.seek(length - 2, os.SEEK_CUR)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -510,13 +596,19 @@ def link_or_copy(src: Path, dst: Path) -> str:
     """Hard-link ``src`` at ``dst`` (no bytes copied); copy when linking is impossible
     (another file system, FAT, no permission). Returns "linked" or "copied"."""
     refuse_held(src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(src, dst)
+        try:
+            os.link(src, dst)
+        except FileNotFoundError:
+            # The folder is made when a file needs it, not asked for every file; when the
+            # link fails again the source is gone.
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(src, dst)
         return "linked"
     except FileNotFoundError:
         raise
     except OSError:
+        dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
         return "copied"
 

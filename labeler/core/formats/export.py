@@ -29,11 +29,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labeler.core.errors import LabelerError
-from labeler.core.files import current_umask, make_parents, remove_created, sha256_file
+from labeler.core.files import (
+    current_umask,
+    make_parents,
+    remove_created,
+    sha256_written,
+)
 from labeler.core.formats._io import (
-    exif_orientation,
-    image_size,
+    head_orientation,
     link_or_copy,
+    size_from_head,
     write_text,
     write_upright,
 )
@@ -168,14 +173,10 @@ def _build(
     def write_one(p: Placed) -> tuple[str, str]:
         if stop():
             raise ExportCancelled("export cancelled; nothing was changed")
-        how = _write_image(p, root, final_dir, strip_metadata)
-        try:
-            return how, sha256_file(root / p.path)
-        except OSError as e:
-            raise _cannot_write(final_dir / p.path, e) from None
+        return _write_image(p, root, final_dir, strip_metadata)
 
-    # Linking, header reads and hashing wait on the disk and release the GIL: a few threads
-    # keep the disk busy. map() keeps the order, so the report and manifest stay identical.
+    # Linking, reading and hashing wait on the disk and release the GIL: a few threads keep
+    # the disk busy. map() keeps the order, so the report and manifest stay identical.
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
         results = pool.map(write_one, placed)
         try:
@@ -451,23 +452,30 @@ def _check_destinations(placed: Sequence[Placed]) -> None:
         seen[key] = p.item.file_name
 
 
-def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -> str:
-    """Link the image unless it needs new pixels or no metadata; returns how it was done.
-    A failed write (a full disk...) names the file of the export, not the source."""
+def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -> tuple[str, str]:
+    """Link the image unless it needs new pixels or no metadata; returns how it was done and
+    the SHA-256 of the file written. The written file is read once: its hash, its size and
+    its orientation come from that read. A failed write (a full disk...) names the file of
+    the export, not the source."""
     it = p.item
     dst = root / p.path
     if not it.source_path.is_file():
         raise LabelerError(f"{it.file_name}: source image not found: {it.source_path}")
     try:
-        # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
-        # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
-        rotated = not it.prerendered and exif_orientation(it.source_path) != 1
-        if rotated or (strip_metadata and not it.prerendered):
+        if strip_metadata and not it.prerendered:
             write_upright(it.source_path, dst)
             how = "reencoded"
         else:
             how = link_or_copy(it.source_path, dst)
-        w, h = image_size(dst)
+        digest, head, whole = _hash_written(dst, final_dir / p.path)
+        # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
+        # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
+        if how != "reencoded" and not it.prerendered and head_orientation(dst, (head, whole)) != 1:
+            os.unlink(dst)
+            write_upright(it.source_path, dst)
+            how = "reencoded"
+            digest, head, whole = _hash_written(dst, final_dir / p.path)
+        w, h = size_from_head(dst, (head, whole))
     except OSError as e:
         if not it.source_path.is_file():
             raise LabelerError(
@@ -482,7 +490,15 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
             f"{it.file_name}: the image is {w}x{h} on disk but {it.width}x{it.height} "
             "in the project"
         )
-    return how
+    return how, digest
+
+
+def _hash_written(dst: Path, shown: Path) -> tuple[str, bytes, bool]:
+    """SHA-256 of the file just written, its first block and whether that is all of it."""
+    try:
+        return sha256_written(dst)
+    except OSError as e:
+        raise _cannot_write(shown, e) from None
 
 
 def _write_manifest(
@@ -513,7 +529,8 @@ def _write_manifest(
             }
             for p in placed
         ],
-        "annotation_files": [{"file": f, "sha256": sha256_file(root / f)} for f in files],
+        # Files written a moment ago into our own temporary folder (see `sha256_written`).
+        "annotation_files": [{"file": f, "sha256": sha256_written(root / f)[0]} for f in files],
         "tool": TOOL,
     }
     try:
