@@ -11,6 +11,9 @@ DEMO   := build/demo/demo.labeler
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[dev]'
+	# Ultralytics' dataset checks for the real-loader tests, beside our torch and headless
+	# OpenCV: without its dependencies (pyproject's dev extra lists the one it needs).
+	$(PIP) --no-deps ultralytics
 	touch $(STAMP)
 
 $(VENV)/.bench: $(STAMP)

@@ -8,10 +8,14 @@ Layout written::
 ``file_name`` in the JSON is relative to ``images/<split>``, so
 ``CocoDetection(root="images/train", annFile="annotations/instances_train.json")`` works.
 Image, annotation and category ids start at 1; category ids follow the class list order
-(not the project's class ids). A box is ``bbox=[x, y, w, h]`` with ``area=w*h`` and no
-``segmentation``; a polygon has ``segmentation=[[x1, y1, ...]]``, its bounding box and
-its shoelace area. ``iscrowd`` is 0. Image-level tags have no place in COCO instances and
-are not written. Only splits with images get a file.
+(not the project's class ids). A box is ``bbox=[x, y, w, h]`` with ``area=w*h`` and, as in
+official COCO where every instance has a ``segmentation``, its 4-corner polygon
+``[[x, y, x+w, y, x+w, y+h, x, y+h]]`` (pycocotools' segm evaluation and torchvision's
+masks need one; an empty list breaks both) plus ``"labeler_shape": "box"``, which other
+loaders ignore and our importer reads to keep it a box. A polygon has
+``segmentation=[[x1, y1, ...]]``, its bounding box and its shoelace area. ``iscrowd`` is
+0. Image-level tags have no place in COCO instances and are not written. Only splits with
+images get a file; ``notes`` names the empty ones for the export report.
 """
 
 from __future__ import annotations
@@ -86,6 +90,19 @@ class CocoExporter:
             files.append(rel)
         return files
 
+    def notes(self, placed: Sequence[Placed]) -> list[str]:
+        """What the export report should say about this layout: each empty split."""
+        return [
+            f"the {split} split is empty: no annotations/instances_{split}.json was written"
+            for split in empty_splits(placed)
+        ]
+
+
+def empty_splits(placed: Sequence[Placed]) -> list[str]:
+    """The splits (train, val, test) that hold no exported image."""
+    used = {p.item.split for p in placed}
+    return [s for s in SPLITS if s not in used]
+
 
 def _document(
     group: Sequence[Placed], cat_ids: dict[int, int], categories: list[dict[str, Any]]
@@ -119,7 +136,14 @@ def _annotation(ann_id: int, image_id: int, cat_id: int, s: Shape) -> dict[str, 
     }
     if s.kind == "polygon":
         ann["segmentation"] = [[num(v) for pt in s.points for v in pt]]
+    else:
+        ann["segmentation"] = [[num(v) for v in (x1, y1, x2, y1, x2, y2, x1, y2)]]
+        ann[BOX_MARK] = "box"
     return ann
+
+
+# Marks an annotation whose polygon is a box's 4 corners, so that it is read back as a box.
+BOX_MARK = "labeler_shape"
 
 
 class CocoImporter:
@@ -329,6 +353,8 @@ def _annotation_shapes(
         raise FormatProblem(f"{where}.iscrowd: crowd annotations are not supported")
     name = cats[cid]
     seg = ann.get("segmentation")
+    if ann.get(BOX_MARK) == "box":  # ours: the polygon is the box's corners
+        seg = None
     if isinstance(seg, dict):
         raise FormatProblem(f"{where}.segmentation: RLE masks are not supported")
     if seg:

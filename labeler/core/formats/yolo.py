@@ -15,9 +15,12 @@ and ``yolo-segment`` force one. Points are clamped into the image (Ultralytics d
 labels outside 0..1). An image with no shapes gets an empty label file: a background
 image. Tags are not written.
 
-``data.yaml`` sets ``path:`` to the absolute export folder and ``train: images/train``
-(etc.) relative to it; see ADR 0020. Moving the folder means editing that one line;
-our importer resolves the split folders next to ``data.yaml`` first, then via ``path``.
+``data.yaml`` has no ``path:``: Ultralytics then resolves ``train: images/train`` (etc.)
+against the folder of ``data.yaml``, so a copied or moved export trains on its own
+images (ADR 0020). ``train:`` and ``val:`` are always written, as Ultralytics requires
+both keys; an empty one names an empty folder that the export creates, and the file and
+the report say so (Ultralytics trains only once ``val`` holds images). ``test:`` is
+written when the test split has images.
 """
 
 from __future__ import annotations
@@ -84,10 +87,36 @@ class YoloExporter:
             labels.append((label_path(p.path), "".join(line + "\n" for line in lines)))
         write_texts(root, labels)
         files = [rel for rel, _ in labels]
-        splits = [s for s in SPLITS if any(p.item.split == s for p in placed)]
-        write_text(root / "data.yaml", _data_yaml(final_dir, splits, classes))
+        empty = _empty_splits(placed)
+        for split in REQUIRED_SPLITS:
+            if split in empty:  # the key must name a folder that exists
+                (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        write_text(root / "data.yaml", _data_yaml(empty, classes))
         files.append("data.yaml")
         return files
+
+    def notes(self, placed: Sequence[Placed]) -> list[str]:
+        """What the export report should say about this layout: each empty split."""
+        return [_empty_note(split) for split in _empty_splits(placed)]
+
+
+# Ultralytics' check_det_dataset refuses a data.yaml without these keys.
+REQUIRED_SPLITS = ("train", "val")
+
+
+def _empty_splits(placed: Sequence[Placed]) -> list[str]:
+    used = {p.item.split for p in placed}
+    return [s for s in SPLITS if s not in used]
+
+
+def _empty_note(split: str) -> str:
+    if split == "test":
+        return "the test split is empty: data.yaml has no test: key"
+    return (
+        f"the {split} split is empty: data.yaml's {split}: names the empty images/{split}"
+        f" folder; Ultralytics accepts the file but trains only once {split} holds images"
+        " (split again with a share for it)"
+    )
 
 
 def _segment_mode(mode: str, shapes: Sequence[Sequence[Shape]]) -> bool:
@@ -122,13 +151,18 @@ def _line(s: Shape, index: int, w: int, h: int) -> str:
     return " ".join([str(index), *(f"{v:.6f}" for v in vals)])
 
 
-def _data_yaml(final_dir: Path, splits: Sequence[str], classes: Sequence[tuple[int, str]]) -> str:
+def _data_yaml(empty: Sequence[str], classes: Sequence[tuple[int, str]]) -> str:
     lines = [
-        "# Written by Labeler. `path` is where this export was written; if you move the",
-        "# folder, change `path` (the split folders below are relative to it).",
-        f"path: {json.dumps(str(final_dir), ensure_ascii=False)}",
+        "# Written by Labeler. No `path:` on purpose: Ultralytics resolves the split folders",
+        "# below against the folder of this file, so a copied or moved export reads its own",
+        "# images (add `path:` only to point at the images somewhere else).",
     ]
-    lines += [f"{split}: images/{split}" for split in splits]
+    for split in SPLITS:
+        if split in empty and split not in REQUIRED_SPLITS:
+            continue
+        if split in empty:
+            lines.append(f"# {split}: no image is in the {split} split; the folder is empty.")
+        lines.append(f"{split}: images/{split}")
     lines.append(f"nc: {len(classes)}")
     lines.append("names:")
     lines += [

@@ -1,0 +1,267 @@
+"""Our exports read by the loaders people train with, not by our own importer.
+
+One project holds image-level tags, boxes, polygons, images with no shape and an empty val
+split. It is exported to COCO and to YOLO (detect and segment) and read by pycocotools
+(bbox and segm self-evaluation), torchvision's CocoDetection with the v2 wrapper (boxes,
+labels, masks) and Ultralytics' own dataset checks (``check_det_dataset``, ``YOLODataset``),
+the YOLO export from a moved copy whose original is gone.
+
+Ultralytics is installed without its dependencies (see the Makefile); it runs here with its
+settings in a temporary folder, offline, and with every socket refused, so a download or
+an update check fails the test instead of reaching the network.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from labeler.core.formats import EXPORTERS, ExportItem, Placed, export_dataset
+from labeler.core.shapes import Shape
+
+MANIFEST = {"name": "loaders", "created": "2025-01-01T00:00:00Z", "seed": 1}
+CLASSES = [(10, "cat"), (20, "dog"), (30, "car")]
+CAT, DOG, CAR = 10, 20, 30
+INDEX = {cid: i for i, (cid, _) in enumerate(CLASSES)}
+
+
+def _png(path: Path, w: int, h: int, seed: int) -> Path:
+    img = np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> list[ExportItem]:
+    """Train holds boxes, polygons, a tag, a tag-only image and a background image; val is
+    empty; test holds a box, two polygons of one class and a background image."""
+    src = tmp_path / "src"
+    src.mkdir()
+    specs = [
+        ("mixed.png", 96, 64, "train", [
+            Shape.box(CAT, 4, 6, 40, 30),
+            Shape.polygon(DOG, [(50, 10), (90, 12), (85, 60), (55, 55)]),
+            Shape.box(CAR, 10.5, 35.25, 30.75, 60),
+            Shape.tag(CAR),
+        ]),
+        ("tag-only.png", 64, 48, "train", [Shape.tag(CAT)]),
+        ("background.png", 80, 40, "train", []),
+        ("many.png", 120, 90, "test", [
+            Shape.box(CAR, 0, 0, 120, 90),
+            Shape.polygon(DOG, [(10, 10), (40, 12), (30, 50)]),
+            Shape.polygon(DOG, [(60, 20), (110, 25), (100, 80), (70, 70), (65, 40)]),
+        ]),
+        ("empty-test.png", 50, 50, "test", []),
+    ]  # fmt: skip
+    return [
+        ExportItem(i, _png(src / name, w, h, i), name, w, h, split, shapes=tuple(shapes))
+        for i, (name, w, h, split, shapes) in enumerate(specs, 1)
+    ]
+
+
+def _geometry(items: list[ExportItem]) -> dict[str, list[int]]:
+    """Ours: file name -> sorted class indices of its boxes and polygons (tags excluded)."""
+    return {
+        it.file_name: sorted(INDEX[s.class_id] for s in it.shapes if s.kind != "tag")
+        for it in items
+    }
+
+
+# ---------------------------------------------------------------- COCO
+
+
+def _coco(items: list[ExportItem], out: Path) -> Path:
+    report = export_dataset("coco", items, CLASSES, out, manifest=MANIFEST)
+    assert report.verified
+    assert not (out / "annotations/instances_val.json").exists()  # the val split is empty
+    return out
+
+
+def test_every_coco_instance_has_a_segmentation_and_boxes_come_back_as_boxes(project, tmp_path):
+    from labeler.core.formats import get_importer
+
+    out = _coco(project, tmp_path / "coco")
+    for split in ("train", "test"):
+        doc = json.loads((out / f"annotations/instances_{split}.json").read_text())
+        for ann in doc["annotations"]:
+            assert ann["segmentation"] and len(ann["segmentation"][0]) >= 6, ann
+    back = get_importer("coco").read(out)
+    assert back.problems == []
+    kinds = sorted(s.kind for r in back.records for s in r.shapes)
+    assert kinds == sorted(s.kind for it in project for s in it.shapes if s.kind != "tag")
+
+
+def test_coco_self_evaluates_to_ap_1_in_pycocotools_bbox_and_segm(project, tmp_path, capsys):
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    out = _coco(project, tmp_path / "coco")
+    for split in ("train", "test"):
+        gt = COCO(str(out / f"annotations/instances_{split}.json"))
+        anns = gt.loadAnns(gt.getAnnIds())
+        assert len(anns) == sum(len(v) for k, v in _geometry(project).items() if _split(k) == split)
+        for iou in ("bbox", "segm"):
+            dets = []
+            for a in anns:
+                d = {"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0}
+                if iou == "bbox":
+                    d["bbox"] = a["bbox"]
+                else:  # pycocotools takes segmentation results as RLE
+                    img = gt.imgs[a["image_id"]]
+                    rles = mask_utils.frPyObjects(a["segmentation"], img["height"], img["width"])
+                    d["segmentation"] = mask_utils.merge(rles)
+                dets.append(d)
+            ev = COCOeval(gt, gt.loadRes(dets), iou)  # a KeyError here was issue 14's item 1
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+            assert ev.stats[0] == pytest.approx(1.0), (split, iou)
+
+
+def _split(file_name: str) -> str:
+    return {"many.png": "test", "empty-test.png": "test"}.get(file_name, "train")
+
+
+def test_torchvision_v2_wrapper_gives_aligned_boxes_labels_and_masks(project, tmp_path):
+    import torch
+    from torchvision import datasets
+    from torchvision.ops import masks_to_boxes
+
+    out = _coco(project, tmp_path / "coco")
+    want = _geometry(project)
+    seen = set()
+    for split in ("train", "test"):
+        base = datasets.CocoDetection(
+            str(out / "images" / split), str(out / f"annotations/instances_{split}.json")
+        )
+        wrapped = datasets.wrap_dataset_for_transforms_v2(
+            base, target_keys={"boxes", "labels", "masks"}
+        )
+        for k, image_id in enumerate(base.ids):
+            name = base.coco.imgs[image_id]["file_name"]
+            seen.add(name)
+            _, target = wrapped[k]
+            n = len(want[name])
+            if n == 0:  # the wrapper gives no keys for an image without annotations
+                assert "boxes" not in target or len(target["boxes"]) == 0
+                continue
+            boxes, labels, masks = target["boxes"], target["labels"], target["masks"]
+            assert len(boxes) == len(labels) == masks.shape[0] == n, name
+            assert sorted(int(v) - 1 for v in labels) == want[name]  # category ids from 1
+            # Aligned: mask i lies on box i (rasterised, so within a pixel or two).
+            from_masks = masks_to_boxes(masks.to(torch.bool)).float()
+            assert torch.allclose(from_masks, boxes.float(), atol=2.0), name
+    assert seen == set(want)
+
+
+# ---------------------------------------------------------------- Ultralytics
+
+
+@pytest.fixture(scope="module")
+def ultralytics(tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """Ultralytics' dataset checks, imported with settings in a temporary folder, offline,
+    every socket refused and its font download (for plots only) stubbed."""
+    attempts: list[str] = []
+
+    def refused(*args, **kwargs):
+        attempts.append(repr(args[:2]))
+        raise OSError("network access refused in tests")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("ultralytics-settings")))
+        mp.setenv("YOLO_OFFLINE", "1")
+        mp.setattr(socket.socket, "connect", refused)
+        mp.setattr(socket, "getaddrinfo", refused)
+        data_utils = importlib.import_module("ultralytics.data.utils")
+        dataset = importlib.import_module("ultralytics.data.dataset")
+        mp.setattr(data_utils, "check_font", lambda *a, **k: None)
+        yield SimpleNamespace(
+            check_det_dataset=data_utils.check_det_dataset, YOLODataset=dataset.YOLODataset
+        )
+    assert attempts == [], f"Ultralytics tried the network: {attempts}"
+
+
+def _moved_yolo(items: list[ExportItem], tmp_path: Path, fmt: str) -> tuple[Path, Path]:
+    """Export, copy the export elsewhere, and delete the original: a moved export."""
+    out = tmp_path / f"{fmt}-original"
+    report = export_dataset(fmt, items, CLASSES, out, manifest=MANIFEST)
+    assert report.verified
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(out, moved)
+    shutil.rmtree(out)
+    return out, moved
+
+
+@pytest.mark.parametrize(("fmt", "task"), [("yolo-detect", "detect"), ("yolo-segment", "segment")])
+def test_ultralytics_checks_and_loads_a_moved_yolo_export(
+    ultralytics, project, tmp_path, fmt, task, monkeypatch
+):
+    original, moved = _moved_yolo(project, tmp_path, fmt)
+    monkeypatch.chdir(tmp_path)  # not the export's folder: resolution must not need it
+    data = ultralytics.check_det_dataset(str(moved / "data.yaml"))
+    assert Path(data["path"]).resolve() == moved.resolve()
+    for split in ("train", "val", "test"):
+        assert Path(data[split]) == (moved / "images" / split).resolve()
+        assert str(original) not in data[split]
+    assert data["names"] == {0: "cat", 1: "dog", 2: "car"} and data["nc"] == 3
+    assert list((moved / "images/val").iterdir()) == []  # the empty split: key and folder
+
+    want = _geometry(project)
+    got = {}
+    for split in ("train", "test"):
+        ds = ultralytics.YOLODataset(
+            img_path=data[split], data=data, task=task, imgsz=128, augment=False
+        )
+        for label in ds.labels:
+            name = Path(label["im_file"]).name
+            assert Path(label["im_file"]).resolve().is_relative_to(moved.resolve())
+            got[name] = sorted(int(c) for c in label["cls"].reshape(-1))
+            assert len(label["bboxes"]) == len(got[name])
+            if task == "segment":
+                assert len(label["segments"]) == len(got[name])
+    assert got == want
+
+
+def test_yolo_data_yaml_is_relative_and_says_which_split_is_empty(project, tmp_path):
+    out = tmp_path / "yolo"
+    export_dataset("yolo", project, CLASSES, out, manifest=MANIFEST)
+    text = (out / "data.yaml").read_text()
+    data = yaml.safe_load(text)
+    assert "path" not in data
+    assert (data["train"], data["val"], data["test"]) == (
+        "images/train",
+        "images/val",
+        "images/test",
+    )
+    assert "# val: no image is in the val split" in text
+
+    exporter = EXPORTERS["yolo"]
+    placed = [p for p in exporter.place(project, dict(CLASSES)) if isinstance(p, Placed)]
+    notes = exporter.notes(placed)
+    assert len(notes) == 1 and notes[0].startswith("the val split is empty")
+    coco_notes = EXPORTERS["coco"].notes(placed)
+    assert coco_notes == ["the val split is empty: no annotations/instances_val.json was written"]
+
+
+def test_a_relative_data_yaml_resolves_from_the_working_folder_too(ultralytics, project, tmp_path):
+    """``yolo train data=data.yaml`` run inside the (moved) export folder."""
+    _, moved = _moved_yolo(project, tmp_path, "yolo")
+    cwd = os.getcwd()
+    os.chdir(moved)
+    try:
+        data = ultralytics.check_det_dataset("data.yaml")
+    finally:
+        os.chdir(cwd)
+    assert Path(data["train"]) == (moved / "images/train").resolve()
