@@ -690,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--format",
         default="auto",
-        help="what SOURCE holds: auto (default), folder, coco, yolo, voc, labelme, cvat, csv,"
+        help="what SOURCE holds: auto (default), folder, coco, yolo, darknet, voc, labelme, cvat, csv,"
         " imagefolder, or a plugin's format",
     )
     sp.add_argument(

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats import (
@@ -22,7 +23,6 @@ from labeler.core.formats import (
     get_importer,
     register_exporter,
 )
-from labeler.core.formats._yaml import parse_yaml
 from labeler.core.shapes import Shape
 
 MANIFEST = {"name": "v1", "created": "2025-01-01T00:00:00Z", "seed": 7}
@@ -183,7 +183,7 @@ def test_yolo_layout_data_yaml_and_background_image(dataset, tmp_path):
     items, classes = dataset
     out = tmp_path / "yolo"
     export_dataset("yolo-detect", items, classes, out, manifest=MANIFEST)
-    data = parse_yaml((out / "data.yaml").read_text(), "data.yaml")
+    data = yaml.safe_load((out / "data.yaml").read_text())
     assert "path" not in data  # relative to data.yaml: the export can be moved (ADR 0020)
     assert data["train"] == "images/train" and data["test"] == "images/test"
     assert data["names"] == {0: "cat", 1: "dog", 2: "car"}

@@ -12,7 +12,7 @@ import pytest
 from labeler.core.errors import LabelerError
 from labeler.core.formats import detect_format, get_importer, import_dataset
 from labeler.core.formats._io import FormatProblem
-from labeler.core.formats._yaml import parse_yaml
+from labeler.core.formats.yolo import read_yaml
 
 
 def _image(path: Path, w: int = 40, h: int = 30) -> Path:
@@ -258,19 +258,40 @@ def test_auto_detect_fails_clearly(tmp_path):
         import_dataset("auto", tmp_path / "missing")
 
 
-def test_yaml_subset():
+def test_read_yaml_is_pyyaml_safe_with_aliases_capped():
     text = (
         "# Ultralytics style\npath: ../datasets/x  # root\ntrain: images/train\n"
         "val: [images/val, 'more val']\nnames:\n  - cat\n  - \"dog: big\"\n"
+        "roboflow:\n  workspace: w\n  version: 2\n  license: CC BY 4.0\n"
+        "note: |\n  two\n  lines\n"
     )
-    assert parse_yaml(text, "d.yaml") == {
+    assert read_yaml(text, "d.yaml") == {
         "path": "../datasets/x",
         "train": "images/train",
         "val": ["images/val", "more val"],
         "names": ["cat", "dog: big"],
+        "roboflow": {"workspace": "w", "version": 2, "license": "CC BY 4.0"},
+        "note": "two\nlines\n",
     }
-    assert parse_yaml('{"names": {"0": "a"}}', "d.json") == {"names": {"0": "a"}}
-    with pytest.raises(FormatProblem, match="d.yaml: line 2: YAML feature '&'"):
-        parse_yaml("a: 1\nb: &anchor 2\n", "d.yaml")
-    with pytest.raises(FormatProblem, match="line 3: nesting deeper"):
-        parse_yaml("names:\n  0: a\n  1:\n", "d.yaml")
+    assert read_yaml('{"names": {"0": "a"}}', "d.json") == {"names": {"0": "a"}}
+    assert read_yaml("base: &b images/train\ntrain: *b\n", "d.yaml")["train"] == "images/train"
+    # Billion laughs: nine levels of ten aliases; refused at the alias cap, in no time.
+    levels = "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)
+    )
+    text = "a0: &a0 [lol]\n" + levels + "names: *a9\n"
+    with pytest.raises(FormatProblem, match="d.yaml: over 100,000 values once its aliases"):
+        read_yaml(text, "d.yaml")
+    many = "a: &a x\nb: [" + ", ".join(["*a"] * 101) + "]\n"
+    with pytest.raises(FormatProblem, match=r"d.yaml: line 2: more than 100 aliases"):
+        read_yaml(many, "d.yaml")
+    with pytest.raises(FormatProblem, match="over 100,000 values"):
+        read_yaml("names: &r [a, *r]\n", "d.yaml")
+    with pytest.raises(FormatProblem, match="d.yaml: nested too deeply"):
+        read_yaml("names: " + "[" * 100_000 + "]" * 100_000 + "\n", "d.yaml")
+    with pytest.raises(FormatProblem, match="d.yaml: .*could not determine a constructor"):
+        read_yaml("names: !!python/object/apply:os.system [echo hi]\n", "d.yaml")
+    with pytest.raises(FormatProblem, match="d.yaml: expected a mapping"):
+        read_yaml("- a\n- b\n", "d.yaml")
+    with pytest.raises(FormatProblem, match="d.yaml: line 2: "):
+        read_yaml("a: 1\n b: [\n", "d.yaml")

@@ -237,7 +237,7 @@ def test_the_json_report_has_one_schema_whatever_the_format(capsys, tmp_path):
     assert keys[:2] == ["format", "detection"]
 
 
-def test_darknet_and_classes_txt_layouts_are_named_when_nothing_reads_them(tmp_path):
+def test_darknet_and_classes_txt_layouts_are_read_as_darknet(tmp_path):
     ds = tmp_path / "ds"
     _png(ds / "obj_train_data/a.png")
     _write(ds / "obj_train_data/a.txt", "0 0.5 0.5 0.1 0.1\n")
@@ -247,9 +247,17 @@ def test_darknet_and_classes_txt_layouts_are_named_when_nothing_reads_them(tmp_p
     from labeler.app.annotations import choose_format
 
     found = choose_format([ds])
+    assert found.format == "darknet"
+    assert not any("darknet YOLO" in line for line in found.unused)
+    # A class list with no .txt label beside any image is still only named.
+    photos = tmp_path / "photos"
+    _png(photos / "a.png")
+    _write(photos / "obj.names", "cat\n")
+    _write(photos / "labelimg/classes.txt", "cat\n")
+    found = choose_format([photos])
     assert found.format == "folder"
     unused = "\n".join(found.unused)
-    assert "obj.names: darknet YOLO" in unused and "obj.data: darknet YOLO" in unused
+    assert "obj.names: darknet YOLO" in unused and "--format darknet" in unused
     assert "labelimg/classes.txt: a YOLO class list without data.yaml" in unused
 
 

@@ -3,7 +3,7 @@
 >>> sorted(EXPORTERS)
 ['coco', 'csv', 'imagefolder', 'voc', 'yolo', 'yolo-detect', 'yolo-segment']
 >>> sorted(IMPORTERS)
-['coco', 'csv', 'cvat', 'imagefolder', 'labelme', 'voc', 'yolo']
+['coco', 'csv', 'cvat', 'darknet', 'imagefolder', 'labelme', 'voc', 'yolo']
 
 A plugin adds a format with ``register_exporter(obj)`` / ``register_importer(obj)``; an
 exporter names the importer that reads its output back, which ``export_dataset`` uses to
@@ -34,6 +34,7 @@ from labeler.core.formats.base import (
 from labeler.core.formats.coco import CocoExporter, CocoImporter
 from labeler.core.formats.csvfmt import CsvExporter, CsvImporter
 from labeler.core.formats.cvat import CvatImporter
+from labeler.core.formats.darknet import DarknetImporter
 from labeler.core.formats.export import MANIFEST, ExportCancelled, export_dataset
 from labeler.core.formats.imagefolder import ImageFolderExporter, ImageFolderImporter
 from labeler.core.formats.labelme import LabelmeImporter
@@ -61,6 +62,7 @@ for _exporter in (
 for _importer in (
     CocoImporter(),
     YoloImporter(),
+    DarknetImporter(),
     VocImporter(),
     LabelmeImporter(),
     CvatImporter(),
@@ -70,7 +72,7 @@ for _importer in (
     register_importer(_importer)
 
 # The order ``--format auto`` tries: specific markers first, bare folders last.
-_DETECT_ORDER = ("yolo", "coco", "voc", "cvat", "csv", "labelme", "imagefolder")
+_DETECT_ORDER = ("yolo", "darknet", "coco", "voc", "cvat", "csv", "labelme", "imagefolder")
 
 
 class NothingToImport(LabelerError):
@@ -239,16 +241,16 @@ def unused_files(root: Path, chosen: str | None) -> list[str]:
     for folder in folders:
         names = _names(folder)
         rel = "" if folder == root else f"{folder.name}/"
-        if chosen != "yolo":
+        if chosen not in ("yolo", "darknet"):
             for name in sorted(n for n in names if n.endswith((".names", ".data"))):
                 hints.append(
-                    f"{rel}{name}: darknet YOLO, not read; add a data.yaml with names: and"
-                    " train: <image folder> (labels may sit beside the images)"
+                    f"{rel}{name}: darknet YOLO, not read as {chosen or 'any format'}; import"
+                    " with --format darknet (labels as .txt beside the images or in labels/)"
                 )
             if "classes.txt" in names and not has_yaml:
                 hints.append(
-                    f"{rel}classes.txt: a YOLO class list without data.yaml, not read; add a"
-                    " data.yaml with names: and train: <image folder>"
+                    f"{rel}classes.txt: a YOLO class list without data.yaml, not read as"
+                    f" {chosen or 'any format'}; import with --format darknet"
                 )
         for name in sorted(names):
             if name in ("_annotations.csv", "_annotations.createml.json", "_annotations.txt"):

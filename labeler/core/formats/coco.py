@@ -148,13 +148,19 @@ BOX_MARK = "labeler_shape"
 
 class CocoImporter:
     """Reads ``annotations/*.json`` (or ``*.json`` at the root, or Roboflow's
-    ``<split>/_annotations.coco.json``) in COCO detection form.
+    ``<split>/_annotations.coco.json``) in COCO form, whatever the file is called: any JSON
+    object with COCO's ``images``/``annotations``/``categories`` is read by its content
+    (instances, person_keypoints, captions, stuff, panoptic, image_info).
 
     Images are looked for in ``images/<subset>``, ``<subset>``, ``images``, beside the
-    JSON or at the root, where ``instances_<subset>.json`` (or Roboflow's split folder)
-    names the subset; the split comes from the subset name (train2017 is train, valid is
-    val). RLE masks and crowd annotations are reported and skipped. The ``images`` list is
-    the dataset: an image file no JSON lists is reported, not imported.
+    JSON or at the root, where the file name ends in the subset (``instances_val2017``,
+    ``person_keypoints_val2017``, ``image_info_test-dev2017``) or Roboflow's split folder
+    names it; the split comes from the subset name (train2017 is train, valid is val).
+    Boxes and polygons are imported; what Labeler does not hold is counted per kind and
+    reported once per file: keypoints (their boxes and polygons are imported), captions,
+    RLE masks, crowd regions, and panoptic PNG masks (their segments' boxes are imported).
+    The ``images`` list is the dataset: an image file no JSON lists is reported, not
+    imported.
     """
 
     name = "coco"
@@ -226,11 +232,11 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
     if not isinstance(doc, dict):
         raise FormatProblem(f"{label}: expected a JSON object at the top")
     if path.name == ROBOFLOW_JSON:
-        subset = path.parent.name
+        subsets = [path.parent.name]
     else:
-        subset = path.stem.removeprefix("instances_")
-    split = split_of(subset)
-    images = _images(root, path.parent, subset, doc, label, result)
+        subsets = _subsets(path.stem)
+    split = next((split_of(s) for s in subsets if split_of(s)), None)
+    images = _images(root, path.parent, subsets, doc, label, result)
     try:
         cats = _categories(doc, label, result)
         annotations = _list(doc, "annotations", label)
@@ -242,10 +248,11 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
         )
         raise
     shapes: dict[int, list[ImportedShape]] = {i: [] for i in images}
+    not_held: dict[str, int] = {}
     for k, ann in enumerate(annotations):
         where = f"{label}: annotations[{k}]"
         try:
-            image_id, found = _annotation_shapes(ann, where, cats)
+            image_id, found = _annotation_shapes(ann, where, cats, not_held)
         except FormatProblem as e:
             result.problems.append(str(e))
             continue
@@ -256,8 +263,17 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
             result.problems.append(f"{where}.image_id: no image with id {shown(image_id)}")
             continue
         shapes[image_id].extend(found)
+    for kind, count in not_held.items():
+        result.problems.append(f"{label}: {count} {kind}")
+    # A captions file says nothing Labeler holds: its images come in without annotations
+    # (and give way, without a word, to another file's boxes for the same image).
+    captions = bool(annotations) and all(
+        isinstance(a, dict) and "caption" in a and "category_id" not in a for a in annotations
+    )
     for image_id, (rel, w, h, source) in images.items():
-        result.records.append(ImportRecord(rel, w, h, tuple(shapes[image_id]), split, source))
+        result.records.append(
+            ImportRecord(rel, w, h, tuple(shapes[image_id]), split, source, not captions)
+        )
 
 
 def _list(doc: dict[str, Any], key: str, label: str) -> list[Any]:
@@ -294,11 +310,24 @@ def _categories(doc: dict[str, Any], label: str, result: ImportResult) -> dict[i
     return cats
 
 
+def _subsets(stem: str) -> list[str]:
+    """The names the subset may have, longest first: ``person_keypoints_val2017`` may be
+    the subset itself, ``keypoints_val2017`` or ``val2017`` (COCO names its files
+    ``<kind>_<subset>.json``, and the kind may hold an underscore)."""
+    parts = stem.split("_")
+    return ["_".join(parts[i:]) for i in range(len(parts)) if parts[i]]
+
+
 def _images(
-    root: Path, base: Path, subset: str, doc: dict[str, Any], label: str, result: ImportResult
+    root: Path,
+    base: Path,
+    subsets: list[str],
+    doc: dict[str, Any],
+    label: str,
+    result: ImportResult,
 ) -> dict[int, tuple[str, int, int, str]]:
     entries = _list(doc, "images", label)
-    image_dir = _image_dir(root, base, subset, entries)
+    image_dir = _image_dir(root, base, subsets, entries)
     images: dict[int, tuple[str, int, int, str]] = {}
     for k, img in enumerate(entries):
         where = f"{label}: images[{k}]"
@@ -326,9 +355,10 @@ def _images(
     return images
 
 
-def _image_dir(root: Path, base: Path, subset: str, entries: list[Any]) -> Path:
+def _image_dir(root: Path, base: Path, subsets: list[str], entries: list[Any]) -> Path:
     first = next((e.get("file_name") for e in entries if isinstance(e, dict)), None)
-    candidates = [root / "images" / subset, root / subset, root / "images", base, root]
+    candidates = [p for s in subsets for p in (root / "images" / s, root / s)]
+    candidates += [root / "images", base, root]
     for folder in candidates:
         try:
             if isinstance(first, str) and (folder / first).is_file():
@@ -338,34 +368,88 @@ def _image_dir(root: Path, base: Path, subset: str, entries: list[Any]) -> Path:
     return next((c for c in candidates if c.is_dir()), root)
 
 
+CROWD = "crowd region(s) (iscrowd=1) not imported: Labeler holds no crowd regions"
+
+
+def _count(not_held: dict[str, int], kind: str, n: int = 1) -> None:
+    not_held[kind] = not_held.get(kind, 0) + n
+
+
 def _annotation_shapes(
-    ann: Any, where: str, cats: dict[int, str]
+    ann: Any, where: str, cats: dict[int, str], not_held: dict[str, int]
 ) -> tuple[int, list[ImportedShape]]:
+    """The boxes and polygons of one annotation; what Labeler does not hold is counted in
+    ``not_held`` by kind (reported once per file)."""
     if not isinstance(ann, dict):
         raise FormatProblem(f"{where}: expected an object")
+    if "category_id" not in ann and "caption" in ann:
+        _count(not_held, "caption(s) not imported: Labeler holds no captions")
+        return _image_id(ann, where), []
+    if "category_id" not in ann and isinstance(ann.get("segments_info"), list):
+        return _image_id(ann, where), _panoptic(ann, where, cats, not_held)
     cid = ann.get("category_id")
     if not _is_int(cid) or cid not in cats:
         raise FormatProblem(f"{where}.category_id: unknown category {shown(cid)}")
-    image_id = ann.get("image_id")
-    if not _is_int(image_id):
-        raise FormatProblem(f"{where}.image_id: expected an integer, got {shown(image_id)}")
+    image_id = _image_id(ann, where)
     if ann.get("iscrowd", 0):
-        raise FormatProblem(f"{where}.iscrowd: crowd annotations are not supported")
+        _count(not_held, CROWD)
+        return image_id, []
     name = cats[cid]
     seg = ann.get("segmentation")
     if ann.get(BOX_MARK) == "box":  # ours: the polygon is the box's corners
         seg = None
     if isinstance(seg, dict):
-        raise FormatProblem(f"{where}.segmentation: RLE masks are not supported")
+        _count(not_held, "RLE mask(s) not imported: Labeler holds boxes and polygons")
+        return image_id, []
+    if ann.get("num_keypoints") or ann.get("keypoints"):
+        _count(
+            not_held,
+            "annotation(s) with keypoints: their keypoints not imported (their boxes and"
+            " polygons are)",
+        )
     if seg:
         return image_id, _polygons(seg, where, name)
-    bbox = ann.get("bbox")
+    return image_id, [_box(ann.get("bbox"), where, name)]
+
+
+def _image_id(ann: dict[str, Any], where: str) -> int:
+    image_id = ann.get("image_id")
+    if not _is_int(image_id):
+        raise FormatProblem(f"{where}.image_id: expected an integer, got {shown(image_id)}")
+    return image_id
+
+
+def _panoptic(
+    ann: dict[str, Any], where: str, cats: dict[int, str], not_held: dict[str, int]
+) -> list[ImportedShape]:
+    """A panoptic annotation: its segments' boxes (the PNG mask is not held)."""
+    shapes = []
+    for j, seg in enumerate(ann["segments_info"]):
+        at = f"{where}.segments_info[{j}]"
+        if not isinstance(seg, dict):
+            raise FormatProblem(f"{at}: expected an object")
+        cid = seg.get("category_id")
+        if not _is_int(cid) or cid not in cats:
+            raise FormatProblem(f"{at}.category_id: unknown category {shown(cid)}")
+        if seg.get("iscrowd", 0):
+            _count(not_held, CROWD)
+            continue
+        shapes.append(_box(seg.get("bbox"), at, cats[cid]))
+    _count(
+        not_held,
+        "panoptic segment mask(s) (PNG) not imported: their boxes are",
+        len(ann["segments_info"]),
+    )
+    return shapes
+
+
+def _box(bbox: Any, where: str, name: str) -> ImportedShape:
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
         raise FormatProblem(f"{where}.bbox: expected 4 numbers")
     x, y, w, h = (float(v) for v in bbox)
     if w < 0 or h < 0:
         raise FormatProblem(f"{where}.bbox: negative width or height")
-    return image_id, [ImportedShape(name, "box", ((x, y), (x + w, y + h)))]
+    return ImportedShape(name, "box", ((x, y), (x + w, y + h)))
 
 
 def _polygons(seg: Any, where: str, name: str) -> list[ImportedShape]:

@@ -29,6 +29,9 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
@@ -42,7 +45,6 @@ from labeler.core.formats._io import (
     write_text,
     write_texts,
 )
-from labeler.core.formats._yaml import parse_yaml
 from labeler.core.formats.base import Placed, as_box, clipped
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
 from labeler.core.shapes import Shape
@@ -210,7 +212,7 @@ class YoloImporter:
             return result
         label = display(root, yaml_path)
         try:
-            data = parse_yaml(read_dataset_text(root, yaml_path, label), label)
+            data = read_yaml(read_dataset_text(root, yaml_path, label), label)
             names = _names(data, label, result)
         except FormatProblem as e:
             result.problems.append(str(e))
@@ -231,6 +233,96 @@ class YoloImporter:
                 seen[key] = split
                 _read_folder(root, folder, split, names, result)
         return result
+
+
+MAX_YAML_ALIASES = 100
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000  # counted with every alias expanded
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (plain data only, no tags that build objects) that refuses a
+    document with more than `MAX_YAML_ALIASES` aliases or nested deeper than
+    `MAX_YAML_DEPTH`: an alias is a reference that the loader shares, but every walk over
+    the data expands it, so nine levels of ten aliases ("billion laughs") make 10**9 items
+    out of a few hundred bytes. Real ``data.yaml`` files use a handful, if any. `read_yaml`
+    also counts the nodes with every alias expanded, which 90 aliases can already blow up."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.MarkedYAMLError(
+                    problem=f"more than {MAX_YAML_ALIASES} aliases (*name), refused",
+                    problem_mark=mark,
+                )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise RecursionError  # said as for JSON: "nested too deeply"
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_yaml(text: str, label: str) -> dict[str, Any]:
+    """A ``data.yaml`` read as Ultralytics reads it (PyYAML, safe: no object is built),
+    with aliases and nesting capped; errors are one line that names ``label`` and the line.
+
+    >>> read_yaml("path: ../d  # root\ntrain: images/train\nnames:\n  0: cat\n", "d")
+    {'path': '../d', 'train': 'images/train', 'names': {0: 'cat'}}
+    """
+    loader = _GuardedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}, set()) > MAX_YAML_NODES:
+            raise FormatProblem(
+                f"{label}: over {MAX_YAML_NODES:,} values once its aliases are expanded, refused"
+            )
+        doc = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        what = " ".join(str(e.problem or e.context or "not valid YAML").split())
+        raise FormatProblem(f"{label}: {where}{what}") from None
+    except yaml.YAMLError as e:
+        raise FormatProblem(f"{label}: not valid YAML ({' '.join(str(e).split())[:200]})") from None
+    except RecursionError:
+        raise FormatProblem(f"{label}: nested too deeply") from None  # as for JSON
+    except ValueError as e:  # an integer of more than 4,300 digits
+        raise FormatProblem(f"{label}: {str(e).split(':')[0]}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(doc, dict):
+        raise FormatProblem(f"{label}: expected a mapping of keys (names:, train:, ...)")
+    return doc
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values ``node`` makes with every alias expanded (memoised, so the walk is
+    as long as the document); a node that contains itself counts as too many."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        return MAX_YAML_NODES + 1
+    open_.add(key)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, sizes, open_)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, sizes, open_) + _expanded_size(v, sizes, open_)
+    open_.discard(key)
+    sizes[key] = total = min(total, MAX_YAML_NODES + 1)
+    return total
 
 
 def _yaml_file(root: Path) -> Path | None:
