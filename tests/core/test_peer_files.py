@@ -185,3 +185,36 @@ def test_a_data_yaml_of_a_billion_laughs_is_refused_in_one_line(capsys, tmp_path
         "data.yaml: over 100,000 values once its aliases are expanded" in line for line in lines
     ), (code, report, err)
     assert _content(tmp_path / "p.labeler")["images"] == []
+
+
+def test_darknet_reads_nothing_outside_the_dataset(capsys, tmp_path):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "names.txt").write_text("TOPSECRET\n")
+    shutil.copy(PEERS / "darknet-cvat-yolo11/obj_train_data/d0.jpg", secret / "far.jpg")
+    ds = _copy("darknet-cvat-yolo11", tmp_path)
+    (ds / "obj.names").unlink()
+    (ds / "obj.names").symlink_to(secret / "names.txt")
+    (ds / "obj_train_data/link.jpg").symlink_to(secret / "far.jpg")
+    with (ds / "train.txt").open("a") as f:
+        f.write(f"{secret / 'far.jpg'}\n../secret/far.jpg\ndata/obj_train_data/link.jpg\n")
+    code, report, err = _import(capsys, tmp_path, ds, "darknet")
+    out = json.dumps(report) + err
+    assert "TOPSECRET" not in out
+    if code == 0:
+        assert report["images_added"] == 0
+        assert any("obj.names: refused" in p for p in report["problems"])
+    got = _content(tmp_path / "p.labeler")
+    assert got["images"] == [] and "TOPSECRET" not in got["classes"]
+
+    # With its class list back, the listed paths that leave the dataset are refused.
+    (ds / "obj.names").unlink()
+    (ds / "obj.names").write_text("cat\ndog\n")
+    where = tmp_path / "again"
+    where.mkdir()
+    code, report, err = _import(capsys, where, ds, "darknet")
+    assert code == 0, err
+    assert report["images_added"] == 3 and report["shapes_added"] == 3
+    problems = "\n".join(report["problems"])
+    assert "far.jpg' not found" in problems and "link.jpg" in problems
+    assert "TOPSECRET" not in json.dumps(report)
