@@ -14,7 +14,6 @@ Kept free of format knowledge so each format module stays about its own layout.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import re
@@ -384,7 +383,7 @@ def exif_orientation(path: Path) -> int:
         return 1
 
 
-def _jpeg_orientation(f: BinaryIO) -> int:
+def _jpeg_orientation(f: BinaryIO | _Head) -> int:
     if f.read(2) != b"\xff\xd8":
         return 1
     while True:
@@ -488,19 +487,31 @@ class _NeedMore(Exception):
     """A header goes on beyond the bytes read so far: read the file itself."""
 
 
-class _Head(io.BytesIO):
-    """The first bytes of a file, read like the file: at its end (``whole``) reads come back
-    short as a file's do; before it, a read past them raises `_NeedMore`."""
+class _Head:
+    """The first bytes of a file, read like the file (``read``, ``seek``): at its end
+    (``whole``) reads come back short as a file's do; before it, a read past them raises
+    `_NeedMore`. Slices of bytes, not a BytesIO: a header is parsed per exported image."""
 
     def __init__(self, data: bytes, whole: bool) -> None:
-        super().__init__(data)
+        self._data = data
         self._whole = whole
-        self._size = len(data)
+        self._pos = 0
 
-    def read(self, n: int | None = -1) -> bytes:
-        if not self._whole and (n is None or n < 0 or self.tell() + n > self._size):
-            raise _NeedMore
-        return super().read(n)
+    def read(self, n: int = -1) -> bytes:
+        size = len(self._data)
+        if n < 0 or self._pos + n > size:
+            if not self._whole:
+                raise _NeedMore
+            n = max(0, size - self._pos)
+        out = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return out
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> None:
+        pos = offset if whence == os.SEEK_SET else self._pos + offset
+        if pos < 0:
+            raise _NeedMore  # the file itself then gives the error a file gives
+        self._pos = pos
 
 
 def _head_size(path: Path, head: bytes, whole: bool) -> tuple[int, int] | None:
@@ -534,7 +545,7 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
+def _jpeg_size(f: BinaryIO | _Head) -> tuple[int, int] | None:
     f.seek(2)
     while True:
         marker = f.read(2)
