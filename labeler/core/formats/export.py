@@ -24,7 +24,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -175,27 +175,39 @@ def _build(
             raise ExportCancelled("export cancelled; nothing was changed")
         return _write_image(p, root, final_dir, strip_metadata)
 
+    if stop():
+        raise ExportCancelled("export cancelled; nothing was changed")
     # Linking, reading and hashing wait on the disk and release the GIL: a few threads keep
-    # the disk busy. map() keeps the order, so the report and manifest stay identical.
-    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-        results = pool.map(write_one, placed)
+    # the disk busy. map() keeps the order, so the report and manifest stay identical. The
+    # annotation files are written meanwhile, on a thread of their own: a writer gets only
+    # ``placed`` (what each image is and where it goes), never the image files, and many
+    # small label files wait on the file system as the images do.
+    with ThreadPoolExecutor(max_workers=1) as side:
+        annotations = side.submit(exporter.write, placed, classes, root, final_dir)
         try:
-            for done, (p, (how, digest)) in enumerate(zip(placed, results, strict=True), 1):
-                setattr(report, how, getattr(report, how) + 1)
-                written[p.path] = digest
-                if how != "reencoded" and p.item.sha256 and digest != p.item.sha256:
-                    report.warnings.append(
-                        f"{p.item.file_name}: the image changed on disk since import"
-                    )
-                tick(done, total)
+            with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+                results = pool.map(write_one, placed)
+                try:
+                    for done, (p, (how, digest)) in enumerate(zip(placed, results, strict=True), 1):
+                        setattr(report, how, getattr(report, how) + 1)
+                        written[p.path] = digest
+                        if how != "reencoded" and p.item.sha256 and digest != p.item.sha256:
+                            report.warnings.append(
+                                f"{p.item.file_name}: the image changed on disk since import"
+                            )
+                        tick(done, total)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
+            annotations.cancel()
+            wait([annotations])  # nothing may still write when the folder is removed
             raise
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
     try:
-        report.files = sorted(exporter.write(placed, classes, root, final_dir))
+        report.files = sorted(annotations.result())
         _write_manifest(
             root, exporter.name, manifest, classes, placed, written, report.files, project_paths
         )
