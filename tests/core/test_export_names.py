@@ -242,3 +242,49 @@ def test_the_checked_line_is_never_bare_when_something_is_left_out(labelled, cap
 def _run_json(capsys, argv: list[str]) -> str:
     assert main([*argv, "--json"]) == 0
     return capsys.readouterr().out
+
+
+def test_imagefolder_makes_class_folders_safe_and_reading_back_restores_the_names(
+    project, tmp_path
+):
+    """A class is a label, not a file name (tv/monitor is one in labelme's own examples): the
+    folder gets a safe name, the export still passes its check, torchvision's ImageFolder
+    reads it, and importing the export gives the real names back."""
+    from torchvision.datasets import ImageFolder
+
+    from labeler.app.annotations import import_annotations
+    from labeler.store.project import Project
+
+    for k in range(4):
+        _write(tmp_path / "src" / f"im{k}.png", k)
+    import_folders(project, [tmp_path / "src"])
+    tv, odd = project.add_class("tv/monitor"), project.add_class('say "hi"?')
+    for k, image in enumerate(project.images()):
+        project.add_shape(image.id, Shape.tag((tv if k % 2 else odd).id))
+    out = export_project(project, "imagefolder", tmp_path / "v1")
+    assert out.report.verified
+    folders = {
+        p.name for split in (tmp_path / "v1").iterdir() if split.is_dir() for p in split.iterdir()
+    }
+    assert folders <= {"tv_monitor", "say _hi__"} and "tv_monitor" in folders
+    loaded = ImageFolder(str(tmp_path / "v1" / "train"))
+    assert loaded.classes and set(loaded.classes) <= {"say _hi__", "tv_monitor"}
+    with Project.create(tmp_path / "back.labeler") as back:
+        import_annotations(back, tmp_path / "v1", "imagefolder")
+        assert {c.name for c in back.classes()} == {"tv/monitor", 'say "hi"?'}
+
+
+def test_two_classes_sharing_one_safe_folder_name_are_refused_in_one_line(
+    project, tmp_path, capsys
+):
+    _write(tmp_path / "src" / "a.png", 1)
+    import_folders(project, [tmp_path / "src"])
+    project.add_class("tv/monitor")
+    project.add_class("tv_monitor")
+    project.add_shape(project.images()[0].id, Shape.tag(project.class_by_name("tv_monitor").id))
+    code = main(
+        ["export", str(project.path), "--format", "imagefolder", "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "would share the folder 'tv_monitor'" in err
+    assert not (tmp_path / "o").exists()

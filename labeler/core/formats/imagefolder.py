@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from labeler.core.errors import LabelerError
@@ -25,12 +26,17 @@ from labeler.core.formats._io import (
     display,
     image_size,
     inside,
+    load_json,
     walk_files,
 )
 from labeler.core.formats.base import Placed
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
 from labeler.core.images import is_image_path
+from labeler.core.model import file_safe_name
 from labeler.core.shapes import Shape
+
+MAX_MANIFEST_BYTES = 256 << 20
+"""A manifest lists every image of an export: a few hundred bytes each."""
 
 
 class ImageFolderExporter:
@@ -39,9 +45,17 @@ class ImageFolderExporter:
     tolerance_px = 0.0
 
     def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
+        # A class is a folder: its name made safe as one (tv/monitor -> tv_monitor). The
+        # manifest keeps the real names, and reading the export back restores them.
+        folders: dict[str, str] = {}
         for name in names.values():
-            if name in (".", "..") or any(c in name for c in '/\\:*?"<>|\0'):
-                raise LabelerError(f"class name {name!r} cannot be a folder name")
+            folder = file_safe_name(name)
+            if folder.lower() in folders:
+                raise LabelerError(
+                    f"classes {folders[folder.lower()]!r} and {name!r} would share the folder"
+                    f" {folder!r}: rename one of them to export as ImageFolder"
+                )
+            folders[folder.lower()] = name
         out: list[Placed | str] = []
         for it in items:
             tags = sorted(
@@ -53,7 +67,7 @@ class ImageFolderExporter:
                 listed = ", ".join(names[c] for c in tags)
                 out.append(f"has {len(tags)} image-level classes ({listed}), ImageFolder holds one")
             else:
-                path = f"{it.split}/{names[tags[0]]}/{it.file_name}"
+                path = f"{it.split}/{file_safe_name(names[tags[0]])}/{it.file_name}"
                 out.append(Placed(it, path, (Shape.tag(tags[0]),)))
         return out
 
@@ -97,7 +111,39 @@ class ImageFolderImporter:
                 _read_level(root, root / split, split, result)
         else:
             _read_level(root, root, None, result)
+        _names_from_manifest(root, result)
         return result
+
+
+def _names_from_manifest(root: Path, result: ImportResult) -> None:
+    """An ImageFolder export of ours names each class folder by a file-safe form of the
+    class name (``tv_monitor`` for ``tv/monitor``); its manifest holds the real names, which
+    are given back here. Any other folder's names stand as they are."""
+    path = root / "manifest.json"
+    if not path.is_file():
+        return
+    try:
+        doc = load_json(root, path, "manifest.json", MAX_MANIFEST_BYTES)
+    except FormatProblem:
+        return  # not ours, or unreadable: the folder names are the classes
+    if not isinstance(doc, dict) or doc.get("format") != "imagefolder":
+        return
+    real = {}
+    for c in doc.get("classes") or ():
+        name = c.get("name") if isinstance(c, dict) else None
+        if isinstance(name, str):
+            real[file_safe_name(name)] = name
+    if not any(folder != name for folder, name in real.items()):
+        return
+
+    def named(folder: str) -> str:
+        return real.get(folder, folder)
+
+    result.classes = [named(c) for c in result.classes]
+    for k, rec in enumerate(result.records):
+        if any(s.class_name in real for s in rec.shapes):
+            shapes = tuple(replace(s, class_name=named(s.class_name)) for s in rec.shapes)
+            result.records[k] = replace(rec, shapes=shapes)
 
 
 def _read_level(
