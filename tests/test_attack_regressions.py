@@ -218,3 +218,13 @@ def test_links_to_the_project_in_an_imagefolder_are_reported_with_their_own_reas
     assert set(reasons) == {"hard.jpg", "sym.png"}
     assert "no annotation file" not in " ".join(reasons.values())
     assert "1 image(s) outside any class folder" in " ".join(report["problems"])
+
+
+def test_an_export_with_an_empty_split_says_so(proj, tmp_path):
+    # Every image in train: val and test are empty, and the report must say it.
+    assert cli("split", proj, "--ratios", "1", "0", "0").returncode == 0
+    out = cli("export", proj, "--format", "yolo", "--out", tmp_path / "y", "--json")
+    assert out.returncode == 0, out.stderr
+    warnings = " ".join(json.loads(out.stdout)["warnings"])
+    assert "the val split is empty" in warnings and "the test split is empty" in warnings
+    assert "val:" in (tmp_path / "y" / "data.yaml").read_text()  # Ultralytics requires it

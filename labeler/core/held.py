@@ -66,6 +66,10 @@ def is_held(path: str | os.PathLike[str]) -> bool:
     key = _key(path)
     if key is not None and key in _held:
         return True
+    # A companion file is only reached by its own name or through a link to it; the
+    # realpath (an lstat per path component) is paid only then.
+    if not os.fspath(path).endswith(_COMPANIONS) and not os.path.islink(path):
+        return False
     real = os.path.realpath(path)
     for suffix in _COMPANIONS:
         if real.endswith(suffix):

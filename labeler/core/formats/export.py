@@ -206,6 +206,9 @@ def _build(
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
+    # What the layout itself says (an empty split Ultralytics will still ask for, ...).
+    notes = getattr(exporter, "notes", None)
+    report.warnings += list(notes(placed)) if callable(notes) else []
     try:
         report.files = sorted(annotations.result())
         _write_manifest(
