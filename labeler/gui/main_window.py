@@ -537,49 +537,35 @@ class MainWindow(QMainWindow, SessionView):
 
     def start_import(self, sources: list[str], *, labels_from_folders: bool = False):
         """Import on a worker with a progress dialog and Cancel; a report follows."""
-        if self.session.project is None:
-            return None
         from labeler.app.imports import import_folders
-
-        dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(300)
-        self.import_dialog = dialog
 
         def work(job: JobContext):
             return import_folders(
-                job.project,
-                sources,
-                labels_from_folders=labels_from_folders,
-                progress=job.progress,
-                should_stop=job.should_stop,
-            )
+                job.project, sources, labels_from_folders=labels_from_folders,
+                progress=job.progress, should_stop=job.should_stop,
+            )  # fmt: skip
 
-        def on_progress(done: int, total: int) -> None:
-            dialog.setMaximum(total)
-            dialog.setValue(done)
-
-        task = self.jobs.start(work, self._on_import_done, self._on_import_failed, on_progress)
-        if task is not None:
-            dialog.canceled.connect(task.cancel)
-        return task
+        return self._run_import("Importing images…", work)
 
     def start_annotation_import(self, folder: str, fmt: str):
         """Import a dataset with its annotations (COCO, YOLO, VOC, labelme, CVAT, CSV, ...) on
         a worker, as `labeler import` does; the report says what was found and left out."""
-        if self.session.project is None:
-            return None
         from labeler.app.annotations import import_annotations
-
-        dialog = QProgressDialog(f"Importing a {fmt} dataset…", "Cancel", 0, 0, self)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(300)
-        self.import_dialog = dialog
 
         def work(job: JobContext):
             return import_annotations(
                 job.project, folder, "auto", progress=job.progress, should_stop=job.should_stop
             )
+
+        return self._run_import(f"Importing a {fmt} dataset…", work)
+
+    def _run_import(self, label: str, work):
+        if self.session.project is None:
+            return None
+        dialog = QProgressDialog(label, "Cancel", 0, 0, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        self.import_dialog = dialog
 
         def on_progress(done: int, total: int) -> None:
             dialog.setMaximum(total)
