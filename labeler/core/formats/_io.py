@@ -435,17 +435,35 @@ fit in it for all but photos with large embedded previews or profiles."""
 def read_head(path: Path) -> tuple[bytes, bool] | None:
     """``(first bytes, whether that is the whole file)`` of a regular file, or None when it is
     not one, cannot be opened, or is a held project file (never opened a second time)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if is_held(path):
-        return None  # file_header then refuses it without opening it
+    f = _open_regular(path)
+    if f is None:
+        return None
     try:
-        with os.fdopen(os.open(path, flags), "rb") as f:  # non-blocking: a FIFO cannot hang us
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None
+        with f:
             head = f.read(HEAD_BYTES)
             return head, len(head) < HEAD_BYTES
     except OSError:
         return None
+
+
+def _open_regular(path: Path) -> BinaryIO | None:
+    """``path`` opened for reading if it is a regular file, else None: opened non-blocking
+    (a FIFO cannot hang us) and never when it is a held project file (file_header then
+    refuses it without opening it)."""
+    if is_held(path):
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        f = os.fdopen(os.open(path, flags), "rb")
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return f
+    except OSError:
+        pass
+    f.close()
+    return None
 
 
 def size_from_head(
@@ -528,13 +546,11 @@ def _head_size(path: Path, head: bytes, whole: bool) -> tuple[int, int] | None:
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if is_held(path):
-        return None  # file_header then refuses it without opening it
+    f = _open_regular(path)
+    if f is None:
+        return None
     try:
-        with os.fdopen(os.open(path, flags), "rb") as f:  # non-blocking: a FIFO cannot hang us
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None
+        with f:
             head = f.read(26)
             if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
                 return struct.unpack(">II", head[16:24])
@@ -646,9 +662,10 @@ def image_files(root: Path, top: Path, problems: list[str]) -> list[Path]:
 
 
 def image_files_among(root: Path, paths: Sequence[Path], problems: list[str]) -> list[Path]:
-    """The image-named entries of ``paths``. One that is not a regular file (a FIFO, a
-    socket, a broken link) is reported in ``problems`` and left out: nothing named like an
-    image is skipped without a word."""
+    """The image-named entries of ``paths`` that are regular files (links followed). One that
+    is not (a FIFO, a socket, a broken link), or whose name is not UTF-8 (the project cannot
+    store it), is reported in ``problems`` and left out: nothing named like an image is
+    skipped without a word."""
     from labeler.core.images import is_image_path
 
     found = []
@@ -657,15 +674,35 @@ def image_files_among(root: Path, paths: Sequence[Path], problems: list[str]) ->
             continue
         try:
             regular = stat.S_ISREG(os.stat(path).st_mode)
-        except OSError:
-            what = "a broken symbolic link" if os.path.islink(path) else "unreadable"
-            problems.append(f"{display(root, path)}: skipped: {what}")
+        except OSError as e:
+            what = "a broken symbolic link" if os.path.islink(path) else e.strerror or str(e)
+            problems.append(f"{shown_path(root, path)}: skipped: {what}")
             continue
         if not regular:
-            problems.append(f"{display(root, path)}: skipped: not a regular file")
-            continue
-        found.append(path)
+            problems.append(f"{shown_path(root, path)}: skipped: not a regular file")
+        elif not is_utf8(str(path)):
+            problems.append(
+                f"{shown_path(root, path)}: skipped: the file name is not valid UTF-8 (rename it)"
+            )
+        else:
+            found.append(path)
     return found
+
+
+def is_utf8(text: str) -> bool:
+    """False for a name whose bytes are not UTF-8: it reaches Python as lone surrogates,
+    which the project (SQLite text) cannot store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_path(root: Path, path: Path) -> str:
+    """`display`, with bytes that are not UTF-8 shown as ``\\xNN``: one printable line."""
+    text = display(root, path)
+    return text if is_utf8(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def head_text(head: bytes) -> bytes:

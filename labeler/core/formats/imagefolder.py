@@ -15,7 +15,6 @@ any class folder come in without a class, counted (``labeler import --format ima
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,15 +22,15 @@ from pathlib import Path
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
     FormatProblem,
-    display,
+    image_files_among,
     image_size,
     inside,
     load_json,
+    shown_path,
     walk_files,
 )
 from labeler.core.formats.base import Placed
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
-from labeler.core.images import is_image_path
 from labeler.core.model import file_safe_name
 from labeler.core.shapes import Shape
 
@@ -155,7 +154,7 @@ def _read_level(
         with os.scandir(base) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as e:
-        result.problems.append(f"{_label(root, base)}: cannot list folder: {e.strerror or e}")
+        result.problems.append(f"{shown_path(root, base)}: cannot list folder: {e.strerror or e}")
         return
     loose: list[Path] = []
     for entry in entries:
@@ -165,18 +164,18 @@ def _read_level(
         elif base == root and entry.name in splits:
             continue
         elif entry.name.startswith("."):
-            result.problems.append(f"{_label(root, path)}: skipped: a hidden folder")
+            result.problems.append(f"{shown_path(root, path)}: skipped: a hidden folder")
         elif splits:
             _beside_splits(root, path, splits, result)
         else:
             _read_class(root, path, split, result)
-    images = _images_among(root, loose, result.problems)
+    images = image_files_among(root, loose, result.problems)
     before = len(result.records)
     for image in images:
         _add(root, image, None, split, result)
     added = len(result.records) - before
     if added:  # counted after each file passed its checks: a refused one is not "imported"
-        where = _label(root, base) if base != root else "the dataset's top folder"
+        where = shown_path(root, base) if base != root else "the dataset's top folder"
         result.problems.append(
             f"{where}: {added} image(s) outside any class folder imported without a class"
         )
@@ -187,11 +186,13 @@ def _read_class(root: Path, class_dir: Path, split: str | None, result: ImportRe
         inside(root, class_dir)
     except FormatProblem:
         result.problems.append(
-            f"{_label(root, class_dir)}: refused: a symbolic link to a folder outside the dataset"
+            f"{shown_path(root, class_dir)}: refused: a symbolic link to a folder outside the dataset"
         )
         return
     result.add_class(class_dir.name)
-    for image in _images_among(root, walk_files(root, class_dir, result.problems), result.problems):
+    for image in image_files_among(
+        root, walk_files(root, class_dir, result.problems), result.problems
+    ):
         _add(root, image, class_dir.name, split, result)
 
 
@@ -202,41 +203,17 @@ def _beside_splits(root: Path, folder: Path, splits: Sequence[str], result: Impo
         inside(root, folder)
     except FormatProblem:
         result.problems.append(
-            f"{_label(root, folder)}: refused: a symbolic link to a folder outside the dataset"
+            f"{shown_path(root, folder)}: refused: a symbolic link to a folder outside the dataset"
         )
         return
-    images = _images_among(root, walk_files(root, folder, result.problems), result.problems)
+    images = image_files_among(root, walk_files(root, folder, result.problems), result.problems)
     if images:
         result.problems.append(
-            f"{_label(root, folder)}: {len(images)} image(s) imported without a class or split:"
+            f"{shown_path(root, folder)}: {len(images)} image(s) imported without a class or split:"
             f" the folder is beside the split folders ({', '.join(splits)}), not in one"
         )
     for image in images:
         _add(root, image, None, None, result)
-
-
-def _images_among(root: Path, paths: Sequence[Path], problems: list[str]) -> list[Path]:
-    """The image-named entries of ``paths`` that are regular files (links followed); the
-    others named like an image are reported, never skipped in silence."""
-    found = []
-    for path in paths:
-        if not is_image_path(path):
-            continue
-        try:
-            regular = stat.S_ISREG(os.stat(path).st_mode)
-        except OSError as e:
-            what = "a broken symbolic link" if os.path.islink(path) else e.strerror or str(e)
-            problems.append(f"{_label(root, path)}: skipped: {what}")
-            continue
-        if not regular:
-            problems.append(f"{_label(root, path)}: skipped: not a regular file")
-        elif not _utf8(str(path)):
-            problems.append(
-                f"{_label(root, path)}: skipped: the file name is not valid UTF-8 (rename it)"
-            )
-        else:
-            found.append(path)
-    return found
 
 
 def _is_folder(entry: os.DirEntry | Path) -> bool:
@@ -248,28 +225,14 @@ def _is_folder(entry: os.DirEntry | Path) -> bool:
         return False
 
 
-def _utf8(text: str) -> bool:
-    # A name with bytes that are not UTF-8 reaches Python as lone surrogates, which the
-    # project (SQLite text) cannot store.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _label(root: Path, path: Path) -> str:
-    """`display`, with bytes that are not UTF-8 shown as ``\\xNN``: one printable line."""
-    text = display(root, path)
-    return text if _utf8(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
-
-
 def _add(
     root: Path, image: Path, name: str | None, split: str | None, result: ImportResult
 ) -> None:
     try:
         rel = inside(root, image)
-        w, h = image_size(image, _label(root, image))  # the header alone, refused over MAX_PIXELS
+        w, h = image_size(
+            image, shown_path(root, image)
+        )  # the header alone, refused over MAX_PIXELS
     except (FormatProblem, LabelerError) as e:
         result.problems.append(str(e))
         return
