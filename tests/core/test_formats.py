@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from testdata import perfect_detections
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats import (
@@ -111,7 +112,6 @@ def test_every_format_round_trips(fmt, dataset, tmp_path):
 
 
 def test_coco_loads_in_pycocotools_and_self_evaluates_to_ap_1(dataset, tmp_path, capsys):
-    from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -123,18 +123,10 @@ def test_coco_loads_in_pycocotools_and_self_evaluates_to_ap_1(dataset, tmp_path,
     assert len(gt.getImgIds()) == 5 and min(gt.getImgIds()) == 1
     assert min(gt.getAnnIds()) == 1
     for iou in ("bbox", "segm"):
-        dets = []
-        for a in gt.loadAnns(gt.getAnnIds()):
-            if iou == "segm" and "segmentation" not in a:
-                continue
-            d = {"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0}
-            if iou == "bbox":
-                d["bbox"] = a["bbox"]
-            else:  # pycocotools takes segmentation results as RLE
-                img = gt.imgs[a["image_id"]]
-                rles = mask_utils.frPyObjects(a["segmentation"], img["height"], img["width"])
-                d["segmentation"] = mask_utils.merge(rles)
-            dets.append(d)
+        anns = gt.loadAnns(gt.getAnnIds())
+        if iou == "segm":
+            anns = [a for a in anns if "segmentation" in a]
+        dets = perfect_detections(gt, anns, iou)
         if iou == "segm":  # evaluate only images whose GT are all polygons
             gt_seg = COCO()
             doc = json.loads(ann.read_text())

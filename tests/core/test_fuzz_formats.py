@@ -42,6 +42,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from labeler.cli import main
+from labeler.core.formats.csvfmt import COLUMNS as CSV_COLUMNS
 
 EXAMPLES = int(os.environ.get("LABELER_FUZZ_EXAMPLES", "60"))
 """Cases per family; ``LABELER_FUZZ_EXAMPLES=2000`` for a longer hunt."""
@@ -614,19 +615,7 @@ def test_fuzz_cvat(case, as_text):
 
 
 # -- CSV ----------------------------------------------------------------------------------
-HEADER = [
-    "split",
-    "file_name",
-    "width",
-    "height",
-    "class",
-    "kind",
-    "x1",
-    "y1",
-    "x2",
-    "y2",
-    "points_json",
-]
+HEADER = list(CSV_COLUMNS)  # the columns our CSV format reads and writes
 
 
 @st.composite

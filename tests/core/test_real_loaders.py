@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from testdata import perfect_detections
 
 from labeler.core.formats import EXPORTERS, ExportItem, Placed, export_dataset
 from labeler.core.shapes import Shape
@@ -103,7 +104,6 @@ def test_every_coco_instance_has_a_segmentation_and_boxes_come_back_as_boxes(pro
 
 
 def test_coco_self_evaluates_to_ap_1_in_pycocotools_bbox_and_segm(project, tmp_path, capsys):
-    from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -113,16 +113,7 @@ def test_coco_self_evaluates_to_ap_1_in_pycocotools_bbox_and_segm(project, tmp_p
         anns = gt.loadAnns(gt.getAnnIds())
         assert len(anns) == sum(len(v) for k, v in _geometry(project).items() if _split(k) == split)
         for iou in ("bbox", "segm"):
-            dets = []
-            for a in anns:
-                d = {"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0}
-                if iou == "bbox":
-                    d["bbox"] = a["bbox"]
-                else:  # pycocotools takes segmentation results as RLE
-                    img = gt.imgs[a["image_id"]]
-                    rles = mask_utils.frPyObjects(a["segmentation"], img["height"], img["width"])
-                    d["segmentation"] = mask_utils.merge(rles)
-                dets.append(d)
+            dets = perfect_detections(gt, anns, iou)
             ev = COCOeval(gt, gt.loadRes(dets), iou)  # a KeyError here was issue 14's item 1
             ev.evaluate()
             ev.accumulate()
