@@ -71,17 +71,6 @@ def choose_format(
     return found
 
 
-def annotation_format(
-    sources: Sequence[str | os.PathLike[str]],
-    fmt: str = "auto",
-    labels_from_folders: bool = False,
-    copy: bool = False,
-) -> str | None:
-    """`choose_format`'s format, or None for a plain folder import."""
-    found = choose_format(sources, fmt, labels_from_folders, copy).format
-    return None if found == FOLDER else found
-
-
 # -- importing annotations ----------------------------------------------------------------
 @dataclass
 class AnnotationImportReport:
