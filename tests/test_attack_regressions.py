@@ -228,3 +228,27 @@ def test_an_export_with_an_empty_split_says_so(proj, tmp_path):
     warnings = " ".join(json.loads(out.stdout)["warnings"])
     assert "the val split is empty" in warnings and "the test split is empty" in warnings
     assert "val:" in (tmp_path / "y" / "data.yaml").read_text()  # Ultralytics requires it
+
+
+def test_quieting_a_decode_never_repoints_a_descriptor_it_did_not_open(tmp_path, monkeypatch):
+    """CI: a window job decoded while pytest swapped ``sys.stderr`` between tests; the
+    restore went to the capture file's old number, closed by then (EBADF in the next test)
+    or, worse, reused by another file, which would then write to the terminal."""
+    from labeler.core.images import quiet_native_stderr
+
+    capture = open(tmp_path / "capture.txt", "w")  # noqa: SIM115 - closed mid-decode below
+    monkeypatch.setattr(sys, "stderr", capture)
+    number = capture.fileno()
+    with quiet_native_stderr():
+        capture.close()  # the runner closes its capture while a decode runs
+        db = open(tmp_path / "project.labeler", "wb")  # noqa: SIM115
+        if db.fileno() != number:  # and the number goes to another file
+            os.dup2(db.fileno(), number)
+    try:
+        assert os.fstat(number).st_ino == os.stat(tmp_path / "project.labeler").st_ino
+    finally:
+        if db.fileno() != number:
+            os.close(number)
+        db.close()
+    with quiet_native_stderr():  # a closed sys.stderr is no reason to fail a decode
+        pass

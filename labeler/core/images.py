@@ -10,7 +10,6 @@ import hashlib
 import io
 import os
 import stat
-import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -235,6 +234,7 @@ def decode(data: bytes, *, reduced: int = 1, grey: bool = False) -> np.ndarray:
 
 _stderr_lock = threading.Lock()
 _quiet = {"depth": 0, "saved": -1}
+_C_STDERR = 2  # what libpng, libjpeg and OpenCV write to, whatever sys.stderr is now
 
 
 @contextmanager
@@ -243,27 +243,32 @@ def quiet_native_stderr() -> Iterator[None]:
     it is decoded: the report already says why the file was skipped, in one line. (Worker
     processes silence their stderr for good; this covers decodes in the calling process.)
     Decodes on several threads overlap: the first one in redirects, the last one out puts
-    stderr back, and none waits for another."""
-    try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield  # no real stderr (a GUI without a console, a captured stream): nothing to do
-        return
+    stderr back, and none waits for another.
+
+    Only descriptor 2 is ever redirected and restored, never ``sys.stderr.fileno()``: that
+    number belongs to whoever set ``sys.stderr`` (a test runner's capture file, a log), may
+    be closed and handed to another file (a project database) while a decode runs, and
+    restoring onto it then would point that file's descriptor at the terminal (ADR 0092)."""
     with _stderr_lock:
         if _quiet["depth"] == 0:
-            _quiet["saved"] = os.dup(stderr_fd)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stderr_fd)
-            os.close(devnull)
+            try:
+                _quiet["saved"] = os.dup(_C_STDERR)
+            except OSError:  # no descriptor 2 at all (a daemon, a GUI without a console)
+                _quiet["saved"] = -1
+            else:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, _C_STDERR)
+                os.close(devnull)
         _quiet["depth"] += 1
     try:
         yield
     finally:
         with _stderr_lock:
             _quiet["depth"] -= 1
-            if _quiet["depth"] == 0:
-                os.dup2(_quiet["saved"], stderr_fd)
+            if _quiet["depth"] == 0 and _quiet["saved"] >= 0:
+                os.dup2(_quiet["saved"], _C_STDERR)
                 os.close(_quiet["saved"])
+                _quiet["saved"] = -1
 
 
 def probe_bytes(data: bytes) -> ImageInfo:
