@@ -146,11 +146,40 @@ def _m0004_generators_and_suggestions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0005_prelabel_proposals(conn: sqlite3.Connection) -> None:
+    # Pre-labels (issue 18): each run of the project's own classifier with its measured
+    # held-out accuracy, and one proposal per unlabeled image. A proposal is never a label:
+    # stats, splits and exports read `shapes` only; accepting one writes a tag.
+    _run(
+        conn,
+        """
+        CREATE TABLE prelabel_runs (
+            id                 INTEGER PRIMARY KEY,
+            model              TEXT NOT NULL,
+            labelled_images    INTEGER NOT NULL,
+            balanced_accuracy  REAL NOT NULL,
+            chance             REAL NOT NULL,
+            details            TEXT NOT NULL DEFAULT '{}',
+            created_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE proposals (
+            image_id     INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            run_id       INTEGER NOT NULL REFERENCES prelabel_runs(id) ON DELETE CASCADE,
+            class_id     INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+            confidence   REAL NOT NULL,
+            uncertainty  REAL NOT NULL
+        );
+        CREATE INDEX proposals_uncertainty ON proposals(uncertainty DESC)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m0001_initial,
     _m0002_settings_and_groups,
     _m0003_recipes_and_versions,
     _m0004_generators_and_suggestions,
+    _m0005_prelabel_proposals,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,123 @@
+"""Pre-label proposals: the project's own classifier's class for each unlabeled image.
+
+A proposal lives in its own table (migration 5) and is never a label: statistics, splits and
+exports read `shapes` only. Accepting a proposal writes an ordinary tag (and drops the
+proposal); labelling the image any other way makes the proposal moot, so every reader here
+skips images that already carry a shape.
+
+>>> run = record_run(project, "features+logistic", 120, 0.81, 0.25, {})   # doctest: +SKIP
+>>> write_proposals(project, run, [(7, 2, 0.93, 0.12)])                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from labeler.store.project import Project
+
+
+@dataclass(frozen=True, slots=True)
+class PrelabelRun:
+    """One training of the pre-labeller and what it measured on held-out labelled images."""
+
+    id: int
+    model: str
+    labelled_images: int
+    balanced_accuracy: float
+    chance: float
+    details: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The model's class for one unlabeled image, its probability and its uncertainty
+    (1 - margin between the two most probable classes: higher means less sure)."""
+
+    image_id: int
+    class_id: int
+    confidence: float
+    uncertainty: float
+    run_id: int
+
+
+_UNLABELED = "NOT EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = p.image_id)"
+
+
+def record_run(
+    project: Project,
+    model: str,
+    labelled_images: int,
+    balanced_accuracy: float,
+    chance: float,
+    details: dict[str, Any],
+) -> int:
+    """Store a run (its measured accuracy) and return its id."""
+    with project.atomic():
+        cur = project.conn.execute(
+            "INSERT INTO prelabel_runs(model, labelled_images, balanced_accuracy, chance, details)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (model, labelled_images, balanced_accuracy, chance, json.dumps(details)),
+        )
+    return int(cur.lastrowid)
+
+
+def latest_run(project: Project) -> PrelabelRun | None:
+    row = project.conn.execute(
+        "SELECT id, model, labelled_images, balanced_accuracy, chance, details, created_at"
+        " FROM prelabel_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return PrelabelRun(*row[:5], json.loads(row[5]), row[6])
+
+
+def write_proposals(
+    project: Project, run_id: int, rows: Iterable[tuple[int, int, float, float]]
+) -> int:
+    """Replace every proposal with ``(image_id, class_id, confidence, uncertainty)`` rows of
+    run ``run_id``, in one transaction; returns how many were written."""
+    rows = list(rows)
+    with project.atomic():
+        project.conn.execute("DELETE FROM proposals")
+        project.conn.executemany(
+            "INSERT INTO proposals(image_id, run_id, class_id, confidence, uncertainty)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(i, run_id, c, float(p), float(u)) for i, c, p, u in rows],
+        )
+    return len(rows)
+
+
+def clear_proposals(project: Project) -> None:
+    with project.atomic():
+        project.conn.execute("DELETE FROM proposals")
+
+
+def proposal(project: Project, image_id: int) -> Proposal | None:
+    """The pending proposal for an image, or None (none made, or the image is labelled)."""
+    row = project.conn.execute(
+        "SELECT image_id, class_id, confidence, uncertainty, run_id FROM proposals p"
+        f" WHERE p.image_id = ? AND {_UNLABELED}",
+        (image_id,),
+    ).fetchone()
+    return Proposal(*row) if row else None
+
+
+def pending_proposals(project: Project, *, by_uncertainty: bool = False) -> list[Proposal]:
+    """Proposals for images that are still unlabeled; by image id, or least sure first."""
+    order = "p.uncertainty DESC, p.image_id" if by_uncertainty else "p.image_id"
+    rows = project.conn.execute(
+        "SELECT image_id, class_id, confidence, uncertainty, run_id FROM proposals p"
+        f" WHERE {_UNLABELED} ORDER BY {order}"
+    ).fetchall()
+    return [Proposal(*r) for r in rows]
+
+
+def drop_proposals(project: Project, image_ids: Sequence[int]) -> None:
+    with project.atomic():
+        project.conn.executemany(
+            "DELETE FROM proposals WHERE image_id = ?", [(i,) for i in image_ids]
+        )
