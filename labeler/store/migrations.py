@@ -174,12 +174,29 @@ def _m0005_prelabel_proposals(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0006_instance_groups(conn: sqlite3.Connection) -> None:
+    # The parts of one object instance (a COCO annotation with several polygons, labelme's
+    # group_id): boxes and polygons of one class on one image sharing a group number are
+    # one instance; NULL is a shape alone (ADR 0095). Numbers come from an AUTOINCREMENT
+    # counter that never hands one out twice, so an undone delete cannot join a newer
+    # instance.
+    _run(
+        conn,
+        """
+        ALTER TABLE shapes ADD COLUMN group_id INTEGER CHECK (group_id IS NULL OR group_id > 0);
+        CREATE INDEX shapes_group ON shapes(image_id, group_id) WHERE group_id IS NOT NULL;
+        CREATE TABLE shape_groups (id INTEGER PRIMARY KEY AUTOINCREMENT)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m0001_initial,
     _m0002_settings_and_groups,
     _m0003_recipes_and_versions,
     _m0004_generators_and_suggestions,
     _m0005_prelabel_proposals,
+    _m0006_instance_groups,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -491,7 +491,8 @@ class Project:
     # -- shapes ---------------------------------------------------------------------------
     def shapes(self, image_id: int) -> list[Shape]:
         rows = self.conn.execute(
-            "SELECT kind, class_id, geometry, id FROM shapes WHERE image_id = ? ORDER BY id",
+            "SELECT kind, class_id, geometry, id, group_id FROM shapes WHERE image_id = ?"
+            " ORDER BY id",
             (image_id,),
         ).fetchall()
         return [Shape.from_row(*r) for r in rows]
@@ -499,11 +500,23 @@ class Project:
     def all_shapes(self) -> dict[int, list[Shape]]:
         """Every shape, grouped by image id (one query; for exports and checks)."""
         out: dict[int, list[Shape]] = {}
-        for image_id, kind, class_id, geometry, sid in self.conn.execute(
-            "SELECT image_id, kind, class_id, geometry, id FROM shapes ORDER BY image_id, id"
+        for image_id, kind, class_id, geometry, sid, group in self.conn.execute(
+            "SELECT image_id, kind, class_id, geometry, id, group_id FROM shapes"
+            " ORDER BY image_id, id"
         ):
-            out.setdefault(image_id, []).append(Shape.from_row(kind, class_id, geometry, sid))
+            out.setdefault(image_id, []).append(
+                Shape.from_row(kind, class_id, geometry, sid, group)
+            )
         return out
+
+    def new_group(self) -> int:
+        """A group number no shape of this project has had: for the parts of a new
+        multi-part instance (`Shape.group`). Numbers are never handed out twice, even
+        after the shapes that had one were deleted (an undo may bring them back)."""
+        with self.atomic():
+            cur = self.conn.execute("INSERT INTO shape_groups DEFAULT VALUES")
+            self.conn.execute("DELETE FROM shape_groups")  # AUTOINCREMENT remembers the number
+        return cur.lastrowid  # type: ignore[return-value]
 
     def add_shape(self, image_id: int, shape: Shape) -> Shape:
         """Store a new shape; returns it with its id. A tag already present is returned as is."""
@@ -520,18 +533,27 @@ class Project:
                 if row:
                     return Shape.tag(shape.class_id, id=row[0])
             cur = self.conn.execute(
-                "INSERT INTO shapes(image_id, class_id, kind, geometry) VALUES (?, ?, ?, ?)",
-                (image_id, shape.class_id, shape.kind, shape.geometry_json()),
+                "INSERT INTO shapes(image_id, class_id, kind, geometry, group_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (image_id, shape.class_id, shape.kind, shape.geometry_json(), shape.group),
             )
             self._touch(image_id)
-        return Shape(shape.kind, shape.class_id, shape.points, cur.lastrowid)
+        return Shape(shape.kind, shape.class_id, shape.points, cur.lastrowid, shape.group)
 
     def restore_shape(self, image_id: int, shape: Shape) -> Shape:
         """Put back a deleted shape under its old id (undo of a delete)."""
         with self.atomic():
             self.conn.execute(
-                "INSERT INTO shapes(id, image_id, class_id, kind, geometry) VALUES (?, ?, ?, ?, ?)",
-                (shape.id, image_id, shape.class_id, shape.kind, shape.geometry_json()),
+                "INSERT INTO shapes(id, image_id, class_id, kind, geometry, group_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    shape.id,
+                    image_id,
+                    shape.class_id,
+                    shape.kind,
+                    shape.geometry_json(),
+                    shape.group,
+                ),
             )
             self._touch(image_id)
         return shape
@@ -542,9 +564,9 @@ class Project:
             raise LabelerError("cannot update a shape that was never stored")
         with self.atomic():
             cur = self.conn.execute(
-                f"UPDATE shapes SET class_id = ?, kind = ?, geometry = ?, updated_at = {_NOW}"
-                " WHERE id = ?",
-                (shape.class_id, shape.kind, shape.geometry_json(), shape.id),
+                "UPDATE shapes SET class_id = ?, kind = ?, geometry = ?, group_id = ?,"
+                f" updated_at = {_NOW} WHERE id = ?",
+                (shape.class_id, shape.kind, shape.geometry_json(), shape.group, shape.id),
             )
             if cur.rowcount == 0:
                 raise LabelerError(f"shape {shape.id} no longer exists")
@@ -560,7 +582,7 @@ class Project:
         with self.atomic():
             if not self.multi_label:
                 rows = self.conn.execute(
-                    "SELECT kind, class_id, geometry, id FROM shapes"
+                    "SELECT kind, class_id, geometry, id, group_id FROM shapes"
                     " WHERE image_id = ? AND kind = 'tag' AND class_id != ?",
                     (image_id, class_id),
                 ).fetchall()
@@ -584,6 +606,7 @@ class Project:
         """Counts per class and split, unlabeled images and the imbalance ratio.
 
         An image counts for a class when any of its shapes (tag, box or polygon) has it.
+        ``shapes`` counts instances: the parts of a multi-part instance count once.
         The imbalance ratio is the largest class's image count over the smallest non-empty
         one's (None with fewer than one non-empty class).
         """
@@ -604,8 +627,12 @@ class Project:
             " JOIN images i ON i.id = d.image_id GROUP BY 1, 2"
         ):
             image_counts.setdefault(cid, {})[split] = n
+        # Instances, not rows: the parts of a multi-part instance count once (ADR 0095).
         shape_counts = dict(
-            self.conn.execute("SELECT class_id, COUNT(*) FROM shapes GROUP BY 1").fetchall()
+            self.conn.execute(
+                "SELECT class_id, COUNT(*) FROM (SELECT DISTINCT image_id, class_id,"
+                " COALESCE(group_id, -id) FROM shapes) GROUP BY 1"
+            ).fetchall()
         )
         classes = []
         for c in self.classes():
