@@ -175,11 +175,16 @@ def import_annotations(
                 }
             if not rec.annotated:
                 report.unannotated.append(rec.path)
+            groups: dict[tuple[int, int], int] = {}  # the record's groups: project numbers
             for s in rec.shapes:
                 class_id = classes.id_of(s.class_name, rec.path)
                 if class_id is None:
                     continue
-                shape = s.to_shape(class_id)
+                group = None
+                if s.group is not None:
+                    group = groups.get((class_id, s.group)) or project.new_group()
+                    groups[(class_id, s.group)] = group
+                shape = s.to_shape(class_id, group)
                 # Compared as stored (rounded) so float noise does not add a shape twice.
                 key = (shape.kind, shape.class_id, shape.geometry_json())
                 if key in existing:

@@ -13,8 +13,11 @@ official COCO where every instance has a ``segmentation``, its 4-corner polygon
 ``[[x, y, x+w, y, x+w, y+h, x, y+h]]`` (pycocotools' segm evaluation and torchvision's
 masks need one; an empty list breaks both) plus ``"labeler_shape": "box"``, which other
 loaders ignore and our importer reads to keep it a box. A polygon has
-``segmentation=[[x1, y1, ...]]``, its bounding box and its shoelace area. ``iscrowd`` is
-0. Image-level tags have no place in COCO instances and are not written. Only splits with
+``segmentation=[[x1, y1, ...]]``, its bounding box and its shoelace area. A multi-part
+instance (`Shape.group`) is one annotation, as in official COCO: ``segmentation`` lists
+each part's polygon (a box part as its 4 corners), ``bbox`` is the box around the parts
+and ``area`` the sum of theirs; reading it back gives one polygon per part, grouped.
+``iscrowd`` is 0. Image-level tags have no place in COCO instances and are not written. Only splits with
 images get a file; ``notes`` names the empty ones for the export report.
 """
 
@@ -49,7 +52,7 @@ from labeler.core.formats.model import (
     is_count,
     is_number,
 )
-from labeler.core.shapes import Shape
+from labeler.core.shapes import Shape, instances, union_bbox
 
 
 class CocoExporter:
@@ -62,7 +65,7 @@ class CocoExporter:
             Placed(
                 it,
                 f"images/{it.split}/{it.file_name}",
-                tuple(clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag"),
+                _parts([clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag"]),
             )
             for it in items
         ]
@@ -113,8 +116,9 @@ def _document(
         images.append(
             {"id": image_id, "file_name": it.file_name, "width": it.width, "height": it.height}
         )
-        for s in p.shapes:
-            annotations.append(_annotation(len(annotations) + 1, image_id, cat_ids[s.class_id], s))
+        for parts in instances(p.shapes):
+            cat = cat_ids[parts[0].class_id]
+            annotations.append(_annotation(len(annotations) + 1, image_id, cat, parts))
     return {
         "info": {"description": "Exported by Labeler"},
         "licenses": [],
@@ -124,21 +128,39 @@ def _document(
     }
 
 
-def _annotation(ann_id: int, image_id: int, cat_id: int, s: Shape) -> dict[str, Any]:
-    x1, y1, x2, y2 = s.bbox()  # type: ignore[misc]
+def _parts(shapes: Sequence[Shape]) -> tuple[Shape, ...]:
+    """The shapes by instance; in an instance of several parts a box is written (and read
+    back) as its 4-corner polygon: one annotation cannot mark one of its polygons a box."""
+    out: list[Shape] = []
+    for parts in instances(shapes):
+        if len(parts) > 1:
+            parts = [_as_polygon(s) for s in parts]
+        out += parts
+    return tuple(out)
+
+
+def _as_polygon(s: Shape) -> Shape:
+    if s.kind != "box":
+        return s
+    (x1, y1), (x2, y2) = s.points
+    return Shape.polygon(s.class_id, [(x1, y1), (x2, y1), (x2, y2), (x1, y2)], group=s.group)
+
+
+def _annotation(ann_id: int, image_id: int, cat_id: int, parts: Sequence[Shape]) -> dict[str, Any]:
+    x1, y1, x2, y2 = union_bbox(parts)
     ann: dict[str, Any] = {
         "id": ann_id,
         "image_id": image_id,
         "category_id": cat_id,
         "bbox": [num(x1), num(y1), num(x2 - x1), num(y2 - y1)],
-        "area": num(s.area()),
+        "area": num(sum(s.area() for s in parts)),
         "iscrowd": 0,
     }
-    if s.kind == "polygon":
-        ann["segmentation"] = [[num(v) for pt in s.points for v in pt]]
-    else:
+    if len(parts) == 1 and parts[0].kind == "box":
         ann["segmentation"] = [[num(v) for v in (x1, y1, x2, y1, x2, y2, x1, y2)]]
         ann[BOX_MARK] = "box"
+    else:
+        ann["segmentation"] = [[num(v) for pt in s.points for v in pt] for s in parts]
     return ann
 
 
@@ -252,7 +274,7 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
     for k, ann in enumerate(annotations):
         where = f"{label}: annotations[{k}]"
         try:
-            image_id, found = _annotation_shapes(ann, where, cats, not_held)
+            image_id, found = _annotation_shapes(ann, where, cats, not_held, k + 1)
         except FormatProblem as e:
             result.problems.append(str(e))
             continue
@@ -376,10 +398,11 @@ def _count(not_held: dict[str, int], kind: str, n: int = 1) -> None:
 
 
 def _annotation_shapes(
-    ann: Any, where: str, cats: dict[int, str], not_held: dict[str, int]
+    ann: Any, where: str, cats: dict[int, str], not_held: dict[str, int], group: int
 ) -> tuple[int, list[ImportedShape]]:
     """The boxes and polygons of one annotation; what Labeler does not hold is counted in
-    ``not_held`` by kind (reported once per file)."""
+    ``not_held`` by kind (reported once per file). An annotation with several polygons is
+    one instance: its polygons share group ``group`` (unique in the file)."""
     if not isinstance(ann, dict):
         raise FormatProblem(f"{where}: expected an object")
     if "category_id" not in ann and "caption" in ann:
@@ -408,7 +431,7 @@ def _annotation_shapes(
             " polygons are)",
         )
     if seg:
-        return image_id, _polygons(seg, where, name)
+        return image_id, _polygons(seg, where, name, group)
     return image_id, [_box(ann.get("bbox"), where, name)]
 
 
@@ -452,7 +475,7 @@ def _box(bbox: Any, where: str, name: str) -> ImportedShape:
     return ImportedShape(name, "box", ((x, y), (x + w, y + h)))
 
 
-def _polygons(seg: Any, where: str, name: str) -> list[ImportedShape]:
+def _polygons(seg: Any, where: str, name: str, group: int) -> list[ImportedShape]:
     if not isinstance(seg, list):
         raise FormatProblem(f"{where}.segmentation: expected a list of polygons")
     shapes = []
@@ -463,5 +486,5 @@ def _polygons(seg: Any, where: str, name: str) -> list[ImportedShape]:
                 f"{where}.segmentation[{j}]: expected an even list of at least 6 numbers"
             )
         pts = tuple((float(poly[i]), float(poly[i + 1])) for i in range(0, len(poly), 2))
-        shapes.append(ImportedShape(name, "polygon", pts))
+        shapes.append(ImportedShape(name, "polygon", pts, group if len(seg) > 1 else None))
     return shapes

@@ -4,7 +4,9 @@ For images: ``<box>``, ``<polygon>`` and ``<tag>`` per ``<image>``; other shapes
 points, ellipse, mask, skeleton, cuboid) are reported and skipped. Classes come from
 ``meta/*/labels`` in order, then from the shapes. Images are found under
 ``images/<subset>/`` (a project export), ``images/`` (a task export) or at the root;
-``subset`` gives the split when it names one.
+``subset`` gives the split when it names one. Shapes of one label with the same
+``group_id`` (CVAT's "group" of shapes, 0 or absent for none) are one instance; on video
+a ``<track>``'s ``group_id`` groups its shapes on each frame.
 
 For video: each ``<track>`` lists its shape per frame (``frame="N"``); CVAT's export
 writes every frame of the track, the interpolated ones with ``keyframe="0"``, and a shape
@@ -202,6 +204,8 @@ def _track_shapes(
             result.problems.append(f"{at}: <{shown(child.tag, 40)[1:-1]}> is not supported")
             continue
         child.set("label", name)
+        if track.get("group_id") is not None:
+            child.set("group_id", track.get("group_id", ""))
         try:
             listed.append((_frame(child, at), child.get("outside") == "1", _shape(child, at)))
         except FormatProblem as e:
@@ -232,7 +236,7 @@ def _between(
             (xa + (xb - xa) * t, ya + (yb - ya) * t)
             for (xa, ya), (xb, yb) in zip(a.points, b.points, strict=True)
         )
-        out.append((f, ImportedShape(a.class_name, a.kind, pts)))
+        out.append((f, ImportedShape(a.class_name, a.kind, pts, a.group)))
     return out
 
 
@@ -268,12 +272,13 @@ def _shape(node: ET.Element, where: str) -> ImportedShape:
         raise FormatProblem(f"{where}@label: missing")
     if node.tag == "tag":
         return ImportedShape(name, "tag")
+    group = _group(node, where)
     if node.tag == "box":
         try:
             x1, y1, x2, y2 = (float(node.get(a, "")) for a in ("xtl", "ytl", "xbr", "ybr"))
         except ValueError:
             raise FormatProblem(f"{where}: xtl/ytl/xbr/ybr: expected numbers") from None
-        return ImportedShape(name, "box", ((x1, y1), (x2, y2)))
+        return ImportedShape(name, "box", ((x1, y1), (x2, y2)), group)
     if node.tag == "polygon":
         try:
             pts = tuple(
@@ -282,5 +287,16 @@ def _shape(node: ET.Element, where: str) -> ImportedShape:
             )
         except ValueError:
             raise FormatProblem(f"{where}@points: expected 'x,y;x,y;...'") from None
-        return ImportedShape(name, "polygon", pts)
+        return ImportedShape(name, "polygon", pts, group)
     raise FormatProblem(f"{where}: <{shown(node.tag, 40)[1:-1]}> is not supported")
+
+
+def _group(node: ET.Element, where: str) -> int | None:
+    """CVAT's ``group_id``: a positive number joins the shapes of one instance; 0 or
+    none is a shape alone."""
+    value = node.get("group_id")
+    if value is None or value == "0":
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) < 10):
+        raise FormatProblem(f"{where}@group_id: expected a whole number, got {shown(value, 20)}")
+    return int(value) or None

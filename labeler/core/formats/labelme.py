@@ -142,9 +142,10 @@ def _record(
     items = doc["shapes"]
     if not isinstance(items, list):
         raise FormatProblem(f"{label}: shapes: expected a list; {rel} not imported")
+    groups: dict[int, int] = {}  # labelme's group_id (any integer, 0 too): ours (1, 2, ...)
     for k, item in enumerate(items):
         try:
-            shapes.append(_shape(item, f"{label}: shapes[{k}]"))
+            shapes.append(_shape(item, f"{label}: shapes[{k}]", groups, result))
         except FormatProblem as e:
             result.problems.append(str(e))
         except LabelerError as e:
@@ -154,12 +155,24 @@ def _record(
     return ImportRecord(rel, w, h, tuple(shapes), None, label)
 
 
-def _shape(item: Any, where: str) -> ImportedShape:
+def _shape(item: Any, where: str, groups: dict[int, int], result: ImportResult) -> ImportedShape:
+    """One labelme shape. Shapes with the same label and ``group_id`` are one instance
+    (as labelme2coco reads them); a ``group_id`` that is not an integer is reported and
+    the shape imported alone."""
     if not isinstance(item, dict):
         raise FormatProblem(f"{where}: expected an object")
     name = item.get("label")
     if not isinstance(name, str) or not name.strip():
         raise FormatProblem(f"{where}.label: expected a class name")
+    gid = item.get("group_id")
+    group = None
+    if isinstance(gid, int) and not isinstance(gid, bool):
+        group = groups.setdefault(gid, len(groups) + 1)
+    elif gid is not None:
+        result.problems.append(
+            f"{where}.group_id: expected an integer or null, got {shown(gid)}; the shape is"
+            " imported as an instance alone"
+        )
     kind = item.get("shape_type") or "polygon"
     pts = item.get("points")
     ok = isinstance(pts, list) and all(
@@ -172,7 +185,8 @@ def _shape(item: Any, where: str) -> ImportedShape:
         if len(points) not in (2, 4):
             raise FormatProblem(f"{where}.points: a rectangle needs 2 or 4 points")
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        return ImportedShape(name.strip(), "box", ((min(xs), min(ys)), (max(xs), max(ys))))
+        box = ((min(xs), min(ys)), (max(xs), max(ys)))
+        return ImportedShape(name.strip(), "box", box, group)
     if kind == "polygon":
-        return ImportedShape(name.strip(), "polygon", points)
+        return ImportedShape(name.strip(), "polygon", points, group)
     raise FormatProblem(f"{where}.shape_type: {shown(kind)} is not supported")

@@ -64,22 +64,27 @@ class ImportedShape:
     """A shape read from a dataset, with its class by name (the store maps names to ids).
 
     ``points`` follow ``Shape``: none for a tag, two corners for a box, 3+ vertices for a
-    polygon, in pixels of the upright image.
+    polygon, in pixels of the upright image. ``group`` is the dataset's own number for a
+    multi-part instance, meaningful within its record only: the shapes of one record with
+    the same class and group are one instance (the importer of the project gives each
+    such group a project group number, `Shape.group`).
     """
 
     class_name: str
     kind: str
     points: tuple[Point, ...] = ()
+    group: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SHAPE_KINDS:
             raise LabelerError(f"unknown shape kind {self.kind!r}")
         # Reuse Shape's validation and box normalisation.
-        shape = Shape(self.kind, 0, self.points)  # type: ignore[arg-type]
+        shape = Shape(self.kind, 0, self.points, None, self.group)  # type: ignore[arg-type]
         object.__setattr__(self, "points", shape.points)
 
-    def to_shape(self, class_id: int) -> Shape:
-        return Shape(self.kind, class_id, self.points)  # type: ignore[arg-type]
+    def to_shape(self, class_id: int, group: int | None = None) -> Shape:
+        """The shape for the project, as a part of project group ``group`` (or alone)."""
+        return Shape(self.kind, class_id, self.points, None, group)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class ImportRecord:
             "split": self.split,
             "shapes": [
                 {"class": s.class_name, "kind": s.kind, "points": [list(p) for p in s.points]}
+                | ({"group": s.group} if s.group is not None else {})
                 for s in self.shapes
             ],
         }

@@ -11,7 +11,9 @@ mode), normalised to 0..1 with 6 decimals, ``cls`` the 0-based position in the c
 list. One file never mixes the two: in detect mode a polygon is written as its bounding
 box; in segment mode a box is written as its 4-corner polygon. The ``yolo`` format picks
 segment mode when the export has any polygon and detect mode otherwise; ``yolo-detect``
-and ``yolo-segment`` force one. Points are clamped into the image (Ultralytics drops
+and ``yolo-segment`` force one. A multi-part instance is one line: the box around its
+parts, or one outline joining them by zero-width bridges (Ultralytics' own COCO
+conversion of a multi-polygon instance; read back, it is one polygon). Points are clamped into the image (Ultralytics drops
 labels outside 0..1). An image with no shapes gets an empty label file: a background
 image. Tags are not written.
 
@@ -47,7 +49,7 @@ from labeler.core.formats._io import (
 )
 from labeler.core.formats.base import Placed, as_box, clipped
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
-from labeler.core.shapes import Shape
+from labeler.core.shapes import Shape, bridged_outline, instances, union_bbox
 
 
 class YoloExporter:
@@ -99,7 +101,7 @@ class YoloExporter:
 
     def notes(self, placed: Sequence[Placed]) -> list[str]:
         """What the export report should say about this layout: each empty split."""
-        return [_empty_note(split) for split in _empty_splits(placed)]
+        return [_empty_note(split) for split in _empty_splits(placed)] + _merged_note(placed)
 
 
 # Ultralytics' check_det_dataset refuses a data.yaml without these keys.
@@ -174,7 +176,33 @@ def _data_yaml(empty: Sequence[str], classes: Sequence[tuple[int, str]]) -> str:
 
 
 def _converted(shapes: Sequence[Shape], segment: bool) -> tuple[Shape, ...]:
-    return tuple(_as_polygon(s) if segment else as_box(s) for s in shapes)
+    """One shape per instance, as one label line holds: a multi-part instance
+    (`Shape.group`) becomes the box around its parts (detect) or one outline that joins
+    its parts by zero-width bridges (segment), as Ultralytics' COCO converter writes a
+    multi-polygon instance; the result keeps the group number for the report's note."""
+    out = []
+    for parts in instances(shapes):
+        if len(parts) == 1:
+            s = parts[0]
+            out.append(_as_polygon(s) if segment else as_box(s))
+        elif segment:
+            outline = bridged_outline([_as_polygon(s).points for s in parts])
+            out.append(Shape.polygon(parts[0].class_id, outline, group=parts[0].group))
+        else:
+            x1, y1, x2, y2 = union_bbox(parts)
+            out.append(Shape.box(parts[0].class_id, x1, y1, x2, y2, group=parts[0].group))
+    return tuple(out)
+
+
+def _merged_note(placed: Sequence[Placed]) -> list[str]:
+    n = sum(1 for p in placed for s in p.shapes if s.group is not None)
+    if not n:
+        return []
+    return [
+        f"{n} multi-part instance(s) written as one label line each (detect: the box around"
+        " the parts; segment: the parts joined by zero-width bridges, as Ultralytics joins a"
+        " COCO multi-polygon instance)"
+    ]
 
 
 class YoloImporter:
