@@ -10,6 +10,9 @@ class          the class name; empty on the one row of an image with no shapes
 kind           tag, box or polygon; empty on the row of an image with no shapes
 x1,y1,x2,y2    the bounding box in pixels (top-left, bottom-right); empty for a tag
 points_json    polygon vertices as a JSON list ``[[x, y], ...]``; empty otherwise
+group          rows of one image with the same class and group number are the parts
+               of one instance (`Shape.group`); empty for a shape alone. Optional
+               when read (exports before it have none)
 =============  ===================================================================
 
 Rows are ordered by split, file name, then the image's shape order; UTF-8, LF line ends,
@@ -61,6 +64,7 @@ COLUMNS = (
     "points_json",
 )
 FILE = "annotations.csv"
+GROUP = "group"  # written always, read when present
 
 
 class CsvExporter:
@@ -79,20 +83,25 @@ class CsvExporter:
         final_dir: Path,
     ) -> list[str]:
         names = dict(classes)
-        rows: list[list[object]] = [list(COLUMNS)]
+        rows: list[list[object]] = [[*COLUMNS, GROUP]]
         for p in placed:
             it = p.item
             head = [it.split, p.path, it.width, it.height]
             if not p.shapes:
-                rows.append(head + [""] * 7)
+                rows.append(head + [""] * 8)
+            # Each image numbers its multi-part instances 1, 2, ...
+            groups: dict[tuple[int, int], int] = {}
             for s in p.shapes:
+                group: object = ""
+                if s.group is not None:
+                    group = groups.setdefault((s.class_id, s.group), len(groups) + 1)
                 box = [num(v) for v in s.bbox()] if s.kind != "tag" else [""] * 4  # type: ignore[union-attr]
                 pts = (
                     json.dumps([[num(x), num(y)] for x, y in s.points], separators=(",", ":"))
                     if s.kind == "polygon"
                     else ""
                 )
-                rows.append(head + [names[s.class_id], s.kind, *box, pts])
+                rows.append(head + [names[s.class_id], s.kind, *box, pts, group])
         buf = io.StringIO()
         plain = csv.writer(buf, lineterminator="\n")
         # The csv module quotes a field holding "\n" but not one holding a lone "\r" (a
@@ -228,15 +237,24 @@ def _shape(row: dict[str, str], where: str) -> ImportedShape | None:
         return None
     if kind == "tag":
         return ImportedShape(name, "tag")
+    group = _group(row.get(GROUP), where)
     if kind == "box":
         try:
             x1, y1, x2, y2 = (float(row[c]) for c in ("x1", "y1", "x2", "y2"))
         except (TypeError, ValueError):  # TypeError: a short row has no value there
             raise FormatProblem(f"{where}: x1..y2: expected numbers") from None
-        return ImportedShape(name, "box", ((x1, y1), (x2, y2)))
+        return ImportedShape(name, "box", ((x1, y1), (x2, y2)), group)
     if kind == "polygon":
-        return ImportedShape(name, "polygon", _points(row.get("points_json"), where))
+        return ImportedShape(name, "polygon", _points(row.get("points_json"), where), group)
     raise FormatProblem(f"{where}: kind: unknown kind {shown(kind)}")
+
+
+def _group(text: str | None, where: str) -> int | None:
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) < 10 and int(text) > 0):
+        raise FormatProblem(f"{where}: group: expected a positive whole number, got {shown(text)}")
+    return int(text)
 
 
 def _points(text: str | None, where: str) -> tuple[tuple[float, float], ...]:

@@ -43,8 +43,15 @@ from labeler.core.formats._io import (
     write_upright,
 )
 from labeler.core.formats.base import Exporter, Placed, get_exporter, get_importer
-from labeler.core.formats.model import SPLITS, ExportItem, ExportReport, class_table
+from labeler.core.formats.model import (
+    SPLITS,
+    ExportItem,
+    ExportReport,
+    class_table,
+    imported_instances,
+)
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
+from labeler.core.shapes import instances
 
 try:  # POSIX: a running export locks its temporary folder, so a cleanup can tell it is alive
     import fcntl
@@ -589,6 +596,9 @@ def _compare_shapes(p: Placed, got: Sequence[Any], names: dict[int, str], tol: f
             f"{p.path}: shapes {dict(sorted(want.items()))} written, "
             f"{dict(sorted(have.items()))} read back"
         ]
+    if len(instances(p.shapes)) != imported_instances(got):  # parts regrouped (ADR 0095)
+        n, m = len(instances(p.shapes)), imported_instances(got)
+        return [f"{p.path}: {n} instance(s) written, {m} read back"]
     pool = list(got)
     for s in p.shapes:
         match = next(

@@ -87,6 +87,13 @@ class ImportedShape:
         return Shape(self.kind, class_id, self.points, None, group)  # type: ignore[arg-type]
 
 
+def imported_instances(shapes: Sequence[ImportedShape]) -> int:
+    """How many instances a record's shapes are: a group's parts (same class and group)
+    count once, as `labeler.core.shapes.instances` counts a project's shapes."""
+    groups = {(s.class_name, s.group) for s in shapes if s.group is not None}
+    return len(groups) + sum(1 for s in shapes if s.group is None)
+
+
 @dataclass(frozen=True)
 class ImportRecord:
     """One image found in a dataset: ``path`` is relative to the dataset root (POSIX).

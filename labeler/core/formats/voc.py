@@ -10,8 +10,9 @@ Layout written::
 
 Coordinates are VOC's 1-based inclusive integer pixels: ``xmin = round(x1) + 1``,
 ``xmax = round(x2)``; reading back gives ``x1 = xmin - 1``, ``x2 = xmax``, so a box moves
-by at most half a pixel. VOC holds boxes only: a polygon is written as its bounding box
-and tags are not written. Note that torchvision's ``VOCDetection`` assumes ``.jpg``.
+by at most half a pixel. VOC holds boxes only: a polygon is written as its bounding box,
+a multi-part instance (`Shape.group`) as one object with the box around its parts, and
+tags are not written. Note that torchvision's ``VOCDetection`` assumes ``.jpg``.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from labeler.core.formats._io import (
     write_text,
     write_texts,
 )
-from labeler.core.formats.base import Placed, as_box, clipped
+from labeler.core.formats.base import Placed, clipped
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
-from labeler.core.shapes import Shape
+from labeler.core.shapes import Shape, instances, union_bbox
 
 
 def _round(v: float) -> int:
@@ -62,14 +63,22 @@ class VocExporter:
         out: list[Placed | str] = []
         for it in items:
             shapes = []
-            for s in it.shapes:
-                if s.kind == "tag":
-                    continue
-                box = as_box(clipped(s, it.width, it.height))
+            kept = [clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag"]
+            for parts in instances(kept):
+                box = Shape.box(parts[0].class_id, *union_bbox(parts), group=parts[0].group)
                 xmin, ymin, xmax, ymax = _voc_box(box, it.width, it.height)
-                shapes.append(Shape.box(s.class_id, xmin - 1, ymin - 1, xmax, ymax))
+                shapes.append(
+                    Shape.box(box.class_id, xmin - 1, ymin - 1, xmax, ymax, group=box.group)
+                )
             out.append(Placed(it, f"JPEGImages/{it.file_name}", tuple(shapes)))
         return out
+
+    def notes(self, placed: Sequence[Placed]) -> list[str]:
+        """A multi-part instance loses its parts' outlines: say how many."""
+        n = sum(1 for p in placed for s in p.shapes if s.group is not None)
+        if not n:
+            return []
+        return [f"{n} multi-part instance(s) written as one object each (the box around the parts)"]
 
     def write(
         self,
