@@ -644,6 +644,133 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_gui(args.project)
 
 
+# -- assists and pre-labels (issue 18) ------------------------------------------------------
+def cmd_assist(args: argparse.Namespace) -> int:
+    from labeler.app.assists import AssistRequest, Strokes, run_assist, write_polygon
+
+    strokes = None
+    if args.fg or args.bg:
+        line = lambda v: ((v[0], v[1]), (v[2], v[3]))  # noqa: E731
+        strokes = Strokes(tuple(map(line, args.fg or [])), tuple(map(line, args.bg or [])))
+    request = AssistRequest(
+        box=tuple(args.box) if args.box else None,
+        point=tuple(args.point) if args.point else None,
+        strokes=strokes,
+        tolerance=args.tolerance,
+        use_edges=args.edges,
+    )
+    with _open(args.project) as p:
+        if args.write is not None:
+            p.require_class(args.write)  # an unknown class is refused before any work
+        result = run_assist(p, args.image, args.method, request)
+        data = result.to_dict()
+        if args.write is not None:
+            edit = write_polygon(p, result.image_id, args.write, result.polygon)
+            data["shape"] = edit.shapes[0].id
+            data["class"] = args.write
+
+        def human() -> None:
+            print(" ".join(f"{x:g},{y:g}" for x, y in result.polygon))
+            if args.write is not None:
+                print(
+                    f"stored as shape {data['shape']} ({args.write}), {len(result.polygon)} vertices"
+                )
+
+        emit(args, data, human)
+    return 0
+
+
+def cmd_prelabel(args: argparse.Namespace) -> int:
+    from labeler.app.prelabel import accept_proposal, by_uncertainty, pending, run_prelabel
+    from labeler.store.proposals import latest_run
+
+    with _open(args.project) as p:
+        names = {c.id: c.name for c in p.classes()}
+
+        def rows(props) -> list[dict]:
+            return [
+                {"image": q.image_id, "path": p.image(q.image_id).path,
+                 "class": names.get(q.class_id), "confidence": round(q.confidence, 4),
+                 "uncertainty": round(q.uncertainty, 4)}
+                for q in props
+            ]  # fmt: skip
+
+        if args.accept:
+            accepted = []
+            with p.atomic():  # all or none: a bad IMAGE leaves every proposal pending
+                for ref in args.accept:
+                    edit = accept_proposal(p, ref)
+                    accepted.append({"image": edit.image_id, "class": names[edit.class_id]})
+            emit(
+                args,
+                {"accepted": accepted},
+                lambda: [print(f"{a['image']}: {a['class']}") for a in accepted],
+            )
+            return 0
+        if args.list:
+            run = latest_run(p)
+            listed = rows(by_uncertainty(p) if args.order == "uncertainty" else pending(p))
+            data = {
+                "balanced_accuracy": run.balanced_accuracy if run else None,
+                "proposals": listed,
+            }
+
+            def show() -> None:
+                if run is not None:
+                    print(f"model: {run.balanced_accuracy:.0%} balanced accuracy (held out)")
+                for r in listed:
+                    print(f"{r['image']:>7}  {r['class']:<20} {r['confidence']:.2f}  {r['path']}")
+
+            emit(args, data, show)
+            return 0
+        report = run_prelabel(
+            p, min_per_class=args.min_per_class, seed=args.seed, progress=ProgressBar("features")
+        )
+        data = report.to_dict()
+
+        def human() -> None:
+            print(report.reason)
+            if report.offered:
+                print(f"{report.proposals} proposal(s) written for unlabeled images;"
+                      " accept with: labeler prelabel PROJECT --accept IMAGE")  # fmt: skip
+            for name, n in report.left_out.items():
+                print(f"class left out: {name} ({n} labelled, needs {args.min_per_class})")
+            for line in report.unreadable:
+                print(f"unreadable: {one_line(line)}")
+
+        emit(args, data, human)
+    return 0
+
+
+def _add_assist_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    sp = command("assist", cmd_assist, "box or click to polygon (GrabCut, magic wand, plugins)")
+    sp.add_argument("project")
+    sp.add_argument("image", metavar="IMAGE", help="id, path or file name")
+    sp.add_argument("--method", default="grabcut", help="grabcut (default), wand, or a plugin's")
+    sp.add_argument("--box", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"))
+    sp.add_argument("--point", type=float, nargs=2, metavar=("X", "Y"), help="wand: the click")
+    sp.add_argument("--tolerance", type=float, default=24.0, help="wand: 0..255 (default 24)")
+    sp.add_argument("--edges", action="store_true", help="wand: stop at strong edges too")
+    for flag, what in (("--fg", "object"), ("--bg", "background")):
+        sp.add_argument(
+            flag,
+            type=float,
+            nargs=4,
+            action="append",
+            metavar=("X1", "Y1", "X2", "Y2"),
+            help=f"grabcut: a stroke over {what} (repeatable)",
+        )
+    sp.add_argument("--write", metavar="CLASS", help="store the polygon as a shape of CLASS")
+
+    sp = command("prelabel", cmd_prelabel, "propose classes for unlabeled images (own model)")
+    sp.add_argument("project")
+    sp.add_argument("--accept", nargs="+", metavar="IMAGE", help="turn proposals into labels")
+    sp.add_argument("--list", action="store_true", help="list the pending proposals")
+    sp.add_argument("--order", choices=["uncertainty", "image"], default="uncertainty")
+    sp.add_argument("--min-per-class", type=int, default=10, metavar="N")
+    sp.add_argument("--seed", type=_seed, default=0, help="0 to 2**63-1 (default 0)")
+
+
 # -- parser -----------------------------------------------------------------------------
 MAX_SEED = 2**63 - 1  # what the project stores in an INTEGER column
 
@@ -815,6 +942,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="review: accept the N best-ranked pending suggestions per class",
     )
 
+    _add_assist_commands(command)
+
     sp = command("plugins", cmd_plugins, "list plugins: what they add, enabled, load errors")
     sp.add_argument("action", choices=["list"])
 
@@ -824,7 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that use the registries plugins extend (ops, formats, health checks).
-_PLUGIN_COMMANDS = frozenset({"import", "export", "recipe", "health", "plugins", "gui"})
+_PLUGIN_COMMANDS = frozenset({"import", "export", "recipe", "health", "plugins", "gui", "assist"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Plugins: where they come from, how they are loaded, and the API they register features with.
 
 A plugin is a Python module or package with a function ``register(api)``. ``api`` (a
-`PluginAPI`) adds augmentation ops, export formats, import formats and health checks::
+`PluginAPI`) adds augmentation ops, export formats, import formats, health checks and assists::
 
     from labeler.core.augment import Op, Range, register_op
 
@@ -53,6 +53,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from labeler import __version__
+from labeler.core.assists import ASSISTS, Assist
 from labeler.core.augment import OPS, Op
 from labeler.core.errors import LabelerError
 from labeler.core.files import atomic_write_text
@@ -69,6 +70,7 @@ REGISTRIES: dict[str, Registry[Any]] = {
     "exporters": EXPORTERS,
     "importers": IMPORTERS,
     "health_checks": HEALTH_CHECKS,
+    "assists": ASSISTS,
 }
 """Every registry a plugin can add to, by the name `Additions` and ``plugins list`` use."""
 KINDS = tuple(REGISTRIES)
@@ -83,6 +85,7 @@ class Additions:
     exporters: tuple[str, ...] = ()
     importers: tuple[str, ...] = ()
     health_checks: tuple[str, ...] = ()
+    assists: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """``"ops: fog; exporters: createml"``, or ``"nothing"``."""
@@ -150,6 +153,12 @@ class PluginAPI:
     def add_health_check(self, name: str, check: HealthCheck) -> HealthCheck:
         """A health check ``check(HealthData) -> list[Finding]``, run after the built-in ones."""
         return self._add("health_checks", name, check)
+
+    def add_assist(self, assist: Assist) -> Assist:
+        """A box-or-click-to-polygon assist (``labeler.core.assists.Assist``: ``name``,
+        ``title``, ``needs``, ``__call__(image, request) -> polygon``). Model files come with
+        the plugin's package or from the user, never from a download."""
+        return self._add("assists", getattr(assist, "name", ""), assist)
 
     def _add(self, kind: str, name: str, obj: Any) -> Any:
         # The registry applies the kind's rule. The same object twice is fine: op modules also
@@ -447,7 +456,7 @@ def _builtin_candidate() -> _Candidate:
 
 
 def register_builtin(api: PluginAPI) -> None:
-    """Claim what the core registered on import (ops, formats, health checks) through the
+    """Claim what the core registered on import (ops, formats, health checks, assists) through the
     plugin API.
 
     The core cannot import this module (it is the bottom layer), so its features register
@@ -467,6 +476,9 @@ def register_builtin(api: PluginAPI) -> None:
     for name, check in HEALTH_CHECKS.items():
         if _is_core(check):
             api.add_health_check(name, check)
+    for _name, assist in ASSISTS.items():
+        if _is_core(type(assist)):
+            api.add_assist(assist)
 
 
 def _is_core(obj: object) -> bool:
@@ -478,8 +490,8 @@ def plugins_list_command(json_output: bool) -> int:
     """Print every plugin, as a table or (``json_output``) one JSON document; returns 0.
 
     JSON: ``{"schema": "labeler.plugins/1", "plugin_dir", "settings", "plugins": [{name,
-    version, source, location, adds: {ops, exporters, importers, health_checks}, enabled,
-    loaded, error}]}``.
+    version, source, location, adds: {ops, exporters, importers, health_checks, assists},
+    enabled, loaded, error}]}``.
     """
     statuses = load_plugins()
     if json_output:

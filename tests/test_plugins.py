@@ -444,6 +444,7 @@ def test_plugins_list_prints_a_table_and_json(user_dir, capsys):
             "exporters": [],
             "importers": [],
             "health_checks": ["test.too_few"],
+            "assists": [],
         },
         "enabled": True,
         "loaded": True,

@@ -8,17 +8,27 @@ image's own pixel coordinates and simplified to a sensible vertex count.
 
 >>> polygon = box_to_polygon(image, (40, 30, 260, 220))            # doctest: +SKIP
 >>> polygon = magic_wand(image, (120, 80), tolerance=24)           # doctest: +SKIP
+
+Every assist that turns a box or a click into a polygon is an `Assist` in the `ASSISTS`
+registry: the built-in ``grabcut`` and ``wand`` register here on import, and a plugin adds its
+own (a SAM-family ONNX model whose files it ships or the user names) with
+``api.add_assist(obj)``; the window and ``labeler assist --method NAME`` call them alike.
+
+>>> ASSISTS["grabcut"](image, AssistRequest(box=(40, 30, 260, 220)))   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.registry import Registry
 
 Point = tuple[float, float]
 WORK_SIDE = 320
@@ -221,3 +231,93 @@ def _simplify_open(points: list[Point], eps: float) -> list[Point]:
         return points
     approx = cv2.approxPolyDP(pts, eps, False)
     return [(float(x), float(y)) for x, y in approx[:, 0]]
+
+
+# -- the registry ------------------------------------------------------------------------------
+INPUTS = ("box", "point")
+"""What an assist can ask the user for: a box (x1, y1, x2, y2) or a click (x, y)."""
+
+
+@dataclass(frozen=True)
+class AssistRequest:
+    """What the user gave an assist, in image pixels: a `box` or a `point`, refining
+    `strokes`, and the wand's `tolerance` and `use_edges`. `options` carries anything else a
+    plugin's assist reads (a model choice, a threshold), as plain values."""
+
+    box: tuple[float, float, float, float] | None = None
+    point: Point | None = None
+    strokes: Strokes | None = None
+    tolerance: float = 24.0
+    use_edges: bool = False
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Assist(Protocol):
+    """A box-or-click-to-polygon assist: ``name`` (lower case, digits, ``_-``), ``title``
+    (shown in menus), ``needs`` (``"box"`` or ``"point"``), and ``__call__(image, request)``
+    returning the polygon's vertices in image pixels (raise `AssistFailed` for "nothing
+    found"). ``image`` is BGR uint8 (H, W, 3)."""
+
+    name: str
+    title: str
+    needs: str
+
+    def __call__(self, image: np.ndarray, request: AssistRequest) -> list[Point]: ...
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+def _check_assist(name: str, assist: Assist) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"assist name {name!r} must be lower case letters, digits, _ or -")
+    if not callable(assist):
+        raise TypeError(f"assist {name!r} is not callable")
+    if getattr(assist, "name", None) != name:
+        raise ValueError(f"assist {name!r} must carry its name (its .name is not {name!r})")
+    if getattr(assist, "needs", None) not in INPUTS:
+        raise ValueError(f"assist {name!r}: needs must be one of {', '.join(INPUTS)}")
+    if not isinstance(getattr(assist, "title", None), str):
+        raise ValueError(f"assist {name!r} has no title")
+
+
+ASSISTS: Registry[Assist] = Registry("assist", called="assist method", check=_check_assist)
+"""Every box/click-to-polygon assist by name: Labeler's own first, then plugins'."""
+
+
+def register_assist(assist: Assist) -> Assist:
+    """Add ``assist`` under its own ``name``; the name must be new."""
+    return ASSISTS.register(getattr(assist, "name", ""), assist)
+
+
+class GrabCutAssist:
+    """Box to polygon by GrabCut, refined by the request's strokes."""
+
+    name = "grabcut"
+    title = "Box to polygon (GrabCut)"
+    needs = "box"
+
+    def __call__(self, image: np.ndarray, request: AssistRequest) -> list[Point]:
+        if request.box is None:
+            raise AssistFailed("grabcut needs a box")
+        return box_to_polygon(image, request.box, request.strokes)
+
+
+class WandAssist:
+    """Click to polygon by flood fill within a colour tolerance (and edges)."""
+
+    name = "wand"
+    title = "Magic wand"
+    needs = "point"
+
+    def __call__(self, image: np.ndarray, request: AssistRequest) -> list[Point]:
+        if request.point is None:
+            raise AssistFailed("the wand needs a point")
+        return magic_wand(
+            image, request.point, tolerance=request.tolerance, use_edges=request.use_edges
+        )
+
+
+register_assist(GrabCutAssist())
+register_assist(WandAssist())

@@ -1,0 +1,220 @@
+"""Pre-labels from the project's own model (issue 18), Qt-free, for the CLI and the window.
+
+`run_prelabel` trains the small classifier on the project's image-level labels, measures its
+balanced accuracy on held-out labelled images, and only when that clears the health
+classifier's bar writes one proposal (class + confidence) per unlabeled image into the
+``proposals`` table, replacing the last run's. Too weak: the measured accuracy is recorded and
+reported and no proposal is written (the old ones are dropped: they came from a model that no
+longer describes the labels). A proposal is never a label: statistics, splits and exports read
+shapes only, until `accept_proposal` turns one into a tag, as one undoable edit.
+
+>>> report = run_prelabel(project)            # doctest: +SKIP
+>>> report.offered, report.balanced_accuracy  # doctest: +SKIP
+(True, 0.83)
+>>> accept_proposal(project, "12")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labeler.core.errors import LabelerError
+from labeler.core.health.classifier import image_features
+from labeler.core.images import BadImage, decode, read_file_bytes
+from labeler.core.progress import ShouldStop
+from labeler.store import proposals as store
+from labeler.store.edits import SetTag
+from labeler.store.project import Project
+
+MIN_PER_CLASS = 10
+"""A class takes part when it has this many single-label images (k-fold needs at least 5)."""
+FOLDS = 5
+
+
+class Cancelled(LabelerError):
+    """The user stopped the job; nothing was written."""
+
+
+@dataclass(frozen=True)
+class PrelabelReport:
+    """What a run measured and did. ``offered`` is False when there was too little to train on
+    (``reason`` says what) or the model was too weak (``balanced_accuracy`` below ``bar``)."""
+
+    offered: bool
+    reason: str
+    balanced_accuracy: float | None = None
+    chance: float | None = None
+    bar: float | None = None
+    labelled: int = 0
+    classes: list[str] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    unlabeled: int = 0
+    proposals: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "offered": self.offered,
+            "reason": self.reason,
+            "balanced_accuracy": _round(self.balanced_accuracy),
+            "chance": _round(self.chance),
+            "bar": _round(self.bar),
+            "labelled_images": self.labelled,
+            "classes": self.classes,
+            "classes_left_out": self.left_out,
+            "unlabeled_images": self.unlabeled,
+            "proposals": self.proposals,
+            "unreadable": self.unreadable,
+            "run": self.run_id,
+        }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def _single_labels(project: Project) -> dict[int, int]:
+    """image id -> class id for images whose only shapes are one tag."""
+    rows = project.conn.execute(
+        "SELECT image_id, MIN(class_id) FROM shapes GROUP BY image_id"
+        " HAVING COUNT(*) = 1 AND MAX(kind = 'tag') = 1"
+    ).fetchall()
+    return dict(rows)
+
+
+def _unlabeled(project: Project) -> list[int]:
+    rows = project.conn.execute(
+        "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = i.id)"
+        " ORDER BY id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def run_prelabel(
+    project: Project,
+    *,
+    min_per_class: int = MIN_PER_CLASS,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop | None = None,
+) -> PrelabelReport:
+    """Train, measure, and (when good enough) write proposals for every unlabeled image."""
+    from labeler.ml.prelabel import MODEL, prelabel
+
+    if min_per_class < FOLDS:
+        raise LabelerError(f"--min-per-class must be at least {FOLDS} (one per held-out fold)")
+    names = {c.id: c.name for c in project.classes()}
+    single = _single_labels(project)
+    counts: dict[int, int] = {}
+    for c in single.values():
+        counts[c] = counts.get(c, 0) + 1
+    kept = sorted(c for c, n in counts.items() if n >= min_per_class)
+    left_out = {names[c]: n for c, n in sorted(counts.items()) if c not in kept}
+    unlabeled = _unlabeled(project)
+    base = dict(classes=[names[c] for c in kept], left_out=left_out, unlabeled=len(unlabeled))
+    if len(kept) < 2:
+        return PrelabelReport(
+            False,
+            f"needs two or more classes with {min_per_class} or more single-label images"
+            f" each (has {len(kept)})",
+            **base,
+        )
+    labelled_ids = sorted(i for i, c in single.items() if c in kept)
+    ids = labelled_ids + unlabeled
+    feats: dict[int, np.ndarray] = {}
+    unreadable: list[str] = []
+    for n, image_id in enumerate(ids):
+        if should_stop is not None and should_stop():
+            raise Cancelled("pre-labelling cancelled; nothing was written")
+        record = project.image(image_id)
+        try:
+            img = decode(read_file_bytes(project.resolve(record)), reduced=4)
+            feats[image_id] = image_features(img)
+        except (BadImage, OSError) as e:
+            unreadable.append(f"{record.path}: {e}")
+        if progress is not None:
+            progress(n + 1, len(ids))
+    labelled_ids = [i for i in labelled_ids if i in feats]
+    unlabeled = [i for i in unlabeled if i in feats]
+    index = {c: k for k, c in enumerate(kept)}
+    y = np.array([index[single[i]] for i in labelled_ids], dtype=np.int64)
+    if np.bincount(y, minlength=len(kept)).min() < FOLDS:
+        return PrelabelReport(False, "too few readable labelled images per class", **base)
+    x = np.stack([feats[i] for i in labelled_ids])
+    x_new = np.stack([feats[i] for i in unlabeled]) if unlabeled else np.zeros((0, x.shape[1]))
+    result = prelabel(x, y, x_new, len(kept), folds=FOLDS, seed=seed)
+    details = {
+        "classes": [names[c] for c in kept],
+        "recalls": [round(r, 4) for r in result.recalls],
+        "accuracy": round(result.accuracy, 4),
+        "folds": FOLDS,
+        "bar": round(result.bar, 4),
+    }
+    measured = dict(
+        balanced_accuracy=result.balanced_accuracy,
+        chance=result.chance,
+        bar=result.bar,
+        labelled=len(labelled_ids),
+        unreadable=unreadable,
+        **base,
+    )
+    with project.atomic():
+        run_id = store.record_run(
+            project, MODEL, len(labelled_ids), result.balanced_accuracy, result.chance, details
+        )
+        if not result.good_enough:
+            store.clear_proposals(project)
+            return PrelabelReport(
+                False,
+                f"the model is too weak: {result.balanced_accuracy:.0%} balanced accuracy on"
+                f" held-out labelled images (needs {result.bar:.0%}; chance"
+                f" {result.chance:.0%}); no proposals written",
+                run_id=run_id,
+                **measured,
+            )
+        rows = [
+            (image_id, kept[int(c)], float(p), float(u))
+            for image_id, c, p, u in zip(
+                unlabeled, result.classes, result.confidence, result.uncertainty, strict=True
+            )
+        ]
+        written = store.write_proposals(project, run_id, rows)
+    return PrelabelReport(
+        True,
+        f"{result.balanced_accuracy:.0%} balanced accuracy on held-out labelled images"
+        f" (bar {result.bar:.0%}, chance {result.chance:.0%})",
+        proposals=written,
+        run_id=run_id,
+        **measured,
+    )
+
+
+def accept_proposal(project: Project, image: str) -> SetTag:
+    """Make the proposal for ``image`` (id, path or file name) its label: one tag, one edit
+    (undo it with ``edit.undo(project)``). A one-line error when there is none pending."""
+    record = project.find_image(image)
+    found = store.proposal(project, record.id)
+    if found is None:
+        raise LabelerError(
+            f"no pending proposal for {record.path!r} (it is labelled, or run"
+            " 'labeler prelabel' first)"
+        )
+    edit = SetTag(record.id, found.class_id, text="accept proposal")
+    with project.atomic():
+        edit.do(project)
+        store.drop_proposals(project, [record.id])
+    return edit
+
+
+def by_uncertainty(project: Project) -> list[store.Proposal]:
+    """Unlabeled images with a proposal, least sure first: the order to label them in."""
+    return store.pending_proposals(project, by_uncertainty=True)
+
+
+def pending(project: Project) -> list[store.Proposal]:
+    """Pending proposals by image id."""
+    return store.pending_proposals(project)

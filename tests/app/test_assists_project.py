@@ -1,0 +1,223 @@
+"""Assists on a project image: the polygon lands in the database as one shape and one undo
+step; assists are a plugin kind, and a broken assist plugin is reported and rolled back like
+any plugin, while one that fails when run is one line naming it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labeler import plugins
+from labeler.app.assists import (
+    AssistRequest,
+    polygon_edit,
+    run_assist,
+    run_assist_on,
+    write_polygon,
+)
+from labeler.app.imports import import_folders
+from labeler.app.session import EditHistory
+from labeler.core.assists import ASSISTS, AssistFailed, GrabCutAssist
+from labeler.core.errors import LabelerError
+
+
+@pytest.fixture
+def coffee(project, photos):
+    import_folders(project, [photos])
+    project.add_class("cup")
+    return project, project.find_image("coffee.jpg")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins():
+    plugins.unload_plugins()
+    before = ASSISTS.snapshot()
+    yield
+    plugins.unload_plugins()
+    assert ASSISTS.snapshot() == before, "a test left an assist registered"
+
+
+def test_grabcut_polygon_is_one_shape_and_one_undo_step(coffee):
+    p, img = coffee
+    result = run_assist(p, "coffee.jpg", "grabcut", AssistRequest(box=(130, 40, 460, 330)))
+    assert result.image_id == img.id and 3 <= len(result.polygon) <= 60
+    edit = write_polygon(p, img.id, "cup", result.polygon)
+    shapes = p.shapes(img.id)
+    assert [(s.kind, s.points) for s in shapes] == [("polygon", tuple(result.polygon))]
+    edit.undo(p)
+    assert p.shapes(img.id) == []
+    edit.do(p)
+    assert [s.id for s in p.shapes(img.id)] == [shapes[0].id], "redo restores the same shape"
+
+
+def test_the_window_s_history_undoes_an_assist_in_one_step(coffee):
+    p, img = coffee
+    result = run_assist(p, "coffee.jpg", "grabcut", AssistRequest(box=(130, 40, 460, 330)))
+    seen = []
+    history = EditHistory(lambda: p, lambda e, undone: seen.append(undone), seen.append)
+    assert history.push(polygon_edit(p, img.id, "cup", result.polygon))
+    assert len(p.shapes(img.id)) == 1
+    history.undo()
+    assert p.shapes(img.id) == [] and not history.can_undo() and seen == [False, True]
+
+
+def test_a_box_partly_off_the_image_is_cut_to_it(coffee):
+    p, _ = coffee
+    result = run_assist(p, "coffee.jpg", "grabcut", AssistRequest(box=(-200, -50, 460, 330)))
+    assert all(0 <= x <= 600 and 0 <= y <= 400 for x, y in result.polygon)
+
+
+def test_the_wand_follows_the_click(coffee):
+    p, _ = coffee
+    result = run_assist(p, "coins.png", "wand", AssistRequest(point=(100, 60), tolerance=40))
+    xs = [x for x, _ in result.polygon]
+    assert min(xs) < 100 < max(xs)
+
+
+# -- the plugin kind ----------------------------------------------------------------------------
+def write_plugin(name: str, body: str) -> Path:
+    folder = plugins.plugin_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+SQUARE = """
+from labeler.core.assists import AssistFailed
+
+__version__ = "0.3"
+
+class Square:
+    name = "square"
+    title = "Square around the click (a stand-in for a SAM-family model)"
+    needs = "point"
+
+    def __call__(self, image, request):
+        x, y = request.point
+        r = float(request.options.get("radius", 10))
+        return [(x - r, y - r), (x + r, y - r), (x + r, y + r), (x - r, y + r)]
+
+def register(api):
+    api.add_assist(Square())
+"""
+
+BROKEN = {
+    "imports_badly": ("import not_a_module_anywhere\n", "import failed: ModuleNotFoundError"),
+    "needs_nothing": (
+        """
+        class A:
+            name = "a"; title = "A"; needs = "scribble"
+            def __call__(self, image, request): return []
+        def register(api):
+            api.add_assist(A())
+        """,
+        "register() failed: ValueError: assist 'a': needs must be one of box, point",
+    ),
+    "takes_grabcut": (
+        """
+        from labeler.core.assists import GrabCutAssist
+        class Mine(GrabCutAssist):
+            pass
+        def register(api):
+            api.add_assist(Mine())
+        """,
+        "register() failed: LabelerError: an assist named 'grabcut' is already registered",
+    ),
+    "not_callable": (
+        """
+        class N:
+            name = "n"; title = "N"; needs = "box"
+        def register(api):
+            api.add_assist(N())
+        """,
+        "register() failed: TypeError: assist 'n' is not callable",
+    ),
+}
+
+
+def test_built_in_assists_are_registered_like_a_plugin_s():
+    builtin = next(s for s in plugins.load_plugins() if s.source == "built-in")
+    assert builtin.adds.assists == ("grabcut", "wand")
+    assert isinstance(ASSISTS["grabcut"], GrabCutAssist)
+
+
+def test_a_plugin_assist_is_listed_and_runs(coffee):
+    p, img = coffee
+    write_plugin("squares", SQUARE)
+    s = {x.name: x for x in plugins.load_plugins()}["squares"]
+    assert s.loaded and s.adds.assists == ("square",) and s.adds.summary() == "assists: square"
+    result = run_assist(
+        p, "coffee.jpg", "square", AssistRequest(point=(50, 60), options={"radius": 5})
+    )
+    assert result.polygon == [(45, 55), (55, 55), (55, 65), (45, 65)]
+    write_polygon(p, img.id, "cup", result.polygon)
+    assert len(p.shapes(img.id)) == 1
+
+
+def test_broken_assist_plugins_are_reported_and_leave_nothing(coffee):
+    for name, (body, _) in BROKEN.items():
+        write_plugin(name, body)
+    write_plugin("squares", SQUARE)
+    statuses = {s.name: s for s in plugins.load_plugins()}
+    for name, (_, error) in BROKEN.items():
+        s = statuses[name]
+        assert not s.loaded and s.adds == plugins.Additions(), name
+        assert s.error.startswith(error), (name, s.error)
+    assert sorted(ASSISTS) == ["grabcut", "square", "wand"]
+    assert type(ASSISTS["grabcut"]) is GrabCutAssist
+
+
+def test_a_disabled_assist_plugin_is_not_loaded(coffee):
+    write_plugin("squares", SQUARE)
+    plugins.set_plugin_enabled("squares", False)
+    s = {x.name: x for x in plugins.load_plugins(reload=True)}["squares"]
+    assert not s.enabled and not s.loaded and "square" not in ASSISTS
+
+
+FAILING = """
+class Boom:
+    name = "boom"; title = "Boom"; needs = "box"
+    def __call__(self, image, request):
+        raise RuntimeError("the ONNX session died\\nat line 3")
+
+class Junk:
+    name = "junk"; title = "Junk"; needs = "box"
+    def __call__(self, image, request):
+        return {"mask": None}
+
+class Two:
+    name = "two"; title = "Two points"; needs = "box"
+    def __call__(self, image, request):
+        return [(1, 1), (float("nan"), 2), (3, 3)]
+
+def register(api):
+    api.add_assist(Boom()); api.add_assist(Junk()); api.add_assist(Two())
+"""
+
+
+@pytest.mark.parametrize(
+    "method, message",
+    [
+        ("boom", "assist 'boom' failed: RuntimeError: at line 3"),
+        ("junk", "assist 'junk' returned something that is not a polygon"),
+        ("two", "assist 'two' returned no usable polygon"),
+    ],
+)
+def test_an_assist_failing_when_run_is_one_line_and_writes_nothing(coffee, method, message):
+    p, img = coffee
+    write_plugin("failing", FAILING)
+    assert {s.name: s for s in plugins.load_plugins()}["failing"].loaded
+    with pytest.raises(LabelerError) as e:
+        run_assist(p, "coffee.jpg", method, AssistRequest(box=(10, 10, 200, 200)))
+    assert str(e.value) == message or str(e.value).startswith(message)
+    assert "\n" not in str(e.value) and p.shapes(img.id) == []
+
+
+def test_nothing_found_is_the_assist_s_own_message():
+    noise = np.random.default_rng(0).integers(0, 255, (100, 100, 3), np.uint8)
+    with pytest.raises(AssistFailed):
+        run_assist_on(noise, "wand", AssistRequest(point=(50, 50), tolerance=0), image_id=1)

@@ -1,0 +1,207 @@
+"""`labeler assist` and `labeler prelabel` as users and scripts meet them: the polygon printed
+and stored, proposals written, listed and accepted, and every bad input a one-line error that
+changes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from labeler.cli import main
+from labeler.store import proposals as store
+from labeler.store.project import Project
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's refusals
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def proj(tmp_path, capsys, photos) -> Path:
+    path = tmp_path / "p.labeler"
+    assert run(capsys, "init", path)[0] == 0
+    assert run(capsys, "import", path, photos)[0] == 0
+    assert run(capsys, "classes", path, "add", "cup", "coin")[0] == 0
+    return path
+
+
+def state(path: Path) -> tuple:
+    """What a failed command must leave as it was: shapes, proposals, runs."""
+    with Project.open(path) as p:
+        return (
+            p.all_shapes(),
+            store.pending_proposals(p),
+            p.conn.execute("SELECT COUNT(*) FROM prelabel_runs").fetchone()[0],
+        )
+
+
+def test_assist_prints_the_polygon_and_stores_it_on_request(proj, capsys):
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 130, 40, 460, 330, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["method"] == "grabcut" and 3 <= doc["vertices"] == len(doc["polygon"]) <= 60
+    xs, ys = zip(*doc["polygon"], strict=True)
+    assert min(xs) >= 100 and max(xs) <= 470 and min(ys) >= 30 and max(ys) <= 340
+    assert state(proj)[0] == {}, "without --write nothing is stored"
+
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 130, 40, 460, 330,
+                         "--write", "cup")  # fmt: skip
+    assert code == 0, err
+    line, stored = out.splitlines()
+    assert len(line.split()) == doc["vertices"] and "stored as shape" in stored
+    shapes = next(iter(state(proj)[0].values()))
+    assert [s.kind for s in shapes] == ["polygon"]
+    assert [list(v) for v in shapes[0].points] == doc["polygon"]
+
+
+def test_wand_on_a_coin(proj, capsys):
+    code, out, err = run(capsys, "assist", proj, "coins.png", "--method", "wand",
+                         "--point", 100, 60, "--tolerance", 40, "--json")  # fmt: skip
+    assert code == 0, err
+    assert len(json.loads(out)["polygon"]) >= 3
+
+
+HOSTILE = {
+    "box outside the image": (["--box", 5000, 5000, 5100, 5100], "outside the image"),
+    "box left of the image": (["--box", -300, 10, -100, 200], "outside the image"),
+    "box of zero area": (["--box", 50, 50, 50, 200], "has no area"),
+    "box of one pixel": (["--box", 10, 10, 11, 11], "under 3 x 3"),
+    "box with nan": (["--box", "nan", 1, 100, 100], "not a finite number"),
+    "box with inf": (["--box", 1, 1, "inf", 100], "not a finite number"),
+    "non-numeric box": (["--box", "a", 1, 2, 3], "invalid float value: 'a'"),
+    "box with three numbers": (["--box", 1, 2, 3], "expected 4 arguments"),
+    "grabcut without a box": ([], "needs a box"),
+    "wand without a point": (["--method", "wand"], "needs a point"),
+    "wand off the image": (["--method", "wand", "--point", 601, 10], "outside the image"),
+    "wand with a bad tolerance": (
+        ["--method", "wand", "--point", 10, 10, "--tolerance", -1],
+        "tolerance must be 0..255",
+    ),
+    "unknown method": (["--method", "sam", "--box", 1, 1, 90, 90], "unknown assist method 'sam'"),
+    "unknown class to write": (["--box", 130, 40, 460, 330, "--write", "dog"], "no class named"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_bad_assist_input_is_one_line_and_changes_nothing(proj, capsys, case):
+    args, message = HOSTILE[case]
+    before = state(proj)
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", *args)
+    assert code in (1, 2) and out == ""
+    assert err.count("\n") == 1 and err.startswith("labeler: error: "), err
+    assert message in err, err
+    assert state(proj) == before
+
+
+def test_unknown_image_and_project_are_one_line(proj, capsys, tmp_path):
+    for argv, message in (
+        (["assist", proj, "nope.jpg", "--box", 1, 1, 50, 50], "no image 'nope.jpg'"),
+        (["assist", proj, "999", "--box", 1, 1, 50, 50], "no image '999'"),
+        (["assist", tmp_path / "none.labeler", "coffee.jpg", "--box", 1, 1, 50, 50], "none"),
+        (["prelabel", proj, "--accept", "nope.jpg"], "no image 'nope.jpg'"),
+        (["prelabel", proj, "--accept", "coffee.jpg"], "no pending proposal"),
+        (["prelabel", proj, "--min-per-class", "x"], "invalid int value"),
+        (["prelabel", proj, "--min-per-class", 1], "at least 5"),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code in (1, 2) and out == "" and err.count("\n") == 1, (argv, err)
+        assert message in err, (argv, err)
+
+
+def test_a_broken_image_file_is_one_line(proj, capsys):
+    (proj.parent / "photos" / "coffee.jpg").write_bytes(b"\xff\xd8 truncated")
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 1, 1, 50, 50)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "coffee.jpg" in err, err
+
+
+# -- prelabel --------------------------------------------------------------------------------
+@pytest.fixture
+def colour_proj(tmp_path, capsys) -> Path:
+    rng = np.random.default_rng(5)
+    root, loose = tmp_path / "lab", tmp_path / "loose"
+    loose.mkdir()
+    for name, bgr in (("red", (30, 30, 210)), ("blue", (210, 60, 30))):
+        (root / name).mkdir(parents=True)
+        for k in range(14):
+            img = np.clip(rng.normal(0, 15, (40, 40, 3)) + bgr, 0, 255).astype(np.uint8)
+            cv2.imwrite(str(root / name / f"{k}.png"), img)
+            if k < 3:
+                img = np.clip(rng.normal(0, 15, (40, 40, 3)) + bgr, 0, 255).astype(np.uint8)
+                cv2.imwrite(str(loose / f"{name}-{k}.png"), img)
+    path = tmp_path / "c.labeler"
+    assert run(capsys, "init", path)[0] == 0
+    assert run(capsys, "import", path, root, "--labels-from-folders")[0] == 0
+    assert run(capsys, "import", path, loose)[0] == 0
+    return path
+
+
+def test_prelabel_measures_proposes_lists_and_accepts(colour_proj, capsys):
+    code, out, err = run(capsys, "prelabel", colour_proj, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["offered"] and doc["proposals"] == 6 and doc["balanced_accuracy"] >= doc["bar"]
+    stats_before = run(capsys, "stats", colour_proj, "--json")[1]
+
+    code, out, _ = run(capsys, "prelabel", colour_proj, "--list", "--json")
+    listed = json.loads(out)["proposals"]
+    assert [Path(r["path"]).name.split("-")[0] for r in listed] == [r["class"] for r in listed]
+    u = [r["uncertainty"] for r in listed]
+    assert u == sorted(u, reverse=True)
+    assert run(capsys, "stats", colour_proj, "--json")[1] == stats_before
+
+    code, out, err = run(capsys, "prelabel", colour_proj, "--accept", "red-0.png", "blue-1.png")
+    assert code == 0, err and out.splitlines()[0].endswith(": red")
+    stats = json.loads(run(capsys, "stats", colour_proj, "--json")[1])
+    assert stats["unlabeled"] == json.loads(stats_before)["unlabeled"] - 2
+
+    before = state(colour_proj)
+    code, out, err = run(capsys, "prelabel", colour_proj, "--accept", "red-1.png", "red-0.png")
+    assert code == 1 and "no pending proposal" in err and err.count("\n") == 1
+    assert state(colour_proj) == before, "one bad IMAGE: no proposal of the batch accepted"
+
+
+def test_prelabel_too_weak_prints_the_accuracy(colour_proj, capsys, tmp_path):
+    # Two classes of the same colour: nothing to tell them apart.
+    code, out, err = run(capsys, "classes", colour_proj, "list", "--json")
+    with Project.open(colour_proj) as p:
+        red, blue = (p.require_class(n) for n in ("red", "blue"))
+        rows = p.conn.execute("SELECT id FROM shapes WHERE class_id = ?", (blue.id,)).fetchall()
+        ids = [r[0] for r in rows]
+        with p.atomic():
+            for k, sid in enumerate(ids):  # relabel half the blue photos red: labels are noise
+                p.conn.execute(
+                    "UPDATE shapes SET class_id = ? WHERE id = ?",
+                    (red.id if k % 2 else blue.id, sid),
+                )
+            rows = p.conn.execute("SELECT id FROM shapes WHERE class_id = ?", (red.id,)).fetchall()
+            for k, (sid,) in enumerate(rows):
+                p.conn.execute(
+                    "UPDATE shapes SET class_id = ? WHERE id = ?",
+                    (blue.id if k % 2 else red.id, sid),
+                )
+    code, out, err = run(capsys, "prelabel", colour_proj)
+    assert code == 0, err
+    assert out.startswith("the model is too weak: ") and "balanced accuracy" in out
+    assert "no proposals written" in out and state(colour_proj)[1] == []
+
+
+def test_assist_from_a_real_process(proj):
+    out = subprocess.run(
+        [sys.executable, "-m", "labeler", "assist", str(proj), "coffee.jpg", "--box", "0", "0",
+         "-5", "-5"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert out.returncode == 1 and out.stdout == "" and out.stderr.count("\n") == 1
+    assert "outside the image" in out.stderr
