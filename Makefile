@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo/demo.labeler
 
-.PHONY: run test lint format bench demo bundle bundle-test constraints clean
+.PHONY: run test lint format bench demo bundle bundle-test constraints clean datumaro-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ format: $(STAMP)
 bench: $(VENV)/.bench
 	@for b in benchmarks/*/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+## datumaro-check: our exports read by datumaro's importers, in its own environment (pins Pillow 12)
+datumaro-check: $(STAMP)
+	test -x .venv-datumaro/bin/python || $(PYTHON) -m venv .venv-datumaro
+	.venv-datumaro/bin/python -m pip install --disable-pip-version-check -q datumaro==1.13.12
+	$(PY) benchmarks/interop/check_datumaro.py --datumaro-python .venv-datumaro/bin/python
+
 ## bundle: a one-folder PyInstaller bundle and its .tar.gz in dist/, from a clean venv (docs/packaging.md)
 bundle:
 	$(PYTHON) packaging/build.py
@@ -63,4 +69,4 @@ constraints: $(VENV)/.bench
 	  $(PY) -m pip freeze --exclude-editable | sort -f; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-datumaro build dist .pytest_cache .ruff_cache
