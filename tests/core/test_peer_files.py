@@ -58,6 +58,10 @@ EXPECTED = {
     "labelstudio-yolo": ("darknet", 2, ["tv/monitor", "what: is?", 'say "hi"'], 3, 0, 0, None),
     "xanylabeling-yolo": ("darknet", 3, ["person", "car", "bicycle"], 2, 1, 0, None),
     "roboflow-darknet": ("darknet", 2, ["cat", "dog"], 2, 0, 0, {"train": 1, "val": 1}),
+    # multi-part instances (counted as instances in test_peer_round_trip.py)
+    "labelme2coco": ("coco", 2, ["_background_", "cat", "dog", "person"], 0, 9, 0, None),
+    "labelme-groups": ("labelme", 1, ["cat", "dog"], 1, 5, 0, None),
+    "cvat-groups": ("cvat", 1, ["cat", "dog"], 2, 3, 0, None),
 }
 
 

@@ -1,7 +1,7 @@
 """Our exports read by the loaders people train with, not by our own importer.
 
-One project holds image-level tags, boxes, polygons, images with no shape and an empty val
-split. It is exported to COCO and to YOLO (detect and segment) and read by pycocotools
+One project holds image-level tags, boxes, polygons, multi-part instances (two polygons of
+one object; a box and a polygon of another), images with no shape and an empty val split. It is exported to COCO and to YOLO (detect and segment) and read by pycocotools
 (bbox and segm self-evaluation), torchvision's CocoDetection with the v2 wrapper (boxes,
 labels, masks) and Ultralytics' own dataset checks (``check_det_dataset``, ``YOLODataset``),
 the YOLO export from a moved copy whose original is gone.
@@ -29,7 +29,7 @@ import yaml
 from testdata import perfect_detections
 
 from labeler.core.formats import EXPORTERS, ExportItem, Placed, export_dataset
-from labeler.core.shapes import Shape
+from labeler.core.shapes import Shape, instances
 
 MANIFEST = {"name": "loaders", "created": "2025-01-01T00:00:00Z", "seed": 1}
 CLASSES = [(10, "cat"), (20, "dog"), (30, "car")]
@@ -45,8 +45,9 @@ def _png(path: Path, w: int, h: int, seed: int) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> list[ExportItem]:
-    """Train holds boxes, polygons, a tag, a tag-only image and a background image; val is
-    empty; test holds a box, two polygons of one class and a background image."""
+    """Train holds boxes, polygons, a tag, a box-and-polygon instance, a tag-only image and
+    a background image; val is empty; test holds a box, two polygons of one class, a
+    two-polygon instance of that class and a background image."""
     src = tmp_path / "src"
     src.mkdir()
     specs = [
@@ -55,6 +56,8 @@ def project(tmp_path: Path) -> list[ExportItem]:
             Shape.polygon(DOG, [(50, 10), (90, 12), (85, 60), (55, 55)]),
             Shape.box(CAR, 10.5, 35.25, 30.75, 60),
             Shape.tag(CAR),
+            Shape.box(CAT, 60, 40, 70, 50, group=5),  # one cat seen in two parts
+            Shape.polygon(CAT, [(75, 40), (90, 42), (88, 62), (76, 60)], group=5),
         ]),
         ("tag-only.png", 64, 48, "train", [Shape.tag(CAT)]),
         ("background.png", 80, 40, "train", []),
@@ -62,6 +65,8 @@ def project(tmp_path: Path) -> list[ExportItem]:
             Shape.box(CAR, 0, 0, 120, 90),
             Shape.polygon(DOG, [(10, 10), (40, 12), (30, 50)]),
             Shape.polygon(DOG, [(60, 20), (110, 25), (100, 80), (70, 70), (65, 40)]),
+            Shape.polygon(DOG, [(2, 60), (20, 62), (12, 85)], group=1),  # one dog behind a car
+            Shape.polygon(DOG, [(30, 60), (50, 62), (45, 88), (28, 80)], group=1),
         ]),
         ("empty-test.png", 50, 50, "test", []),
     ]  # fmt: skip
@@ -72,9 +77,12 @@ def project(tmp_path: Path) -> list[ExportItem]:
 
 
 def _geometry(items: list[ExportItem]) -> dict[str, list[int]]:
-    """Ours: file name -> sorted class indices of its boxes and polygons (tags excluded)."""
+    """Ours: file name -> sorted class indices of its instances of boxes and polygons (tags
+    excluded; a multi-part instance once)."""
     return {
-        it.file_name: sorted(INDEX[s.class_id] for s in it.shapes if s.kind != "tag")
+        it.file_name: sorted(
+            INDEX[parts[0].class_id] for parts in instances(s for s in it.shapes if s.kind != "tag")
+        )
         for it in items
     }
 
@@ -100,7 +108,36 @@ def test_every_coco_instance_has_a_segmentation_and_boxes_come_back_as_boxes(pro
     back = get_importer("coco").read(out)
     assert back.problems == []
     kinds = sorted(s.kind for r in back.records for s in r.shapes)
-    assert kinds == sorted(s.kind for it in project for s in it.shapes if s.kind != "tag")
+    # A box that is one part of a multi-part instance is one of the annotation's polygons.
+    want = [
+        "polygon" if len(parts) > 1 else s.kind
+        for it in project
+        for parts in instances(s for s in it.shapes if s.kind != "tag")
+        for s in parts
+    ]
+    assert kinds == sorted(want)
+
+
+def test_a_multi_part_instance_is_one_coco_annotation_and_comes_back_as_one(project, tmp_path):
+    """Issue 14 item 4: one annotation with a polygon per part, bbox the union, area the sum;
+    read back, its parts are one instance again."""
+    from labeler.core.formats import get_importer
+    from labeler.core.formats.model import imported_instances
+
+    out = _coco(project, tmp_path / "coco")
+    doc = json.loads((out / "annotations/instances_test.json").read_text())
+    many = next(i["id"] for i in doc["images"] if i["file_name"] == "many.png")
+    anns = [a for a in doc["annotations"] if a["image_id"] == many]
+    assert len(anns) == 4  # a box, two dogs, and one dog in two parts
+    (two,) = [a for a in anns if len(a["segmentation"]) == 2]
+    assert two["bbox"] == [2, 60, 48, 28]  # x 2..50, y 60..88
+    parts = [s for s in project[3].shapes if s.group == 1]
+    assert two["area"] == pytest.approx(sum(s.area() for s in parts))
+    back = {r.path: r for r in get_importer("coco").read(out).records}
+    for it in project:
+        rec = back.get(f"images/{it.split}/{it.file_name}")
+        if rec is not None:
+            assert imported_instances(rec.shapes) == len(_geometry([it])[it.file_name])
 
 
 def test_coco_self_evaluates_to_ap_1_in_pycocotools_bbox_and_segm(project, tmp_path, capsys):
@@ -222,6 +259,9 @@ def test_ultralytics_checks_and_loads_a_moved_yolo_export(
             assert len(label["bboxes"]) == len(got[name])
             if task == "segment":
                 assert len(label["segments"]) == len(got[name])
+            if name == "many.png":  # the two-part dog is one label: the box around both parts
+                union = np.array([26 / 120, 74 / 90, 48 / 120, 28 / 90])  # x 2..50, y 60..88
+                assert np.isclose(label["bboxes"], union, atol=1e-4).all(axis=1).any()
     assert got == want
 
 
@@ -241,7 +281,8 @@ def test_yolo_data_yaml_is_relative_and_says_which_split_is_empty(project, tmp_p
     exporter = EXPORTERS["yolo"]
     placed = [p for p in exporter.place(project, dict(CLASSES)) if isinstance(p, Placed)]
     notes = exporter.notes(placed)
-    assert len(notes) == 1 and notes[0].startswith("the val split is empty")
+    assert len(notes) == 2 and notes[0].startswith("the val split is empty")
+    assert notes[1].startswith("2 multi-part instance(s) written as one label line each")
     coco_notes = EXPORTERS["coco"].notes(placed)
     assert coco_notes == ["the val split is empty: no annotations/instances_val.json was written"]
 

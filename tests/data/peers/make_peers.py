@@ -1,5 +1,6 @@
 """Writes the peer samples: minimal files of our own in the layouts other tools write
-(CVAT, COCO's non-instances files, Roboflow, darknet, Label Studio, X-AnyLabeling), on
+(CVAT, COCO's non-instances files, Roboflow, darknet, Label Studio, X-AnyLabeling,
+labelme and its labelme2coco), on
 small crops of the CC0 photos in ``resources/demo-photos`` (see LICENCES.md here).
 
 Run from the repository root: ``python tests/data/peers/make_peers.py``. The files it
@@ -444,6 +445,121 @@ def roboflow_darknet(root: Path) -> None:
         text(root / split / f"{stem}_jpg.rf.abcd.txt", line)
 
 
+def labelme2coco(root: Path) -> None:
+    """labelme's ``examples/instance_segmentation/labelme2coco.py`` output: one
+    ``annotations.json`` beside ``JPEGImages/``; ids from 0, ``_background_`` as category
+    0, and one annotation per (label, group_id) whose ``segmentation`` lists every polygon
+    of the instance (a rectangle as its 4 corners), ``bbox`` and ``area`` from its mask.
+    5 annotations hold 9 polygons."""
+    for name in ("lm0.jpg", "lm1.jpg"):
+        photo(root / "JPEGImages" / name)
+    ann = []
+
+    def add(image_id, cat, polys, bbox, area):
+        ann.append(
+            {
+                "id": len(ann),
+                "image_id": image_id,
+                "category_id": cat,
+                "segmentation": polys,
+                "area": area,
+                "bbox": bbox,
+                "iscrowd": 0,
+            }
+        )
+
+    add(0, 1, [[2, 2, 20, 2, 12, 20], [30, 5, 45, 5, 40, 25]], [2, 2, 43, 23], 302.0)
+    add(0, 2, [[50, 30, 70, 30, 60, 55]], [50, 30, 20, 25], 250.0)
+    add(0, 3, [[5, 35, 25, 35, 25, 55, 5, 55]], [5, 35, 20, 20], 400.0)
+    add(
+        1,
+        1,
+        [[2, 2, 10, 2, 6, 10], [20, 2, 28, 2, 24, 10], [40, 2, 48, 2, 44, 10]],
+        [2, 2, 46, 8],
+        96.0,
+    )
+    add(1, 2, [[10, 30, 30, 30, 20, 50], [40, 30, 60, 30, 50, 50]], [10, 30, 50, 20], 400.0)
+    _json(
+        root / "annotations.json",
+        {
+            "info": {"description": None, "url": None, "version": None, "year": 2026,
+                     "contributor": None, "date_created": "2026-11-27 18:00:00.000000"},
+            "licenses": [{"url": None, "id": 0, "name": None}],
+            "images": [
+                {"license": 0, "url": None, "file_name": f"JPEGImages/lm{i}.jpg",
+                 "height": H, "width": W, "date_captured": None, "id": i}
+                for i in range(2)
+            ],
+            "type": "instances",
+            "annotations": ann,
+            "categories": [
+                {"supercategory": None, "id": i, "name": n}
+                for i, n in enumerate(("_background_", "cat", "dog", "person"))
+            ],
+        },
+    )  # fmt: skip
+
+
+def labelme_groups(root: Path) -> None:
+    """labelme JSON files whose shapes share ``group_id`` (0 is a group too); shapes of
+    another label with the same number are another instance."""
+    photo(root / "g0.jpg")
+
+    def shape(label, points, group, kind="polygon"):
+        return {"label": label, "points": points, "group_id": group, "description": "",
+                "shape_type": kind, "flags": {}, "mask": None}  # fmt: skip
+
+    _json(
+        root / "g0.json",
+        {
+            "version": "5.5.0",
+            "flags": {},
+            "shapes": [
+                shape("cat", [[2, 2], [20, 2], [12, 20]], 0),
+                shape("cat", [[30, 5], [45, 5], [40, 25]], 0),
+                shape("cat", [[50, 5], [60, 5], [55, 15]], None),
+                shape("dog", [[5, 30], [25, 50]], 1, "rectangle"),
+                shape("dog", [[30, 30], [50, 30], [40, 55]], 1),
+                shape("cat", [[60, 30], [75, 30], [70, 50]], 1),
+            ],
+            "imagePath": "g0.jpg",
+            "imageData": None,
+            "imageHeight": H,
+            "imageWidth": W,
+        },
+    )
+
+
+def cvat_groups(root: Path) -> None:
+    """CVAT for images 1.1, a task export whose shapes are grouped (``group_id``)."""
+    photo(root / "images/c0.jpg")
+    text(
+        root / "annotations.xml",
+        """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta>
+    <task>
+      <id>5</id>
+      <name>groups</name>
+      <labels>
+        <label><name>cat</name><type>any</type><attributes/></label>
+        <label><name>dog</name><type>any</type><attributes/></label>
+      </labels>
+    </task>
+  </meta>
+  <image id="0" name="c0.jpg" width="80" height="60">
+    <polygon label="cat" source="manual" occluded="0" points="2.00,2.00;20.00,2.00;12.00,20.00" z_order="0" group_id="1"/>
+    <polygon label="cat" source="manual" occluded="0" points="30.00,5.00;45.00,5.00;40.00,25.00" z_order="0" group_id="1"/>
+    <box label="cat" source="manual" occluded="0" xtl="50.00" ytl="5.00" xbr="60.00" ybr="15.00" z_order="0" group_id="1"/>
+    <box label="dog" source="manual" occluded="0" xtl="5.00" ytl="30.00" xbr="25.00" ybr="50.00" z_order="0"/>
+    <polygon label="dog" source="manual" occluded="0" points="30.00,30.00;50.00,30.00;40.00,55.00" z_order="0" group_id="0"/>
+  </image>
+</annotations>
+""",
+    )
+
+
 SAMPLES = {
     "cvat-project": cvat_project,
     "cvat-video": cvat_video,
@@ -455,6 +571,9 @@ SAMPLES = {
     "labelstudio-yolo": labelstudio_yolo,
     "xanylabeling-yolo": xanylabeling_yolo,
     "roboflow-darknet": roboflow_darknet,
+    "labelme2coco": labelme2coco,
+    "labelme-groups": labelme_groups,
+    "cvat-groups": cvat_groups,
 }
 
 if __name__ == "__main__":
