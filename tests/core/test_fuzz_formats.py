@@ -670,6 +670,154 @@ def test_fuzz_csv(case, as_text):
     check_import(case, "csv", as_text and len(case.good) % 4 == 0)
 
 
+# -- darknet ------------------------------------------------------------------------------
+ODD_LIST_LINES = st.sampled_from(
+    [
+        "",
+        "   ",
+        "../outside.png",
+        "/etc/passwd",
+        "data/../../x.png",
+        "nothing.png",
+        "\x00",
+        "a" * 5000,
+    ]
+)
+
+
+def _yolo_line(draw, k: int) -> tuple[str, bool]:
+    """A darknet label line for class ``k`` (a box of `_box`), perhaps broken."""
+    x1, y1, x2, y2 = _box(k)
+    cx, cy, bw, bh = (x1 + x2) / 2 / W, (y1 + y2) / 2 / H, (x2 - x1) / W, (y2 - y1) / H
+    tokens = [str(k), f"{cx:.6f}", f"{cy:.6f}", f"{bw:.6f}", f"{bh:.6f}"]
+    how = draw(st.integers(0, 5))
+    if how == 5:
+        tokens[draw(st.integers(0, 4))] = draw(ODD_TEXT).replace("\n", " ") or "x"
+        return " ".join(tokens), False
+    if how == 4:
+        tokens = tokens[: draw(st.integers(0, 4))] + draw(st.lists(ODD_TEXT, max_size=3))
+        return " ".join(t.replace("\n", " ") for t in tokens), False
+    return " ".join(tokens), True
+
+
+@st.composite
+def darknet_case(draw) -> Case:
+    """darknet as CVAT's "YOLO 1.1" writes it (``obj.data``, ``obj.names``, ``train.txt``,
+    labels beside the images in ``obj_train_data/``) or as X-AnyLabeling does
+    (``classes.txt``, labels beside the images)."""
+    listed = draw(st.booleans())
+    folder = "obj_train_data/" if listed else ""
+    case = Case(images=[f"{folder}img{i}.png" for i in range(N_IMAGES)])
+    names = "".join(f"good{k}\n" for k in range(6)).encode()
+    names, names_ok = draw(_file_mutation(names))
+    if _one_in(draw, 6):  # a name the project cannot hold, or a line shifted
+        lines = names.decode("utf-8", "replace").splitlines()
+        lines.insert(draw(st.integers(0, len(lines))), draw(ODD_TEXT).replace("\n", " "))
+        names, names_ok = "\n".join(lines).encode(), False
+    if listed:
+        case.files["obj.names"] = names
+        data = "classes = 6\ntrain = data/train.txt\nnames = data/obj.names\nbackup = backup/\n"
+        data_ok = True
+        if _one_in(draw, 5):
+            key = draw(st.sampled_from(["classes", "train", "names"]))
+            data = data.replace(f"{key} =", f"{key} = {draw(ODD_TEXT).replace(chr(10), ' ')} #")
+            data_ok = False
+        case.files["obj.data"] = data.encode()
+        entries = [f"data/obj_train_data/img{i}.png" for i in range(N_IMAGES)]
+        entries += draw(st.lists(ODD_LIST_LINES, max_size=3))
+        listing, list_ok = draw(_file_mutation(("\n".join(entries) + "\n").encode()))
+        case.files["train.txt"] = listing
+        names_ok = names_ok and data_ok and list_ok
+    else:
+        case.files["classes.txt"] = names
+    for i in range(N_IMAGES):
+        lines, intact = [], []
+        for _ in range(draw(st.integers(0, 3))):
+            k = draw(st.integers(0, 5))
+            line, ok = _yolo_line(draw, k)
+            lines.append(line)
+            if ok:
+                intact.append(f"good{k}")
+        data, file_ok = draw(_file_mutation(("\n".join(lines) + "\n").encode()))
+        case.files[f"{folder}img{i}.txt"] = data
+        case.records += len(lines)
+        if file_ok and names_ok:
+            case.good |= {(f"{folder}img{i}.png", n) for n in intact}
+    return case
+
+
+@SETTINGS
+@given(case=darknet_case(), as_text=st.booleans())
+def test_fuzz_darknet(case, as_text):
+    check_import(case, "darknet", as_text and len(case.good) % 4 == 0)
+
+
+# -- CVAT for video -----------------------------------------------------------------------
+@st.composite
+def cvat_video_case(draw) -> Case:
+    """Tracks over the frames ``images/frame_NNNNNN.png``: keyframes, ``outside``, frames
+    beyond the images, groups, and every attribute perhaps replaced by something odd."""
+    case = Case(images=[f"images/frame_{i:06d}.png" for i in range(N_IMAGES)])
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    task = ET.SubElement(ET.SubElement(root, "meta"), "task")
+    if draw(st.booleans()):
+        size = ET.SubElement(task, "original_size")
+        ET.SubElement(size, "width").text = str(W)
+        ET.SubElement(size, "height").text = str(H)
+        if _one_in(draw, 5):  # a wrong size: the frames' own size is the truth
+            size.find("width").text = draw(ODD_TEXT)
+    intact: set[tuple[str, str]] = set()
+    for k in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["box", "polygon"]))
+        attrs = {"id": str(k), "label": f"good{k}", "source": "manual"}
+        if draw(st.booleans()):
+            attrs["group_id"] = str(draw(st.integers(0, 2)))
+        track_ok = True
+        if _one_in(draw, 5):
+            key = draw(st.sampled_from(sorted(attrs)))
+            attrs[key] = draw(ODD_TEXT)
+            track_ok = key in ("id", "source")  # what the importer does not read
+        track = ET.SubElement(root, "track", attrs)
+        frames = draw(st.lists(st.integers(0, N_IMAGES + 1), min_size=1, max_size=3, unique=True))
+        for f in sorted(frames):
+            x1, y1, x2, y2 = _box(k + f)
+            outside = draw(st.integers(0, 3)) == 3
+            a = {"frame": str(f), "keyframe": "1", "outside": "1" if outside else "0"}
+            if kind == "box":
+                a |= {"xtl": str(x1), "ytl": str(y1), "xbr": str(x2), "ybr": str(y2)}
+            else:
+                a["points"] = f"{x1},{y1};{x2},{y1};{x2},{y2}"
+            ok = True
+            if _one_in(draw, 4):
+                key = draw(st.sampled_from(sorted(a)))
+                a[key] = draw(ODD_TEXT)
+                ok = False
+            tag = draw(st.sampled_from([kind] * 6 + ["points", "ellipse"]))
+            ET.SubElement(track, tag, a)
+            if ok and track_ok and tag == kind and not outside and f < N_IMAGES:
+                intact.add((f"images/frame_{f:06d}.png", f"good{k}"))
+        # at most one shape per frame a track spans, and one per listed child
+        case.records += N_IMAGES + len(frames)
+    if draw(st.booleans()):
+        ET.SubElement(root, "tag", {"frame": draw(st.sampled_from(["0", "1", "-1", "x"])),
+                                    "label": "scene"})  # fmt: skip
+        case.records += 1
+    data, file_ok = draw(_file_mutation(ET.tostring(root, encoding="utf-8")))
+    if file_ok and _well_formed(data):
+        case.good = intact
+    case.files["annotations.xml"] = data
+    return case
+
+
+@SETTINGS
+@given(case=cvat_video_case(), as_text=st.booleans())
+def test_fuzz_cvat_video(case, as_text):
+    report = check_import(case, "cvat", as_text and len(case.good) % 4 == 0)
+    if report is not None and case.good:  # the frames are the dataset's images
+        assert report["images_added"] == N_IMAGES
+
+
 # -- odd entries: what must never block or crash ------------------------------------------
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
 @pytest.mark.timeout(120)
