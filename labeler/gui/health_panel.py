@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from labeler.core.health import Finding, HealthReport
+from labeler.core.health.model import plural
 from labeler.core.neardup import clusters_from_pairs
 from labeler.gui.jobs import Job, JobContext, JobRunner
 from labeler.store.project import Project
@@ -42,11 +43,11 @@ SEVERITY_WORDS = {"error": ("error", "errors"), "warning": ("warning", "warnings
 SEVERITY_WORDS["info"] = ("note", "notes")
 
 ACTION_LABELS = {
-    "open_images": "Show {n} image(s)",
-    "relink": "Relink {n} file(s)…",
-    "remove_duplicates": "Remove {n} duplicate(s)…",
-    "resplit": "Re-split keeping groups together…",
-    "suggest_gan": "GAN suggestions…",
+    "open_images": ("Show {n} image", "Show {n} images"),
+    "relink": ("Relink {n} file…", "Relink {n} files…"),
+    "remove_duplicates": ("Remove {n} duplicate…", "Remove {n} duplicates…"),
+    "resplit": ("Re-split keeping groups together…",) * 2,
+    "suggest_gan": ("GAN suggestions…",) * 2,
 }
 MAX_LISTED = 15
 """At most this many lines of a relink list go into a confirmation box."""
@@ -64,6 +65,14 @@ def gan_class_names(finding: Finding, classes: dict[int, str]) -> list[str]:
     d = finding.details
     ids = list(d.get("classes") or ([d["smallest"]] if "smallest" in d else []))
     return [classes.get(int(c), f"#{c}") for c in ids]
+
+
+def show_images_text(shown: int, counted: int) -> str:
+    """The button that opens a finding's images: it says how many open, and when that is only
+    the top of a longer ranked list, of how many (the card's title counts them all)."""
+    if shown < counted:
+        return f"Show the first {shown:,} of {counted:,} images"
+    return f"Show {shown:,} image" if shown == 1 else f"Show {shown:,} images"
 
 
 def _badge(text: str, colour: str) -> QLabel:
@@ -113,7 +122,7 @@ class FindingCard(QFrame):
             self.action_button = self._button(finding.action)
             buttons.addWidget(self.action_button)
         if finding.image_ids and finding.action != "open_images":
-            buttons.addWidget(self._button("show", f"Show {len(finding.image_ids)} image(s)"))
+            buttons.addWidget(self._button("show", self._show_text()))
         text.addLayout(buttons)
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 6, 8, 6)
@@ -130,9 +139,18 @@ class FindingCard(QFrame):
             return len(f.image_ids)
         return None
 
+    def _show_text(self) -> str:
+        shown = len(self.finding.image_ids)
+        return show_images_text(shown, int(self.finding.details.get("total_flagged", shown)))
+
     def _button(self, action: str, text: str | None = None) -> QPushButton:
-        n = self._action_count()
-        b = QPushButton(text or ACTION_LABELS[action].format(n=n))
+        if text is None and action == "open_images":
+            text = self._show_text()
+        if text is None:
+            n = self._action_count()
+            one, many = ACTION_LABELS[action]
+            text = (one if n == 1 else many).format(n=n)
+        b = QPushButton(text)
         b.setObjectName(f"action_{action}")
         b.clicked.connect(lambda _c=False: self.acted.emit(self.finding, action))
         return b
@@ -265,7 +283,7 @@ class HealthPanel(QDialog):
                 badge.setStyleSheet(badge.styleSheet().replace(SEVERITY_COLOURS[sev], "#9e9e9e"))
             self.badges.addWidget(badge)
         images = report.stats.get("images", {}).get("total", 0)
-        text = f"{images} image(s) checked."
+        text = f"{plural(images, 'image', 'images')} checked."
         if report.cancelled:
             text += " The check was cancelled: only the checks that ran are listed."
         elif not report.findings:
@@ -301,7 +319,7 @@ class HealthPanel(QDialog):
         listing = "\n".join(lines[:MAX_LISTED]) + (f"\n… and {more} more" if more > 0 else "")
         if not self._confirm(
             "Relink moved files",
-            f"Point {len(rows)} image(s) at the file found elsewhere (same SHA-256, so the"
+            f"Point {plural(len(rows), 'image', 'images')} at the file found elsewhere (same SHA-256, so the"
             f" same pixels):\n\n{listing}",
         ):
             return
@@ -321,7 +339,7 @@ class HealthPanel(QDialog):
             return
         if not self._confirm(
             "Remove duplicates",
-            f"Remove {len(ids)} image(s) from the project, keeping the first image of each"
+            f"Remove {plural(len(ids), 'image', 'images')} from the project, keeping the first image of each"
             " group? Their labels go with them.\n\nThe files on disk are not touched.",
         ):
             return

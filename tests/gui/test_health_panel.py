@@ -199,3 +199,54 @@ def test_suggest_gan_emits_thin_class_names(qtbot, project, cifar_subset):
         qtbot.mouseClick(button(imbalance, "suggest_gan"), Qt.MouseButton.LeftButton)
     assert "truck" in blocker.args[0]
     panel.shutdown()
+
+
+def buttons_of(c) -> list[str]:
+    return [b.text() for b in c.findChildren(QPushButton)]
+
+
+def test_the_demo_shows_no_suspicious_label_card_with_half_its_images(qtbot, project, photos):
+    """Issue 17: on the 417-image demo a weak classifier disputed about half the labels and the
+    card offered to show them all. Now the card says the check was inconclusive and offers
+    nothing to open; no card's button counts a list the card does not."""
+    from testdata import CIFAR_MINI
+
+    import_folders(project, [CIFAR_MINI], labels_from_folders=True)
+    import_folders(project, [photos])
+    panel = HealthPanel(project)
+    qtbot.addWidget(panel)
+    check(qtbot, panel)
+    assert card(panel, "labels.suspicious") is None
+    note = card(panel, "labels.inconclusive")
+    assert note is not None and buttons_of(note) == []
+    assert "inconclusive" in note.finding.title
+    assert panel.findChild(type(panel.summary), "badge_warning").text() == "4 warnings"
+    for c in panel.cards:
+        for text in buttons_of(c):
+            assert "(s)" not in text, text
+    near = card(panel, "duplicates.near")
+    assert "1 pair of images looks alike" in near.finding.message
+    assert "Show 2 images" in buttons_of(near)
+    panel.shutdown()
+
+
+def test_a_show_button_over_a_capped_list_says_first_n_of_total(qtbot):
+    from labeler.core.health import Finding
+    from labeler.gui.health_panel import FindingCard
+
+    finding = Finding(
+        "labels.suspicious",
+        "warning",
+        "205 labels look suspicious",
+        "…",
+        "",
+        "open_images",
+        image_ids=list(range(1, 201)),
+        details={"total_flagged": 205},
+    )
+    c = FindingCard(finding)
+    qtbot.addWidget(c)
+    assert buttons_of(c) == ["Show the first 200 of 205 images"]
+    one = FindingCard(Finding("x.y", "info", "1 image", "", "", "open_images", image_ids=[7]))
+    qtbot.addWidget(one)
+    assert buttons_of(one) == ["Show 1 image"]

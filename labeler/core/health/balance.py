@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from statistics import median
 from typing import Any
 
-from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural
+from labeler.core.health.model import Finding, HealthImage, HealthOptions, plural, ratio_text
 from labeler.core.shapes import Shape
 
 UNASSIGNED = "unassigned"
@@ -74,7 +74,7 @@ def check_balance(
             Finding(
                 "balance.imbalance",
                 "warning" if ratio >= opts.imbalance_warning_ratio else "info",
-                f"Classes are imbalanced ({ratio:.1f} : 1)",
+                f"Classes are imbalanced ({ratio_text(ratio)})",
                 f"'{name(big)}' has {nonempty[big]} images, '{name(small)}' {nonempty[small]}.",
                 "Add real images to the small classes, or ask for GAN suggestions.",
                 "suggest_gan",
@@ -121,7 +121,8 @@ def check_balance(
                 "balance.unlabeled",
                 "warning",
                 f"{plural(len(unlabeled), 'image has', 'images have')} no label",
-                f"{len(unlabeled)} of {plural(len(images), 'image', 'images')} carry no tag, box or polygon.",
+                f"{len(unlabeled)} of {plural(len(images), 'image', 'images')} "
+                f"{'carries' if len(unlabeled) == 1 else 'carry'} no tag, box or polygon.",
                 "Open them and label them, or remove them from the project.",
                 "open_images",
                 image_ids=unlabeled,
@@ -177,7 +178,8 @@ def _split_findings(images, labels, stats, name) -> list[Finding]:
             Finding(
                 "balance.generated_outside_train",
                 "error",
-                f"{len(stray)} generated images are outside the train split",
+                f"{plural(len(stray), 'generated image is', 'generated images are')} outside"
+                " the train split",
                 "Generated images must only ever train a model; in val or test they inflate scores.",
                 "Re-split so that generated images go to train only.",
                 "resplit",

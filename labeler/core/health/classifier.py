@@ -11,7 +11,9 @@ Confident learning (Northcutt et al., 2021) then decides: the threshold of class
 mean predicted probability of j over the images labeled j; an image labeled i is suspicious
 when the most probable class among those above their own threshold is some j != i. The
 margin p_j - p_i ranks them. Weak features make weak hints; the report says how weak by
-giving the out-of-fold balanced accuracy.
+giving the out-of-fold balanced accuracy. A weak classifier (`is_weak`) that disputes more
+than ``weak_classifier_max_flagged`` of the labels flags none: it reports the check as
+inconclusive, since at that rate its disagreements are its own errors.
 """
 
 from __future__ import annotations
@@ -183,8 +185,12 @@ def check_suspicious(
         "chance": round(1.0 / len(kept), 4),
     }
     flagged = confident_learning(probs, y)
+    stats["flagged"] = len(flagged)
     if not flagged:
         return [], stats
+    weak = is_weak(stats["balanced_accuracy"], stats["chance"])
+    if weak and len(flagged) > opts.weak_classifier_max_flagged * len(ids):
+        return [_inconclusive(stats, len(flagged))], stats
     rows = [
         {
             "image_id": ids[r],
@@ -196,25 +202,51 @@ def check_suspicious(
         }
         for r, p, m in flagged[: opts.max_suspicious]
     ]
-    # Below 60% balanced accuracy a cheap classifier flags too many honest labels to be
-    # more than a hint, however far above chance it is.
-    weak = stats["balanced_accuracy"] < max(0.6, min(0.9, 2 * stats["chance"]))
     note = (
         f" The classifier is weak ({stats['balanced_accuracy']:.0%} balanced accuracy, chance "
         f"{stats['chance']:.0%}): treat these as hints."
         if weak
         else f" Classifier balanced accuracy {stats['balanced_accuracy']:.0%}."
     )
+    listed = f" The {len(rows)} most confident are listed." if len(rows) < len(flagged) else ""
     return [
         Finding(
             "labels.suspicious",
             "info" if weak else "warning",
             f"{plural(len(flagged), 'label looks', 'labels look')} suspicious",
             "A simple classifier, trained without each image, confidently prefers another "
-            "class for these images (ranked by margin)." + note,
+            "class for these images (ranked by margin)." + listed + note,
             "Open them in order and correct the labels that are wrong.",
             "open_images",
             image_ids=[row["image_id"] for row in rows],
             details={"images": rows, "total_flagged": len(flagged)},
         )
     ], stats
+
+
+def is_weak(balanced_accuracy: float, chance: float) -> bool:
+    """Whether the classifier is too weak for its disagreements to be more than hints.
+
+    Below 60% balanced accuracy a cheap classifier flags too many honest labels, however far
+    above chance it is; with few classes it must also reach twice chance (at most 90%).
+
+    >>> is_weak(0.30, 0.10), is_weak(0.95, 0.5)
+    (True, False)
+    """
+    return balanced_accuracy < max(0.6, min(0.9, 2 * chance))
+
+
+def _inconclusive(stats: dict[str, Any], flagged: int) -> Finding:
+    """A weak classifier disputing a large share of the labels: that is its own error rate
+    showing, not a finding about the labels, so no image is listed (issue 17)."""
+    images = stats["images"]
+    return Finding(
+        "labels.inconclusive",
+        "info",
+        "Label check inconclusive: the classifier is too weak for this data",
+        f"A simple classifier reached {stats['balanced_accuracy']:.0%} balanced accuracy "
+        f"(chance {stats['chance']:.0%}) and disputed {flagged} of {images} labels. At that "
+        "accuracy most of its disagreements are its own mistakes, so no label is flagged.",
+        "Review the labels class by class; the check gets sharper as classes grow.",
+        details={"total_flagged": flagged, "images_checked": images},
+    )

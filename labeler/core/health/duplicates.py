@@ -51,7 +51,8 @@ def check_duplicates(
                 "duplicates.near",
                 "warning",
                 f"{plural(len(near_groups), 'group', 'groups')} of near-duplicate images",
-                f"{len(near_only)} pairs of images look alike (pHash distance <= "
+                f"{plural(len(near_only), 'pair of images looks', 'pairs of images look')} "
+                f"alike (pHash distance <= "
                 f"{opts.near_duplicate_distance} of 64 bits) without being identical files.",
                 "Review each group; keep the best image, or keep the group in one split.",
                 "remove_duplicates",

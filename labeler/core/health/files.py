@@ -288,7 +288,8 @@ def _grey_findings(images: Sequence[HealthImage]) -> list[Finding]:
         Finding(
             "files.grey_mix",
             "info",
-            f"{len(minority)} {kind} images among {len(images) - len(minority)} {other} images",
+            f"{plural(len(minority), f'{kind} image', f'{kind} images')} among "
+            f"{plural(len(images) - len(minority), f'{other} image', f'{other} images')}",
             "A model can learn colour vs grey instead of the classes when they correlate.",
             f"Check the {kind} images belong; convert them or spread them over the classes.",
             "open_images",

@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from labeler.core.health.model import Finding, HealthReport
+from labeler.core.health.model import Finding, HealthReport, ratio_text
 
 _SPLIT_COLOURS = {"train": "#4363d8", "val": "#f58231", "test": "#3cb44b", "unassigned": "#a9a9a9"}
 _SEVERITY_COLOURS = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
@@ -64,7 +64,7 @@ def _summary(report: HealthReport) -> str:
     facts = [
         ("Images", images.get("total", 0)),
         ("Classes", len(report.classes)),
-        ("Imbalance ratio (largest / smallest class)", f"{ratio:.1f}" if ratio else "n/a"),
+        ("Imbalance ratio (largest / smallest class)", ratio_text(ratio) if ratio else "n/a"),
         ("Unlabeled images", balance.get("unlabeled_images", "n/a")),
         ("Missing files", images.get("missing", 0)),
         ("Generated images", images.get("generated", 0)),
@@ -212,6 +212,7 @@ def _classifier_section(report: HealthReport) -> str:
             ("Classes", ", ".join(c["classes"])),
             ("Out-of-fold accuracy", f"{c['accuracy']:.1%}"),
             ("Balanced accuracy (chance)", f"{c['balanced_accuracy']:.1%} ({c['chance']:.1%})"),
+            ("Labels it disputes", c.get("flagged", 0)),
         ],
     )
 

@@ -30,6 +30,12 @@ def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def ratio_text(ratio: float) -> str:
+    """An imbalance ratio as every view shows it (largest class over smallest), one decimal:
+    ``ratio_text(121 / 6)`` -> "20.2 : 1"."""
+    return f"{ratio:.1f} : 1"
+
+
 @dataclass(frozen=True, slots=True)
 class HealthImage:
     """One image as the health check sees it.
@@ -100,6 +106,10 @@ class HealthOptions:
     """Classes with fewer single-label images than this are left out of the classifier."""
     max_suspicious: int = 200
     """At most this many suspicious labels are listed, most confident first."""
+    weak_classifier_max_flagged: float = 0.10
+    """A weak classifier (`classifier.is_weak`) lists its disagreements as hints only while
+    they are at most this share of the images it checked; beyond it they are its own errors,
+    and the check says it is inconclusive instead of flagging half the dataset."""
     max_files_to_hash: int = 50_000
     """The moved-file search hashes at most this many candidate files."""
 
