@@ -5,13 +5,39 @@ shapes ask first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QColorDialog, QInputDialog, QMainWindow, QMessageBox
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import QColorDialog, QInputDialog, QMainWindow, QMessageBox, QWidget
 
 from labeler.app.session import WRITE_ERRORS, Session
 from labeler.core.model import LabelClass
+
+NO_PROJECT = "open or create a project first (File → New project…)"
+CLASS_KEYS = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM"
+"""The keys a new class may get, in order: the digits, then letters; any bound to an action
+(T, V, B, P, F, D, A, N by default) or to another class is skipped."""
+
+
+def taken_keys(window: QWidget) -> set[str]:
+    """Single keys (no modifier) the window's actions answer to."""
+    taken = set()
+    for action in window.findChildren(QAction):
+        for seq in action.shortcuts():
+            text = seq.toString()
+            if len(text) == 1:
+                taken.add(text.upper())
+    return taken
+
+
+def next_free_key(classes: Iterable[LabelClass], taken: set[str]) -> str | None:
+    """The first of `CLASS_KEYS` no class and no action uses; None when all are used.
+
+    >>> next_free_key([], {"1"})
+    '2'
+    """
+    used = taken | {c.shortcut.upper() for c in classes if c.shortcut}
+    return next((k for k in CLASS_KEYS if k not in used), None)
 
 
 class ClassEditor:
@@ -60,12 +86,29 @@ class ClassEditor:
             self.delete(class_id)
 
     def ask_add(self) -> None:
+        if self.session.project is None:  # say why rather than take a name and drop it
+            self.window.statusBar().showMessage(f"To add a class, {NO_PROJECT}.", 6000)
+            return
         name, ok = QInputDialog.getText(self.window, "Add class", "Class name:")
         if ok and name.strip():
             self.add(name)
 
     def add(self, name: str) -> LabelClass | None:
-        return self._write(lambda s: s.add_class(name), "Cannot add class")
+        """Add the class with the next free key, and make it the current class (selected in
+        the panel, scrolled into view): the user added it to use it."""
+        added = self._write(lambda s: s.add_class(name), "Cannot add class")
+        if not isinstance(added, LabelClass):
+            return None
+        if added.shortcut is None:
+            key = next_free_key(self.session.classes.values(), taken_keys(self.window))
+            if key is not None:
+                done = self._write(
+                    lambda s: s.update_class(added.id, shortcut=key), "Cannot set key"
+                )
+                added = done if isinstance(done, LabelClass) else added
+        self.session.current_class = added.id  # not pick_class: that would tag the image
+        self.session.view.class_picked(added)
+        return added
 
     def rename(self, class_id: int, new: str) -> bool:
         return self._write(lambda s: s.rename_class(class_id, new), "Cannot rename") is not None

@@ -313,11 +313,12 @@ class ExportDialog(QDialog):
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
-    def _finished_work(self) -> None:
+    def _finished_work(self, outcome: str = "", finished: bool = False) -> None:
+        """The job returned: the bar says how it ended (full only when it finished)."""
         self.task = None
         self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("")
+        self.progress.setValue(1 if finished else 0)
+        self.progress.setFormat(outcome)
         self._validate()
 
     def cancel(self) -> None:
@@ -343,14 +344,14 @@ class ExportDialog(QDialog):
         self._start(work, self._split_done, self._split_failed, "splitting")
 
     def _split_done(self, data: dict) -> None:
-        self._finished_work()
+        self._finished_work("Split finished", finished=True)
         self.last_split = data
         self.show_split(data)
         self.split_finished.emit(data)
         self.project_changed.emit()
 
     def _split_failed(self, message: str) -> None:
-        self._finished_work()
+        self._finished_work("Split failed")
         self._show_failure("Split failed", message)
 
     def start_export(self) -> None:
@@ -387,10 +388,15 @@ class ExportDialog(QDialog):
         self._start(work, self._export_done, self._export_failed, "exporting")
 
     def _export_done(self, data: dict) -> None:
-        self._finished_work()
         if "cancelled" in data:
+            self._finished_work("Export cancelled")
             self._show_failure("Export cancelled", "stopped before the end")
             return
+        images = sum(data["images"].values())
+        self._finished_work(
+            f"Exported version {data['version']}: {images:,} image{'' if images == 1 else 's'}",
+            finished=True,
+        )
         self.last_export = data
         self.show_report(data)
         self._suggest_target()  # the next export goes to a new version folder
@@ -398,7 +404,7 @@ class ExportDialog(QDialog):
         self.project_changed.emit()
 
     def _export_failed(self, message: str) -> None:
-        self._finished_work()
+        self._finished_work("Export failed")
         self._show_failure("Export failed", message)
 
     def _show_failure(self, title: str, message: str) -> None:

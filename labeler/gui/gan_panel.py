@@ -205,6 +205,7 @@ class GanPanel(QDialog, GanPanelUi):
             return result
 
         self.session.start_training(options)
+        self.reset_train_bar()
         self.train_bar.setRange(0, options["steps"] or 0)
         self.train_bar.setValue(0)
         self.train_bar.setFormat("Loading the train split…")
@@ -227,9 +228,13 @@ class GanPanel(QDialog, GanPanelUi):
 
     def _training_done(self, result: dict) -> None:
         bar, status = gan_session.training_done(result)
-        self.train_bar.setRange(0, 1)
-        self.train_bar.setValue(1)
-        self.train_bar.setFormat(bar)
+        stopped = bool(result.get("stopped"))
+        steps = int(self.session.train_budget.get("steps") or 0)
+        first = self.session.first_step
+        done = result["step"] - first if first is not None else 0
+        if stopped and steps and first is not None:
+            bar += f" of {first + steps:,}"  # "Stopped at step 7 of 2,000": a share, not done
+        self.show_train_end(bar, done, steps, finished=not stopped)
         self.train_status.setText(status)
         self._update_cpu_warning(result["device"])
         self.training_finished.emit(result)

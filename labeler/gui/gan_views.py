@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -56,6 +56,10 @@ ERROR_STYLE = (
     " border-radius: 3px; }"
 )
 OK_STYLE = "QLabel { color: #1b5e20; }"
+HEADER_PADDING = 10
+"""Pixels either side of a table column's title."""
+STOPPED_COLOUR = "#9e9e9e"
+"""The training bar's fill once a run was stopped: grey, never the finished blue."""
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -339,7 +343,18 @@ class GanPanelUi:
         self.eval_table.setHorizontalHeaderLabels([t for _k, t in EVAL_COLUMNS])
         self.eval_table.setVerticalHeaderLabels([t for _k, t in EVAL_ROWS])
         self.eval_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.eval_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.eval_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Stretched sections shrink below their titles in a narrow panel ("Macro re…"):
+        # every column keeps room for its title, and the table for all of them.
+        widest = max(header.fontMetrics().horizontalAdvance(t) for _k, t in EVAL_COLUMNS)
+        header.setMinimumSectionSize(widest + 2 * HEADER_PADDING)
+        self.eval_table.setMinimumWidth(
+            self.eval_table.verticalHeader().sizeHint().width()
+            + len(EVAL_COLUMNS) * header.minimumSectionSize()
+            + 2 * self.eval_table.frameWidth()
+            + 2
+        )
         self.eval_table.setFixedHeight(
             self.eval_table.horizontalHeader().sizeHint().height() + 3 * 30 + 4
         )
@@ -429,3 +444,15 @@ class GanPanelUi:
     def reset_train_bar(self) -> None:
         self.train_bar.setRange(0, 1)
         self.train_bar.setFormat("idle")
+        self.train_bar.setPalette(self.palette())
+
+    def show_train_end(self, text: str, done: int, total: int, finished: bool) -> None:
+        """Training returned: a finished run fills the bar; a stopped one keeps the share it
+        reached in grey, so it never reads as done."""
+        self.train_bar.setRange(0, max(total, 1))
+        self.train_bar.setValue(max(total, 1) if finished else max(0, min(done, total)))
+        self.train_bar.setFormat(text)
+        palette = self.palette()
+        if not finished:
+            palette.setColor(QPalette.ColorRole.Highlight, QColor(STOPPED_COLOUR))
+        self.train_bar.setPalette(palette)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.core.health.model import ratio_text
 from labeler.core.model import LabelClass
 from labeler.core.shapes import Shape
 
@@ -31,7 +32,16 @@ def swatch(colour: str, size: int = 14) -> QIcon:
 
 
 class ClassPanel(QWidget):
-    """Classes with colour, shortcut key and image count, and buttons to manage them."""
+    """Classes with colour, shortcut key and image count, and buttons to manage them.
+
+    The table asks for room for every class up to `ROWS_SHOWN` (ten CIFAR classes fit at the
+    default window size); beyond that it scrolls, and the current class is scrolled to. The
+    buttons work only once a project is open (`set_classes`), and the ones that act on a class
+    only while one is selected.
+    """
+
+    ROWS_SHOWN = 12
+    NO_PROJECT = "open or create a project first (File → New project…)"
 
     class_picked = Signal(int)
     requested = Signal(str, int)  # what (add|rename|colour|shortcut|merge|delete), class id
@@ -41,12 +51,16 @@ class ClassPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Key", "Class", "Images"])
         self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
         self.tree.setColumnWidth(0, 40)
         self.tree.setColumnWidth(1, 130)
         self.tree.itemClicked.connect(self._clicked)
+        self.tree.currentItemChanged.connect(lambda *_a: self._update_buttons())
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.setSpacing(2)
+        self.buttons: dict[str, QToolButton] = {}
+        self.tips: dict[str, str] = {}
         for what, text, tip in (
             ("add", "+", "Add a class"),
             ("rename", "Rename", "Rename the selected class"),
@@ -57,9 +71,10 @@ class ClassPanel(QWidget):
         ):
             b = QToolButton()
             b.setText(text)
-            b.setToolTip(tip)
+            b.setObjectName(f"class_{what}")
             b.clicked.connect(lambda _c=False, w=what: self.requested.emit(w, self.selected_id()))
             buttons.addWidget(b)
+            self.buttons[what], self.tips[what] = b, tip
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -67,8 +82,13 @@ class ClassPanel(QWidget):
         layout.addLayout(buttons)
         self.counts: dict[int, int] = {}
         self.classes: list[LabelClass] = []
+        self.project_open = False
+        self._fit_rows(self.ROWS_SHOWN)
+        self._update_buttons()
 
     def set_classes(self, classes: list[LabelClass], current: int | None) -> None:
+        """Show a project's classes (the window calls it whenever a project is open)."""
+        self.project_open = True
         self.classes = classes
         self.tree.clear()
         for c in classes:
@@ -79,6 +99,28 @@ class ClassPanel(QWidget):
             self.tree.addTopLevelItem(item)
             if c.id == current:
                 self.tree.setCurrentItem(item)
+        if self.tree.currentItem() is not None:
+            self.tree.scrollToItem(self.tree.currentItem())
+        self._update_buttons()
+
+    def _fit_rows(self, rows: int) -> None:
+        """Ask the dock for room for `rows` rows and the header, so that the classes of a
+        small project are all in view without scrolling."""
+        probe = QTreeWidgetItem(["0", "class", "0"])
+        probe.setIcon(1, swatch("#000000"))
+        self.tree.addTopLevelItem(probe)
+        row = self.tree.sizeHintForRow(0)
+        self.tree.takeTopLevelItem(0)
+        frame = 2 * self.tree.frameWidth()
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + rows * row + frame)
+
+    def _update_buttons(self) -> None:
+        selected = self.tree.currentItem() is not None
+        for what, b in self.buttons.items():
+            on = self.project_open and (what == "add" or selected)
+            b.setEnabled(on)
+            why = self.NO_PROJECT if not self.project_open else "select a class in the list first"
+            b.setToolTip(self.tips[what] if on else f"{self.tips[what]}: {why}")
 
     def set_counts(self, counts: dict[int, int]) -> None:
         self.counts = counts
@@ -92,6 +134,7 @@ class ClassPanel(QWidget):
             item = self.tree.topLevelItem(i)
             if item.data(0, Qt.ItemDataRole.UserRole) == class_id:
                 self.tree.setCurrentItem(item)
+                self.tree.scrollToItem(item)
                 return
 
     def selected_id(self) -> int:
@@ -224,11 +267,15 @@ class DatasetChart(QWidget):
         p.setFont(f)
         warn = ratio is not None and ratio >= 10
         p.setPen(QColor("#f28b82") if warn else QColor("#9aa0a6"))
-        ratio_text = f"imbalance {ratio:g}×" if ratio is not None else "imbalance –"
-        p.drawText(
-            QRectF(8, 26, self.width() - 16, 18),
-            f"{ratio_text}   ·   {s['unlabeled']:,} unlabeled",
-        )
+        p.drawText(QRectF(8, 26, self.width() - 16, 18), self.facts_line())
+
+    def facts_line(self) -> str:
+        """The line under the image count: the imbalance ratio as the health check writes it,
+        and how many images are unlabeled."""
+        s = self.stats or {}
+        ratio = s.get("imbalance_ratio")
+        imbalance = f"imbalance {ratio_text(ratio)}" if ratio is not None else "imbalance –"
+        return f"{imbalance}   ·   {s.get('unlabeled', 0):,} unlabeled"
 
     def _paint_bar(self, p: QPainter, c: dict, rect: QRectF, most: int, has_splits: bool) -> None:
         p.setPen(Qt.PenStyle.NoPen)

@@ -37,6 +37,10 @@ class StatusBar(QStatusBar):
     def show_session(self, s: Session) -> None:
         """Position in the list, review mark, size, tool and class of the current image."""
         total = len(s.images) if s.images is not None else 0
+        # The class first: with no image (an empty project) it must not keep the previous
+        # project's class.
+        cls = s.classes.get(s.current_class) if s.current_class is not None else None
+        self.show_tool(s.tool, cls.name if cls else None)
         if s.current is None:
             self.pos_label.setText(f"– / {total:,}")
             self.size_label.setText("")
@@ -45,8 +49,6 @@ class StatusBar(QStatusBar):
         status = " · reviewed" if s.current.status == "reviewed" else ""
         self.pos_label.setText(f"{pos} / {total:,}{status}")
         self.size_label.setText(f"{s.current.width}×{s.current.height}")
-        cls = s.classes.get(s.current_class) if s.current_class else None
-        self.show_tool(s.tool, cls.name if cls else None)
 
     def show_tool(self, tool: str, class_name: str | None = None) -> None:
         self.tool_label.setText(

@@ -59,6 +59,8 @@ def test_split_now_writes_splits_and_shows_counts(qtbot, dialog, project):
     assert dialog.table.rowCount() == 3  # airplane, cat, truck
     assert dialog.table.horizontalHeaderItem(3).text() == "deviation"
     assert "Largest deviation" in dialog.summary.text()
+    bar = dialog.progress
+    assert bar.value() == bar.maximum() and bar.text() == "Split finished"
 
 
 def test_export_coco_is_verified_and_recorded(qtbot, dialog, project, tmp_path):
@@ -73,6 +75,9 @@ def test_export_coco_is_verified_and_recorded(qtbot, dialog, project, tmp_path):
     assert data["verified"] and data["version"] == 1 and data["auto_split"] == 12
     assert "verified: yes" in dialog.summary.text()
     assert "Exported version 1" in dialog.result_title.text()
+    # Issue 17: the bar was blank once the export ended; it says it finished, and full.
+    bar = dialog.progress
+    assert bar.value() == bar.maximum() and bar.text() == "Exported version 1: 12 images"
     assert dialog.table.verticalHeaderItem(0).text() == "images"
     assert dialog.table.rowCount() == 2  # images, then the one class with a box
     assert dialog.table.verticalHeaderItem(1).text() == "cat"
@@ -126,6 +131,8 @@ def test_cancel_mid_export_leaves_no_target(qtbot, dialog, project, tmp_path, mo
     assert all(i.split is None for i in project.images())
     assert "Export cancelled" in dialog.result_title.text()
     assert "Nothing was changed" in dialog.summary.text()
+    assert dialog.progress.text() == "Export cancelled"
+    assert dialog.progress.value() < dialog.progress.maximum()  # never full when it stopped
     assert dialog.export_button.isEnabled() and not dialog.cancel_button.isEnabled()
 
 

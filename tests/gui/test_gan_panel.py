@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 
 from labeler.app.imports import import_folders
 from labeler.app.splits import split_project
@@ -104,10 +105,31 @@ def test_stop_saves_a_checkpoint_and_start_resumes(qtbot, labelled, opened):
         qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     first = done.args[0]
     assert first["stopped"] and "Start continues" in panel.train_status.text()
+    # Issue 17: a stopped run's bar was full and blue, as a finished one.
+    bar = panel.train_bar
+    assert bar.value() < bar.maximum()
+    assert bar.format().startswith(f"Stopped at step {first['step']} of ")
+    highlight = bar.palette().color(QPalette.ColorRole.Highlight)
+    assert highlight != panel.palette().color(QPalette.ColorRole.Highlight)
     panel.steps_spin.setValue(2)
     with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as again:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert again.args[0]["resumed"] and again.args[0]["step"] == first["step"] + 2
+    assert bar.value() == bar.maximum() and bar.format().startswith("Trained at step")
+    assert bar.palette().color(QPalette.ColorRole.Highlight) == panel.palette().color(
+        QPalette.ColorRole.Highlight
+    )
+
+
+def test_evaluation_headers_are_not_clipped_at_the_default_size(qtbot, labelled, opened):
+    panel = opened(labelled)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert (panel.width(), panel.height()) == (1280, 820)
+    header = panel.eval_table.horizontalHeader()
+    for c in range(header.count()):
+        title = panel.eval_table.horizontalHeaderItem(c).text()
+        assert header.sectionSize(c) >= header.fontMetrics().horizontalAdvance(title) + 12, title
 
 
 def test_keys_accept_and_reject_tiles(qtbot, suggested, opened):
