@@ -297,3 +297,21 @@ def test_a_relative_data_yaml_resolves_from_the_working_folder_too(ultralytics, 
     finally:
         os.chdir(cwd)
     assert Path(data["train"]) == (moved / "images/train").resolve()
+
+
+def test_grouping_is_part_of_an_exports_fingerprint(project):
+    """Two exports whose shapes differ only in which parts make one instance are two
+    datasets; the group numbers themselves (the store's) do not count."""
+    from dataclasses import replace
+
+    from labeler.core.formats.export import fingerprint
+
+    many = project[3]
+    alone = replace(many, shapes=tuple(s.in_group(None) for s in many.shapes))
+    renumbered = replace(many, shapes=tuple(s.in_group(s.group and 99) for s in many.shapes))
+    prints = {
+        k: fingerprint([*project[:3], it, *project[4:]], CLASSES, {})
+        for k, it in (("grouped", many), ("alone", alone), ("renumbered", renumbered))
+    }
+    assert prints["grouped"] != prints["alone"]
+    assert prints["grouped"] == prints["renumbered"]  # the numbers are the store's, not data

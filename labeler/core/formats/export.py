@@ -756,8 +756,12 @@ def fingerprint(
     names = dict(classes)
     for it in items:
         h.update(f"{it.sha256}|{it.split}|{it.generated}\n".encode())
+        groups: dict[tuple[int, int], int] = {}  # a group by its order in the image
         for s in it.shapes:
-            h.update(f"{names[s.class_id]}|{s.kind}|{s.geometry_json()}\n".encode())
+            part = ""
+            if s.group is not None:
+                part = f"|part of {groups.setdefault((s.class_id, s.group), len(groups) + 1)}"
+            h.update(f"{names[s.class_id]}|{s.kind}|{s.geometry_json()}{part}\n".encode())
     h.update(json.dumps(list(names.values())).encode())
     h.update(json.dumps(extra, sort_keys=True).encode())
     return h.hexdigest()
