@@ -85,44 +85,50 @@ def _folder_summary(report: ImportReport) -> tuple[str, list[str]]:
 
 
 def cheat_sheet_html(registry: ActionRegistry, classes: list[LabelClass]) -> str:
-    """Every shortcut, grouped by menu, plus the class keys of this project."""
-    parts = ["<h2>Keyboard shortcuts</h2>"]
+    """Every shortcut, grouped by menu, plus the class keys of this project.
+
+    One table for all sections (headings are rows spanning both columns), so the keys and
+    what they do line up from the first section to the last."""
+
+    def heading(title: str, note: str = "") -> str:
+        note = f"<p>{note}</p>" if note else ""
+        return f"<tr><td colspan=2><h3>{title}</h3>{note}</td></tr>"
+
+    def row(key: str, what: str, code: bool = True) -> str:
+        key = f"<code>{html.escape(key)}</code>" if code else html.escape(key)
+        return f"<tr><td><b>{key}</b></td><td>{html.escape(what)}</td></tr>"
+
+    parts = ["<h2>Keyboard shortcuts</h2><table cellspacing=4>"]
     for menu in MENUS:
         rows = [
-            (spec.title.replace("&", ""), " or ".join(registry.keys(spec.id)))
+            row(" or ".join(registry.keys(spec.id)), spec.title.replace("&", ""))
             for spec in ACTIONS
             if spec.menu == menu and registry.keys(spec.id)
         ]
-        if not rows:
-            continue
-        parts.append(f"<h3>{menu}</h3><table cellspacing=4>")
-        parts += [
-            f"<tr><td><b><code>{html.escape(k)}</code></b></td><td>{html.escape(t)}</td></tr>"
-            for t, k in rows
-        ]
-        parts.append("</table>")
+        if rows:
+            parts += [heading(menu), *rows]
     parts.append(
-        "<h3>Classes</h3><p>A class key tags the image (tag tool), sets the class of the"
-        " selected shapes, or picks the class of the next shape. Set keys in the class panel.</p>"
-        "<table cellspacing=4>"
+        heading(
+            "Classes",
+            "A class key tags the image (tag tool), sets the class of the selected shapes, or"
+            " picks the class of the next shape. Set keys in the class panel.",
+        )
     )
+    parts += [row(c.shortcut, c.name) for c in classes if c.shortcut]
+    parts.append(heading("Mouse"))
     parts += [
-        f"<tr><td><b><code>{html.escape(c.shortcut)}</code></b></td>"
-        f"<td>{html.escape(c.name)}</td></tr>"
-        for c in classes
-        if c.shortcut
+        row(key, what, code=False)
+        for key, what in (
+            ("Wheel", "zoom around the cursor"),
+            ("Middle drag, Space + drag", "pan"),
+            ("Ctrl + click, drag on empty space", "add to selection, rubber band"),
+            ("Arrows (Shift: ×10)", "nudge the selected shapes"),
+            ("Double-click an edge", "insert a polygon vertex"),
+            ("Alt + click a vertex", "delete it (or select it and press Del)"),
+            ("Enter / click the first vertex", "close the polygon"),
+        )
     ]
-    parts.append(
-        "</table><h3>Mouse</h3><table cellspacing=4>"
-        "<tr><td><b>Wheel</b></td><td>zoom around the cursor</td></tr>"
-        "<tr><td><b>Middle drag, Space + drag</b></td><td>pan</td></tr>"
-        "<tr><td><b>Ctrl + click, drag on empty space</b></td><td>add to selection, rubber band</td></tr>"
-        "<tr><td><b>Arrows (Shift: ×10)</b></td><td>nudge the selected shapes</td></tr>"
-        "<tr><td><b>Double-click an edge</b></td><td>insert a polygon vertex</td></tr>"
-        "<tr><td><b>Alt + click a vertex</b></td><td>delete it (or select it and press Del)</td></tr>"
-        "<tr><td><b>Enter / click the first vertex</b></td><td>close the polygon</td></tr>"
-        "</table>"
-    )
+    parts.append("</table>")
     return "".join(parts)
 
 
