@@ -2,7 +2,7 @@
 
 Each sample in ``tests/data/peers/`` is imported into a new project, exported to its own
 format where Labeler writes it (COCO to COCO, YOLO and darknet to YOLO; CVAT and labelme
-have no exporter) and to COCO, and the export is imported into a second project. The two
+have no exporter), to COCO and to our CSV, and the export is imported into a second project. The two
 projects must hold the same images (by content) with the same instances: same class,
 same parts, every coordinate within 1 px; a multi-part instance comes back as one.
 """
@@ -115,9 +115,9 @@ def test_peer_sample_round_trips_through_our_exports(capsys, tmp_path, sample):
     report = _import(capsys, first, ds)
     before = _instances(first)
     assert before and any(before.values()), "the sample holds no box or polygon"
-    formats = ["coco"] + (
-        [OWN[report["format"]]] if OWN[report["format"]] not in (None, "coco") else []
-    )
+    own = OWN[report["format"]]
+    # CSV, our own table, holds everything: it checks the group column too.
+    formats = ["coco", "csv"] + ([own] if own not in (None, "coco") else [])
     for fmt in formats:
         out = tmp_path / f"export-{fmt}"
         exported = _run(capsys, "export", first, "--format", fmt, "--out", out, "--json")
