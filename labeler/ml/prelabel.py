@@ -5,8 +5,8 @@ rewritten): numpy + OpenCV features per image, whitened by PCA, and a multinomia
 regression. It trains in seconds on two CPU cores, so pre-labels need no GPU and no torch
 (ADR 0097). Before anything is proposed the model is measured: k-fold, stratified, each
 labelled image predicted by a model that did not see it, and the balanced accuracy over those
-held-out predictions decides. The bar is the health classifier's: below
-``max(0.6, min(0.9, 2 * chance))`` the model is too weak and nothing is proposed.
+held-out predictions decides. The bar is the health classifier's (`is_weak`: below
+``max(0.6, min(0.9, 2 * chance))``): a weaker model proposes nothing.
 
 Uncertainty is ``1 - (p_best - p_second)``: 0 when the model is sure, 1 when two classes tie;
 labelling the least sure first is margin-based active learning.
@@ -23,15 +23,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.core.health.classifier import _softmax, _whiten, fit_logistic, stratified_folds
+from labeler.core.health.classifier import (
+    _softmax,
+    _whiten,
+    fit_logistic,
+    is_weak,
+    stratified_folds,
+)
 
 MODEL = "features+logistic"
 """The model's name as runs record it."""
 
 
 def weak_bar(chance: float) -> float:
-    """The balanced accuracy a model must reach to be offered: the health classifier's rule
-    (``labeler.core.health.classifier.check_suspicious``: weak below this)."""
+    """The balanced accuracy a model must reach to be offered, for messages: the bar of the
+    health classifier's `is_weak`, which makes the decision."""
     return max(0.6, min(0.9, 2 * chance))
 
 
@@ -58,7 +64,7 @@ class PrelabelResult:
 
     @property
     def good_enough(self) -> bool:
-        return self.balanced_accuracy >= self.bar
+        return not is_weak(self.balanced_accuracy, self.chance)
 
 
 def uncertainty(probabilities: np.ndarray) -> np.ndarray:

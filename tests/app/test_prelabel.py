@@ -191,3 +191,13 @@ def test_a_project_made_before_proposals_is_upgraded(tmp_path):
         for r in sqlite3.connect(dst).execute("SELECT name FROM sqlite_master WHERE type='table'")
     }
     assert {"proposals", "prelabel_runs"} <= tables
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5, 10, 100])
+def test_the_bar_is_the_health_classifier_s(n_classes):
+    from labeler.core.health.classifier import is_weak
+    from labeler.ml.prelabel import weak_bar
+
+    chance = 1 / n_classes
+    bar = weak_bar(chance)
+    assert not is_weak(bar, chance) and is_weak(bar - 1e-6, chance)
