@@ -26,7 +26,6 @@ from labeler.core.health.classifier import image_features
 from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.progress import ShouldStop
 from labeler.store import proposals as store
-from labeler.store.edits import SetTag
 from labeler.store.project import Project
 
 MIN_PER_CLASS = 10
@@ -193,9 +192,17 @@ def run_prelabel(
     )
 
 
-def accept_proposal(project: Project, image: str) -> SetTag:
-    """Make the proposal for ``image`` (id, path or file name) its label: one tag, one edit
-    (undo it with ``edit.undo(project)``). A one-line error when there is none pending."""
+def accept_proposal(project: Project, image: str) -> store.AcceptProposal:
+    """Make the proposal for ``image`` (id, path or file name) its label: one tag, one edit;
+    ``edit.undo(project)`` takes the tag back and the proposal is pending again. A one-line
+    error when there is none pending. (The window pushes `proposal_edit` onto its history.)"""
+    edit = proposal_edit(project, image)
+    edit.do(project)
+    return edit
+
+
+def proposal_edit(project: Project, image: str) -> store.AcceptProposal:
+    """The not-yet-done edit that accepts the proposal for ``image``."""
     record = project.find_image(image)
     found = store.proposal(project, record.id)
     if found is None:
@@ -203,11 +210,7 @@ def accept_proposal(project: Project, image: str) -> SetTag:
             f"no pending proposal for {record.path!r} (it is labelled, or run"
             " 'labeler prelabel' first)"
         )
-    edit = SetTag(record.id, found.class_id, text="accept proposal")
-    with project.atomic():
-        edit.do(project)
-        store.drop_proposals(project, [record.id])
-    return edit
+    return store.AcceptProposal(found)
 
 
 def by_uncertainty(project: Project) -> list[store.Proposal]:

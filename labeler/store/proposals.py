@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from labeler.store.edits import Edit, SetTag, ShapeChange
 from labeler.store.project import Project
 
 
@@ -121,3 +122,45 @@ def drop_proposals(project: Project, image_ids: Sequence[int]) -> None:
         project.conn.executemany(
             "DELETE FROM proposals WHERE image_id = ?", [(i,) for i in image_ids]
         )
+
+
+def _put_back(project: Project, p: Proposal) -> None:
+    project.conn.execute(
+        "INSERT OR REPLACE INTO proposals(image_id, run_id, class_id, confidence, uncertainty)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (p.image_id, p.run_id, p.class_id, p.confidence, p.uncertainty),
+    )
+
+
+@dataclass
+class AcceptProposal(Edit):
+    """Accept a proposal: its class becomes the image's tag and the proposal is used up; undo
+    takes the tag back and makes the proposal pending again. One edit, one transaction."""
+
+    proposal: Proposal
+    text: str = "accept proposal"
+    _tag: SetTag = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.image_id = self.proposal.image_id
+        self._tag = SetTag(self.proposal.image_id, self.proposal.class_id, text=self.text)
+
+    @property
+    def class_id(self) -> int:
+        return self.proposal.class_id
+
+    def do(self, project: Project) -> None:
+        with project.atomic():
+            self._tag.do(project)
+            project.conn.execute(
+                "DELETE FROM proposals WHERE image_id = ?", (self.proposal.image_id,)
+            )
+
+    def undo(self, project: Project) -> None:
+        with project.atomic():
+            self._tag.undo(project)
+            if project.image(self.proposal.image_id) is not None:
+                _put_back(project, self.proposal)
+
+    def change(self, undone: bool = False) -> ShapeChange:
+        return self._tag.change(undone)

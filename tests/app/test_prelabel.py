@@ -113,6 +113,11 @@ def test_accepting_a_proposal_labels_the_image_in_one_undoable_step(colours):
     assert first.image_id not in {q.image_id for q in pending(p)}
     edit.undo(p)
     assert p.shapes(first.image_id) == [] and p.stats()["unlabeled"] == unlabeled
+    assert store.proposal(p, first.image_id) == first, "undo makes the proposal pending again"
+    edit.do(p)
+    assert [s.class_id for s in p.shapes(first.image_id)] == [first.class_id]
+    assert store.proposal(p, first.image_id) is None
+    edit.undo(p)
     with pytest.raises(LabelerError, match="no pending proposal"):
         accept_proposal(p, str(next(iter(i.id for i in p.images() if i.id not in truth))))
 
