@@ -233,6 +233,40 @@ def _simplify_open(points: list[Point], eps: float) -> list[Point]:
     return [(float(x), float(y)) for x, y in approx[:, 0]]
 
 
+def combine(
+    base: Sequence[Point], other: Sequence[Point], *, subtract: bool = False
+) -> list[Point]:
+    """``base`` with ``other`` added (shift-click with the wand) or taken away (alt-click):
+    the largest region of the result's outline, simplified, in the same pixel frame.
+
+    >>> len(combine([(0, 0), (10, 0), (10, 10), (0, 10)], [(5, 0), (20, 0), (20, 10), (5, 10)]))
+    4
+    """
+    a = np.asarray(base, np.float64).reshape(-1, 2)
+    b = np.asarray(other, np.float64).reshape(-1, 2)
+    if len(a) < 3 or len(b) < 3:
+        raise AssistFailed("both outlines need at least 3 vertices")
+    both = np.concatenate([a, b])
+    ox, oy = np.floor(both.min(0)).astype(int) - 2
+    w, h = np.ceil(both.max(0)).astype(int) - (ox, oy) + 3
+    if w * h > 80_000_000:
+        raise AssistFailed("the outlines are too large to combine")
+    masks = []
+    for pts in (a, b):
+        m = np.zeros((int(h), int(w)), np.uint8)
+        cv2.fillPoly(m, [np.round(pts - (ox, oy)).astype(np.int32)], 1)
+        masks.append(m)
+    out = masks[0] & (1 - masks[1]) if subtract else masks[0] | masks[1]
+    contours, _ = cv2.findContours(out, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours or max(cv2.contourArea(c) for c in contours) < 4:
+        raise AssistFailed("nothing is left of the outline")
+    c = max(contours, key=cv2.contourArea)
+    return [
+        (round(float(x) + ox, 2), round(float(y) + oy, 2))
+        for x, y in simplify(c[:, 0].astype(np.float64), MAX_VERTICES)
+    ]
+
+
 # -- the registry ------------------------------------------------------------------------------
 INPUTS = ("box", "point")
 """What an assist can ask the user for: a box (x1, y1, x2, y2) or a click (x, y)."""

@@ -12,6 +12,7 @@ from labeler.core.assists import (
     AssistFailed,
     Strokes,
     box_to_polygon,
+    combine,
     magic_wand,
     snap_path,
 )
@@ -112,3 +113,18 @@ def test_grey_and_alpha_images_work(disc):
     assert iou(magic_wand(grey, (300, 200), tolerance=30), ref) > 0.9
     bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
     assert iou(box_to_polygon(bgra, (185, 85, 415, 315)), ref) > 0.95
+
+
+def test_combine_adds_and_subtracts_outlines():
+    square = [(10, 10), (50, 10), (50, 50), (10, 50)]
+    right = [(40, 10), (90, 10), (90, 50), (40, 50)]
+    ref = np.zeros((100, 100), np.uint8)
+    ref[10:50, 10:90] = 1
+    assert iou(combine(square, right), ref) > 0.95
+    ref[:] = 0
+    ref[10:50, 10:40] = 1
+    assert iou(combine(square, right, subtract=True), ref) > 0.9
+    with pytest.raises(AssistFailed, match="nothing is left"):
+        combine(square, [(0, 0), (60, 0), (60, 60), (0, 60)], subtract=True)
+    apart = combine(square, [(70, 70), (80, 70), (80, 80), (70, 80)])
+    assert max(x for x, _ in apart) <= 51, "the largest region of two apart is the outline"
