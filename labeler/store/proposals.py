@@ -80,16 +80,20 @@ def write_proposals(
     project: Project, run_id: int, rows: Iterable[tuple[int, int, float, float]]
 ) -> int:
     """Replace every proposal with ``(image_id, class_id, confidence, uncertainty)`` rows of
-    run ``run_id``, in one transaction; returns how many were written."""
-    rows = list(rows)
+    run ``run_id``, in one transaction; returns how many were written (rows naming an image
+    or class that no longer exists are left out)."""
+    # An image removed or a class merged away while the model trained gets no proposal.
+    before = project.conn.total_changes
     with project.atomic():
         project.conn.execute("DELETE FROM proposals")
+        deleted = project.conn.total_changes - before
         project.conn.executemany(
             "INSERT INTO proposals(image_id, run_id, class_id, confidence, uncertainty)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(i, run_id, c, float(p), float(u)) for i, c, p, u in rows],
+            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM images WHERE id = ?)"
+            " AND EXISTS (SELECT 1 FROM classes WHERE id = ?)",
+            [(i, run_id, c, float(p), float(u), i, c) for i, c, p, u in rows],
         )
-    return len(rows)
+    return project.conn.total_changes - before - deleted
 
 
 def clear_proposals(project: Project) -> None:

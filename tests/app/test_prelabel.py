@@ -206,3 +206,18 @@ def test_the_bar_is_the_health_classifier_s(n_classes):
     chance = 1 / n_classes
     bar = weak_bar(chance)
     assert not is_weak(bar, chance) and is_weak(bar - 1e-6, chance)
+
+
+def test_an_image_removed_while_the_model_trained_gets_no_proposal(colours):
+    p, truth = colours
+    gone, kept = sorted(truth)[:2]
+    calls = []
+
+    def progress(done, total):
+        if done == total and not calls:  # features are done: another window removes an image
+            calls.append(done)
+            p.remove_images([gone])
+
+    report = run_prelabel(p, progress=progress)
+    assert report.offered and report.proposals == len(truth) - 1
+    assert {q.image_id for q in pending(p)} == set(truth) - {gone}
