@@ -1,12 +1,14 @@
-"""Screenshots of the Health and GAN panels for docs/gui-health-gan.md. Run under an X server:
+"""Screenshots of the Health and GAN panels for docs/gui-health-gan.md, and of the class panel
+in a window at its default size (1280 x 820). Run under an X server:
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python \
         docs/screenshots/make_panel_screenshots.py
 
 Builds a demo project in a temp folder (the long-tailed CIFAR-10 slice tagged from its folder
 names and split, plus the demo photos with a few planted problems: a missing file, a moved
-file, a resized copy in another split), runs a health check in the panel, then a tiny CPU
-training and one suggestion round in the GAN panel, and saves two PNGs beside this script.
+file, a resized copy in another split), shows the window at its default size, runs a health
+check in the panel, then a tiny CPU training and one suggestion round in the GAN panel, and
+saves three PNGs beside this script.
 Takes about a minute on two cores.
 """
 
@@ -51,9 +53,20 @@ def build(folder: Path) -> Path:
     return path
 
 
+def class_panel_shot(app, path: Path) -> None:
+    """The Classes dock of a window at its default size: all ten CIFAR classes in view."""
+    from labeler.gui.main_window import MainWindow
+
+    w = MainWindow(str(path), open_last=False)
+    w.show()
+    settle(app, 1.0)
+    w.classes_dock.grab().save(str(OUT / "class-panel.png"))
+    w.close()
+
+
 def health_shot(app, project: Project) -> None:
     panel = open_health_panel(None, project)
-    panel.resize(820, 760)
+    panel.resize(820, 1000)  # every card in view, the label check at the bottom
     panel.start_check()
     wait_for(app, lambda: panel.report is not None and not panel.busy())
     settle(app)
@@ -101,10 +114,13 @@ def main() -> None:
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
         app = make_app()
         path = build(Path(tmp))
+        class_panel_shot(app, path)
         with Project.open(path) as project:
             health_shot(app, project)
             gan_shot(app, project)
-    print(f"wrote {OUT / 'health-panel.png'} and {OUT / 'gan-review.png'}")
+    print(
+        f"wrote {OUT / 'class-panel.png'}, {OUT / 'health-panel.png'} and {OUT / 'gan-review.png'}"
+    )
 
 
 if __name__ == "__main__":

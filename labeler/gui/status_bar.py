@@ -13,6 +13,7 @@ from labeler.app.session import Session
 TOOL_NAMES = {"tag": "Tag", "select": "Select", "box": "Box", "polygon": "Polygon"}
 _SAVED = "color: #34a853"
 _NOT_SAVED = "color: #ea4335; font-weight: bold"
+_KEEP = object()
 
 
 class StatusBar(QStatusBar):
@@ -23,6 +24,7 @@ class StatusBar(QStatusBar):
         self.size_label = QLabel("")
         self.zoom_label = QLabel("")
         self.saved_label = QLabel("")
+        self._class_name: str | None = None
         for w in (
             self.tool_label,
             self.pos_label,
@@ -50,9 +52,14 @@ class StatusBar(QStatusBar):
         self.pos_label.setText(f"{pos} / {total:,}{status}")
         self.size_label.setText(f"{s.current.width}×{s.current.height}")
 
-    def show_tool(self, tool: str, class_name: str | None = None) -> None:
+    def show_tool(self, tool: str, class_name: str | None | object = _KEEP) -> None:
+        """The tool, and the class (None: no class; left out: the class shown stays, as a
+        tool change does not change the class)."""
+        if class_name is not _KEEP:
+            self._class_name = class_name
         self.tool_label.setText(
-            f"Tool: {TOOL_NAMES[tool]}" + (f" · class {class_name}" if class_name else "")
+            f"Tool: {TOOL_NAMES[tool]}"
+            + (f" · class {self._class_name}" if self._class_name else "")
         )
 
     def show_zoom(self, zoom: float) -> None:

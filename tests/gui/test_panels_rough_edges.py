@@ -117,6 +117,8 @@ def test_a_new_empty_project_drops_the_previous_projects_class(qtbot, cifar_like
     w = open_window(qtbot, cifar_like)
     w.session.pick_class(w.session.project.class_by_name("cat").id)
     qtbot.waitUntil(lambda: "class cat" in w.status.tool_label.text())
+    w.set_tool("box")  # a tool change keeps the class it does not change
+    assert w.status.tool_label.text() == "Tool: Box · class cat"
     w.set_project(Project.create(tmp_path / "empty.labeler"))
     assert "class" not in w.status.tool_label.text()
     assert w.status.tool_label.text().startswith("Tool: ")
