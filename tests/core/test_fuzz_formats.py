@@ -362,6 +362,8 @@ def labelme_case(draw) -> Case:
             else:
                 pts = [[x1, y1], [x2, y1], [x2, y2], [x1, y2]]
                 shape = {"label": f"good{k}", "points": pts, "shape_type": "polygon"}
+            if draw(st.booleans()):  # any group_id: an odd one is reported, the shape kept
+                shape["group_id"] = draw(st.one_of(st.integers(0, 2), ODD_JSON))
             intact = True
             if _one_in(draw, 3):
                 key = draw(st.sampled_from(["label", "points", "shape_type", "*entry*"]))
