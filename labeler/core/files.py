@@ -15,13 +15,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from stat import S_ISREG
+from typing import BinaryIO, NamedTuple
 
 from labeler.core.errors import LabelerError
 from labeler.core.held import refuse_held
@@ -43,15 +45,56 @@ def sha256_written(path: str | os.PathLike[str]) -> tuple[str, bytes, bool]:
     of its own (an export's temporary folder), which is a new file or a hard link to a
     source `link_or_copy` has checked. The check costs a ``realpath`` per file, about as
     much as hashing a photo."""
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
+    got = read_written(path)
+    return got.sha256, got.head, got.whole
+
+
+class WrittenFile(NamedTuple):
+    """What one read of a file just written says: its SHA-256, its first block (1 MiB),
+    whether that block is all of it, and its `signature` taken on the open descriptor."""
+
+    sha256: str
+    head: bytes
+    whole: bool
+    signature: Signature
+
+
+Signature = tuple[int, int, int, int, int]
+"""``(inode, size, mode, mtime_ns, ctime_ns)``: what tells, without reading it again, that a
+file is still the one that was read (`signature`)."""
+
+
+def signature(st: os.stat_result) -> Signature:
+    """A file's `Signature` from its stat. A file cut short or rewritten since gets another
+    size or modification time; replaced, another inode; its time set back by hand, another
+    change time (which only the kernel sets). An equal signature is the same bytes; a
+    different one may still be (a hard link made elsewhere changes the change time), so a
+    caller that sees one reads the file again before it says it changed."""
+    return (st.st_ino, st.st_size, st.st_mode, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_written(path: str | os.PathLike[str]) -> WrittenFile:
+    """`sha256_written` with the file's `signature`, taken on the descriptor it was read
+    through (no second lookup of the path), so a later ``lstat`` tells whether the file is
+    still what was read. Refuses (``OSError``) a symbolic link and what is not a regular
+    file; the same rule as `sha256_written` on what it may be given."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    with open(fd, "rb", buffering=0) as f:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        h = hashlib.sha256()
         head = f.read(_BLOCK)
         h.update(head)
         whole = True
         for block in iter(lambda: f.read(_BLOCK), b""):
             whole = False
             h.update(block)
-    return h.hexdigest(), head, whole
+    return WrittenFile(h.hexdigest(), head, whole, signature(st))
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 _BLOCK = 1 << 20

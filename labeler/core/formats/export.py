@@ -26,14 +26,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from labeler.core.errors import LabelerError
 from labeler.core.files import (
+    Signature,
+    WrittenFile,
     current_umask,
     make_parents,
+    read_written,
     remove_created,
-    sha256_written,
+    signature,
 )
 from labeler.core.formats._io import (
     head_orientation,
@@ -175,33 +178,42 @@ def _build(
     report.warnings += check_kept(exporter.name, items, placed, left_out)
 
     total = len(placed) + 2
-    written: dict[str, str] = {}
+    written: dict[str, WrittenImage] = {}
 
-    def write_one(p: Placed) -> tuple[str, str]:
-        if stop():
-            raise ExportCancelled("export cancelled; nothing was changed")
-        return _write_image(p, root, final_dir, strip_metadata)
+    def write_some(batch: Sequence[Placed]) -> list[WrittenImage]:
+        got = []
+        for p in batch:
+            if stop():
+                raise ExportCancelled("export cancelled; nothing was changed")
+            got.append(_write_image(p, root, final_dir, strip_metadata))
+        return got
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
-    # Linking, reading and hashing wait on the disk and release the GIL: a few threads keep
-    # the disk busy. map() keeps the order, so the report and manifest stay identical. The
-    # annotation files are written meanwhile, on a thread of their own: a writer gets only
-    # ``placed`` (what each image is and where it goes), never the image files, and many
-    # small label files wait on the file system as the images do.
+    # Linking, reading and hashing wait on the disk and release the GIL: a thread per core
+    # keeps the disk and the hashing busy; more only queue on the GIL. Images go in small
+    # batches (a future per image cost more than its link). map() keeps the order, so the
+    # report and manifest stay identical. The annotation files are written meanwhile, on a
+    # thread of their own: a writer gets only ``placed`` (what each image is and where it
+    # goes), never the image files, and many small label files wait on the file system as
+    # the images do.
+    batches = [placed[i : i + _BATCH] for i in range(0, len(placed), _BATCH)]
     with ThreadPoolExecutor(max_workers=1) as side:
         annotations = side.submit(exporter.write, placed, classes, root, final_dir)
         try:
-            with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-                results = pool.map(write_one, placed)
+            with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+                results = pool.map(write_some, batches)
                 try:
-                    for done, (p, (how, digest)) in enumerate(zip(placed, results, strict=True), 1):
-                        setattr(report, how, getattr(report, how) + 1)
-                        written[p.path] = digest
-                        if how != "reencoded" and p.item.sha256 and digest != p.item.sha256:
-                            report.warnings.append(
-                                f"{p.item.file_name}: the image changed on disk since import"
-                            )
+                    done = 0
+                    for batch, got in zip(batches, results, strict=True):
+                        for p, w in zip(batch, got, strict=True):
+                            setattr(report, w.how, getattr(report, w.how) + 1)
+                            written[p.path] = w
+                            if w.how != "reencoded" and p.item.sha256 and w.sha256 != p.item.sha256:
+                                report.warnings.append(
+                                    f"{p.item.file_name}: the image changed on disk since import"
+                                )
+                        done += len(batch)
                         tick(done, total)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
@@ -218,14 +230,26 @@ def _build(
     report.warnings += list(notes(placed)) if callable(notes) else []
     try:
         report.files = sorted(annotations.result())
-        _write_manifest(
-            root, exporter.name, manifest, classes, placed, written, report.files, project_paths
+    except OSError as e:
+        raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
+    # The check (ADR 0096). Every annotation file is read back from disk once, after all
+    # were written: its bytes are hashed for the manifest and parsed by the format's
+    # importer. Every image was read back whole when it was hashed, its header giving the
+    # size compared below. Last, a listing of the folder with an lstat per file proves that
+    # nothing changed, went or came since it was read.
+    texts, problems = _read_back(root, report.files)
+    try:
+        manifest_text = _write_manifest(
+            root, exporter.name, manifest, classes, placed, written, texts, project_paths
         )
     except OSError as e:
         raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
     tick(total - 1, total)
 
-    _verify(exporter, placed, names, root)
+    diffs = problems + _verify(exporter, placed, names, root, texts, written)
+    if not diffs:
+        diffs = _check_tree(root, placed, written, texts, manifest_text)
+    _raise_diffs(diffs)
     report.verified = True
     for p in placed:
         report.images[p.item.split] += 1
@@ -235,6 +259,9 @@ def _build(
             kinds[s.kind] = kinds.get(s.kind, 0) + 1
     tick(total, total)
     return report
+
+
+_BATCH = 32  # images per task of the writing pool
 
 
 def _lost_in_format(fmt: str, items: Sequence[ExportItem], placed: Sequence[Placed]) -> list[str]:
@@ -474,30 +501,38 @@ def _check_destinations(placed: Sequence[Placed]) -> None:
         seen[key] = p.item.file_name
 
 
-def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -> tuple[str, str]:
-    """Link the image unless it needs new pixels or no metadata; returns how it was done and
-    the SHA-256 of the file written. The written file is read once: its hash, its size and
-    its orientation come from that read. A failed write (a full disk...) names the file of
-    the export, not the source."""
+class WrittenImage(NamedTuple):
+    """An image as written into the export and read back: how it got there ("linked",
+    "copied", "reencoded"), the SHA-256 and `signature` of the file read back, and the
+    size its header gives (upright)."""
+
+    how: str
+    sha256: str
+    signature: Signature
+    size: tuple[int, int]
+
+
+def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -> WrittenImage:
+    """Link the image unless it needs new pixels or no metadata, then read the written file
+    back whole, once: its hash, its size, its orientation and its signature come from that
+    read. A failed write (a full disk...) names the file of the export, not the source."""
     it = p.item
     dst = root / p.path
-    if not it.source_path.is_file():
-        raise LabelerError(f"{it.file_name}: source image not found: {it.source_path}")
     try:
         if strip_metadata and not it.prerendered:
             write_upright(it.source_path, dst)
             how = "reencoded"
         else:
             how = link_or_copy(it.source_path, dst)
-        digest, head, whole = _hash_written(dst, final_dir / p.path)
+        got = _read_written(dst, final_dir / p.path)
         # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
         # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
-        if how != "reencoded" and not it.prerendered and head_orientation(dst, (head, whole)) != 1:
+        if how != "reencoded" and not it.prerendered and _orientation(dst, got) != 1:
             os.unlink(dst)
             write_upright(it.source_path, dst)
             how = "reencoded"
-            digest, head, whole = _hash_written(dst, final_dir / p.path)
-        w, h = size_from_head(dst, (head, whole))
+            got = _read_written(dst, final_dir / p.path)
+        w, h = size_from_head(dst, (got.head, got.whole))
     except OSError as e:
         if not it.source_path.is_file():
             raise LabelerError(
@@ -512,13 +547,19 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
             f"{it.file_name}: the image is {w}x{h} on disk but {it.width}x{it.height} "
             "in the project"
         )
-    return how, digest
+    return WrittenImage(how, got.sha256, got.signature, (w, h))
 
 
-def _hash_written(dst: Path, shown: Path) -> tuple[str, bytes, bool]:
-    """SHA-256 of the file just written, its first block and whether that is all of it."""
+def _orientation(dst: Path, got: WrittenFile) -> int:
+    """The EXIF orientation of a written JPEG, from the bytes already read; only a JPEG has
+    one (the common case, a PNG, skips the parse)."""
+    return head_orientation(dst, (got.head, got.whole))
+
+
+def _read_written(dst: Path, shown: Path) -> WrittenFile:
+    """`read_written` of a file just written, failures named as the export's file."""
     try:
-        return sha256_written(dst)
+        return read_written(dst)
     except OSError as e:
         raise _cannot_write(shown, e) from None
 
@@ -529,10 +570,12 @@ def _write_manifest(
     version: Mapping[str, Any],
     classes: Sequence[tuple[int, str]],
     placed: Sequence[Placed],
-    written: Mapping[str, str],
-    files: Sequence[str],
+    written: Mapping[str, WrittenImage],
+    texts: Mapping[str, ReadBack],
     project_paths: Mapping[int, str],
-) -> None:
+) -> bytes:
+    """Write ``manifest.json``; returns its bytes. The hashes are those of the files as read
+    back: images by `_write_image`, annotation files by `_read_back` (each file hashed once)."""
     doc = {
         "format": fmt,
         "version": dict(version),
@@ -544,29 +587,84 @@ def _write_manifest(
                 "image_id": p.item.image_id,
                 "project_path": project_paths.get(p.item.image_id),
                 "split": p.item.split,
-                "sha256": written[p.path],
+                "sha256": written[p.path].sha256,
                 "source_sha256": p.item.sha256,
                 "generated": p.item.generated,
                 "provenance": dict(p.item.provenance),
             }
             for p in placed
         ],
-        # Files written a moment ago into our own temporary folder (see `sha256_written`).
-        "annotation_files": [{"file": f, "sha256": sha256_written(root / f)[0]} for f in files],
+        "annotation_files": [
+            {"file": f, "sha256": hashlib.sha256(got.data).hexdigest()}
+            for f, got in sorted(texts.items())
+        ],
         "tool": TOOL,
     }
     try:
         text = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise LabelerError(f"the manifest cannot be written as JSON: {e}") from None
+    data = (text + "\n").encode("utf-8")
     write_text(root / MANIFEST, text + "\n")
+    return data
+
+
+class ReadBack(NamedTuple):
+    """An annotation file as read back from the export: its bytes and `signature`."""
+
+    data: bytes
+    signature: Signature
+
+
+def _read_back(root: Path, files: Sequence[str]) -> tuple[dict[str, ReadBack], list[str]]:
+    """Read every annotation file of the export back from disk, once (a descriptor each,
+    no link followed, only a regular file). Returns what was read and what could not be."""
+    texts: dict[str, ReadBack] = {}
+    problems = []
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    for rel in files:
+        try:
+            fd = os.open(root / rel, flags)
+        except OSError as e:
+            problems.append(f"{rel}: written but cannot be read back: {e.strerror or e}")
+            continue
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                problems.append(f"{rel}: written but not a regular file when read back")
+                continue
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                data = f.readall()
+            texts[rel] = ReadBack(data, signature(st))
+        except OSError as e:
+            problems.append(f"{rel}: written but cannot be read back: {e.strerror or e}")
+        finally:
+            os.close(fd)
+    return texts, problems
 
 
 def _verify(
-    exporter: Exporter, placed: Sequence[Placed], names: dict[int, str], root: Path
-) -> None:
-    """Read the export back with the format's importer and compare image by image."""
-    result = get_importer(exporter.importer).read(root)
+    exporter: Exporter,
+    placed: Sequence[Placed],
+    names: dict[int, str],
+    root: Path,
+    texts: Mapping[str, ReadBack],
+    written: Mapping[str, WrittenImage],
+) -> list[str]:
+    """Read the export back with the format's importer and compare image by image; returns
+    the differences. An importer with ``read_written`` parses the annotation files as read
+    back (``texts``) with the image sizes the written files' headers gave (``written``),
+    rather than opening every file again; any other reads the folder as an import does."""
+    importer = get_importer(exporter.importer)
+    read_written_export = getattr(importer, "read_written", None)
+    if callable(read_written_export):
+        result = read_written_export(
+            root,
+            {rel: got.data for rel, got in texts.items()},
+            {path: w.size for path, w in written.items()},
+        )
+    else:
+        result = importer.read(root)
     diffs = list(result.problems)
     found = {r.path: r for r in result.records}
     for p in placed:
@@ -583,6 +681,66 @@ def _verify(
             )
         diffs.extend(_compare_shapes(p, rec.shapes, names, exporter.tolerance_px))
     diffs.extend(f"{path}: read back but never written" for path in sorted(found))
+    return diffs
+
+
+def _check_tree(
+    root: Path,
+    placed: Sequence[Placed],
+    written: Mapping[str, WrittenImage],
+    texts: Mapping[str, ReadBack],
+    manifest: bytes,
+) -> list[str]:
+    """The export folder as it is now against what was written and read back: every file
+    there, nothing else, each still the file that was read. One listing per folder and an
+    ``lstat`` per file; a file whose `signature` moved is read again and must hash as it
+    did (a hard link made elsewhere moves only its change time)."""
+    want: dict[str, tuple[Signature | None, str | None]] = {
+        p.path: (written[p.path].signature, written[p.path].sha256) for p in placed
+    }
+    for rel, got in texts.items():
+        want[rel] = (got.signature, hashlib.sha256(got.data).hexdigest())
+    want[MANIFEST] = (None, hashlib.sha256(manifest).hexdigest())
+    diffs: list[str] = []
+    seen: set[str] = set()
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as e:
+            diffs.append(f"{prefix or '.'}: cannot list the folder: {e.strerror or e}")
+            continue
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), rel + "/"))
+                continue
+            if rel not in want:
+                diffs.append(f"{rel}: found in the export but never written")
+                continue
+            seen.add(rel)
+            sig, digest = want[rel]
+            try:
+                now = signature(entry.stat(follow_symlinks=False))
+            except OSError as e:
+                diffs.append(f"{rel}: cannot be read back: {e.strerror or e}")
+                continue
+            if now == sig:
+                continue
+            try:
+                again = read_written(entry.path).sha256
+            except OSError as e:
+                diffs.append(f"{rel}: cannot be read back: {e.strerror or e}")
+                continue
+            if again != digest:
+                diffs.append(f"{rel}: changed after it was written")
+    diffs.extend(f"{rel}: written but not found when read back" for rel in want if rel not in seen)
+    return diffs
+
+
+def _raise_diffs(diffs: Sequence[str]) -> None:
     if diffs:
         more = f" (and {len(diffs) - 1} more)" if len(diffs) > 1 else ""
         raise LabelerError(f"export check failed: {diffs[0]}{more}")

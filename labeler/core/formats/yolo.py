@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,6 +38,7 @@ import yaml
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
     FormatProblem,
+    decode_text,
     display,
     image_files,
     image_size,
@@ -262,6 +263,64 @@ class YoloImporter:
                 _read_folder(root, folder, split, names, result)
         return result
 
+    def read_written(
+        self, root: Path, files: Mapping[str, bytes], sizes: Mapping[str, tuple[int, int]]
+    ) -> ImportResult:
+        """`read` of an export just written and read back (the check after export, ADR
+        0096): ``data.yaml`` and the label files are parsed as `read` parses them, from
+        ``files`` (their bytes as read back, by path below ``root``), and each image of
+        ``sizes`` (its path and the size its written header gave) is a record of the split
+        whose folder holds it, as listing the folders would find it. What the folders hold
+        beside these, the caller's listing of the export finds. An image outside every
+        split folder is not read back, as `read` would not find it."""
+        from labeler.core.images import is_image_path
+
+        result = ImportResult()
+        label = "data.yaml"
+        if label not in files:
+            result.problems.append(f"{root}: no data.yaml read back")
+            return result
+        try:
+            data = read_yaml(decode_text(files[label], label), label)
+            names = _names(data, label, result)
+        except FormatProblem as e:
+            result.problems.append(str(e))
+            return result
+        for name in names:
+            if name is not None:
+                result.add_class(name)
+        folders: list[tuple[str, str]] = []  # (folder below root, POSIX, with "/"; split)
+        seen: dict[str, str] = {}
+        for split in SPLITS:
+            for folder in _split_folders(root, root / label, data, split, label, result):
+                key = os.path.realpath(folder)
+                if key in seen:
+                    result.problems.append(
+                        f"{label}: {split}: folder {display(root, folder)} is {seen[key]}'s"
+                        f" too; its images are imported once, as {seen[key]}"
+                    )
+                    continue
+                seen[key] = split
+                rel = inside(root, folder)
+                folders.append(("" if rel == "." else rel + "/", split))
+        for rel, (w, h) in sizes.items():
+            split = next((s for f, s in folders if rel.startswith(f)), None)
+            if split is None or not is_image_path(rel):
+                continue
+            label_rel = label_path(rel)
+            text = files.get(label_rel)
+            shapes: list[ImportedShape] = []
+            if text is not None:
+                try:
+                    shapes = _parse_labels(
+                        decode_text(text, label_rel), label_rel, names, w, h, result
+                    )
+                except FormatProblem as e:
+                    result.problems.append(f"{e}; {rel} not imported")
+                    continue
+            result.records.append(ImportRecord(rel, w, h, tuple(shapes), split, label_rel))
+        return result
+
 
 MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 32
@@ -481,8 +540,15 @@ def _read_labels(
     root: Path, path: Path, names: list[str | None], w: int, h: int, result: ImportResult
 ) -> list[ImportedShape]:
     label = display(root, path)
+    return _parse_labels(read_dataset_text(root, path, label), label, names, w, h, result)
+
+
+def _parse_labels(
+    text: str, label: str, names: list[str | None], w: int, h: int, result: ImportResult
+) -> list[ImportedShape]:
+    """The shapes of one label file's text; a bad line is reported with its number."""
     shapes = []
-    for lineno, line in enumerate(read_dataset_text(root, path, label).splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
