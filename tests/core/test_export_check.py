@@ -1,0 +1,140 @@
+"""The check after export still checks (ADR 0096): a file of the export that is cut short,
+changed (even at the same size with its modification time put back), removed or joined by a
+file the export did not write, after it was written and before the export is renamed into
+place, fails the export in every format, and nothing is left at the target.
+
+The change is made from outside, as another process would make it: from the progress
+callback, which runs once everything is written and before the check."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from labeler.core.errors import LabelerError
+from labeler.core.formats import EXPORTERS, export_dataset
+from labeler.core.images import is_image_path
+
+IMAGE = "chelsea.jpg"  # a real photo in the train split of the `dataset` fixture
+
+
+def _cut_short(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _changed_same_size(path: Path) -> None:
+    """Bytes in the middle flipped, size kept, modification time put back: a size or time
+    check alone would not see it."""
+    st = os.stat(path)
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 8] = bytes(b ^ 0x55 for b in data[mid : mid + 8])
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_size == st.st_size
+
+
+def _removed(path: Path) -> None:
+    path.unlink()
+
+
+TAMPERS: dict[str, Callable[[Path], None]] = {
+    "cut short": _cut_short,
+    "changed at the same size": _changed_same_size,
+    "removed": _removed,
+}
+
+
+def _staging(parent: Path) -> Path:
+    (tmp,) = parent.glob(".out.partial-*")
+    return tmp
+
+
+def _annotation_file(root: Path) -> Path | None:
+    """The largest file the format wrote beside the images and the manifest."""
+    files = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name != "manifest.json" and not is_image_path(p)
+    ]
+    return max(files, key=lambda p: (p.stat().st_size, str(p)), default=None)
+
+
+def _export_tampered(fmt: str, dataset, tmp_path: Path, tamper: Callable[[Path], None]) -> None:
+    """Export with ``tamper(staging folder)`` run once everything is written, just before
+    the check; asserts that the export fails its check and leaves nothing behind."""
+    items, classes = dataset
+    ran = []
+
+    def progress(done: int, total: int) -> None:
+        if done == total - 1 and not ran:  # written, manifest included; not yet checked
+            ran.append(1)
+            tamper(_staging(tmp_path))
+
+    with pytest.raises(LabelerError, match="export check failed"):
+        export_dataset(fmt, items, classes, tmp_path / "out", manifest={}, progress=progress)
+    assert ran, "the progress callback never reached the check"
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERS))
+@pytest.mark.parametrize("fmt", sorted(EXPORTERS))
+def test_an_image_tampered_before_the_check_fails_it(fmt, how, dataset, tmp_path):
+    def tamper(root: Path) -> None:
+        (image,) = [p for p in root.rglob(IMAGE)]
+        TAMPERS[how](image)
+
+    _export_tampered(fmt, dataset, tmp_path, tamper)
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERS))
+@pytest.mark.parametrize("fmt", sorted(EXPORTERS))
+def test_an_annotation_file_tampered_before_the_check_fails_it(fmt, how, dataset, tmp_path):
+    items, classes = dataset
+    probe = export_dataset(fmt, items, classes, tmp_path / "probe", manifest={})
+    if not probe.files:
+        pytest.skip(f"{fmt} writes no annotation file")
+
+    def tamper(root: Path) -> None:
+        found = _annotation_file(root)
+        assert found is not None
+        TAMPERS[how](found)
+
+    _export_tampered(fmt, dataset, tmp_path, tamper)
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERS))
+def test_the_manifest_tampered_before_the_check_fails_it(how, dataset, tmp_path):
+    _export_tampered("yolo", dataset, tmp_path, lambda root: TAMPERS[how](root / "manifest.json"))
+
+
+@pytest.mark.parametrize("name", ["images/train/stray.jpg", "labels/train/stray.txt", "x.txt"])
+def test_a_file_the_export_did_not_write_fails_the_check(name, dataset, tmp_path):
+    def tamper(root: Path) -> None:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes((root / "data.yaml").read_bytes())
+
+    _export_tampered("yolo", dataset, tmp_path, tamper)
+
+
+def test_an_untouched_export_passes_and_says_verified(dataset, tmp_path):
+    """The same path with a callback that changes nothing: the failures above come from
+    the tampering, not from the callback."""
+    items, classes = dataset
+    seen = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done == total - 1:
+            assert _annotation_file(_staging(tmp_path)) is not None
+
+    report = export_dataset(
+        "yolo", items, classes, tmp_path / "out", manifest={}, progress=progress
+    )
+    assert report.verified and (tmp_path / "out" / "data.yaml").is_file()
+    assert (seen[-2][0], seen[-1][0]) == (seen[-1][1] - 1, seen[-1][1])
