@@ -65,6 +65,21 @@ def test_assist_prints_the_polygon_and_stores_it_on_request(proj, capsys):
     assert [list(v) for v in shapes[0].points] == doc["polygon"]
 
 
+def test_a_box_over_the_whole_image_still_gives_a_polygon(proj, capsys):
+    # GrabCut needs background to learn from; a box to the image's edges left it none and
+    # OpenCV raised an assertion.
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 0, 0, 600, 400, "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["polygon"]) >= 3
+
+
+def test_strokes_that_leave_nothing_are_one_line(proj, capsys):
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 100, 100, 106, 106,
+                         "--bg", 95, 103, 111, 103)  # fmt: skip
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "the background strokes cover the whole box" in err, err
+
+
 def test_wand_on_a_coin(proj, capsys):
     code, out, err = run(capsys, "assist", proj, "coins.png", "--method", "wand",
                          "--point", 100, 60, "--tolerance", 40, "--json")  # fmt: skip

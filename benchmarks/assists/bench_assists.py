@@ -35,6 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import labeler.core.assists as assists
 from labeler.core.assists import AssistFailed, Strokes, box_to_polygon, magic_wand
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,7 +158,12 @@ def simulate_wand(img, ref) -> tuple[int, bool, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="timing runs per object (median)")
+    ap.add_argument(
+        "--work-side", type=int, default=assists.GRABCUT_SIDE, help="GrabCut's, to compare sizes"
+    )
     args = ap.parse_args()
+    assists.GRABCUT_SIDE = args.work_side
+    print(f"GrabCut working size: {assists.GRABCUT_SIDE} px")
     objects = json.loads(REFS.read_text())["objects"]
     images = {}
     rows = []
@@ -228,6 +234,22 @@ def main() -> None:
                     call()
                 runs.append(time.perf_counter() - t)
             times[name].append(statistics.median(runs))
+    # Large boxes on textured photos cost GrabCut most: a quarter, half and all of each photo.
+    for name in ("coffee.jpg", "chelsea.jpg", "rocket.jpg"):
+        big = cv2.resize(cv2.imread(str(PHOTOS / name)), SIZE, interpolation=cv2.INTER_CUBIC)
+        w, h = SIZE
+        for box in (
+            (w / 4, h / 4, w / 2, h / 2),
+            (w / 4, h / 4, 3 * w / 4, 3 * h / 4),
+            (0, 0, w, h),
+        ):
+            runs = []
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                with contextlib.suppress(AssistFailed):
+                    box_to_polygon(big, box)
+                runs.append(time.perf_counter() - t)
+            times.setdefault("grabcut, large boxes", []).append(statistics.median(runs))
     print(f"\ntime per object on a {SIZE[0]}x{SIZE[1]} photo (median of {args.repeat} runs each)")
     for name, ts in times.items():
         ms = [t * 1000 for t in ts]

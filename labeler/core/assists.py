@@ -2,9 +2,10 @@
 fill) and edge snapping (intelligent scissors). Pure functions over a BGR image, for the window
 and `labeler assist` alike; all offline, in OpenCV's core.
 
-Each works on a crop around the region of interest, scaled down to at most `WORK_SIDE` pixels,
-so a 6000 x 4000 photo costs what a small one does; the outline found is mapped back to the
-image's own pixel coordinates and simplified to a sensible vertex count.
+Each works on a crop around the region of interest, scaled down to at most `WORK_SIDE` pixels
+(`GRABCUT_SIDE` for GrabCut), so a 6000 x 4000 photo costs what a small one does; the outline
+found is mapped back to the image's own pixel coordinates and simplified to a sensible vertex
+count.
 
 >>> polygon = box_to_polygon(image, (40, 30, 260, 220))            # doctest: +SKIP
 >>> polygon = magic_wand(image, (120, 80), tolerance=24)           # doctest: +SKIP
@@ -32,8 +33,12 @@ from labeler.core.registry import Registry
 
 Point = tuple[float, float]
 WORK_SIDE = 320
-"""The longest side the assists compute at: GrabCut's cost grows with the pixel count, and
-320 px keeps a box under a few hundred milliseconds on two cores."""
+"""The longest side the wand and edge snapping compute at."""
+GRABCUT_SIDE = 240
+"""The longest side GrabCut computes at. Its cost grows with the pixel count and with texture:
+at 320 px a box over half a textured 1400 x 1050 photo took 0.7-1.9 s on two busy cores, at
+240 px 0.25-0.4 s, with the same actions per object on the reference outlines
+(benchmarks/assists/bench_assists.py --work-side)."""
 MAX_VERTICES = 60
 """An outline is simplified until it has at most this many vertices (and at least 3)."""
 
@@ -67,8 +72,8 @@ def _crop(
     return cx1, cy1, cx2, cy2
 
 
-def _scale_for(width: int, height: int) -> float:
-    return min(1.0, WORK_SIDE / max(width, height))
+def _scale_for(width: int, height: int, side: int | None = None) -> float:
+    return min(1.0, (side or WORK_SIDE) / max(width, height))
 
 
 def box_to_polygon(
@@ -85,7 +90,7 @@ def box_to_polygon(
         raise AssistFailed("draw a box around the object first (at least 3 x 3 px)")
     cx1, cy1, cx2, cy2 = _crop(image.shape, box, 0.1)
     crop = _bgr(image[cy1:cy2, cx1:cx2])
-    s = _scale_for(crop.shape[1], crop.shape[0])
+    s = _scale_for(crop.shape[1], crop.shape[0], GRABCUT_SIDE)
     small = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else crop
     mask = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
     bx1, bx2 = sorted(((x1 - cx1) * s, (x2 - cx1) * s))
@@ -103,10 +108,19 @@ def box_to_polygon(
                         cv2.circle(
                             mask, tuple(int(v) for v in p), max(1, thick // 2), int(value), -1
                         )
+    if not np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+        raise AssistFailed("the background strokes cover the whole box: nothing is left")
+    if not np.isin(mask, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
+        # A box over the whole image (or foreground strokes over all of it) leaves GrabCut
+        # no background to learn from: the image's outer ring is probably background.
+        ring = np.ones(mask.shape, bool)
+        ring[2:-2, 2:-2] = False
+        mask[ring & (mask == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
+        if not np.isin(mask, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
+            raise AssistFailed("the foreground strokes cover the whole box: nothing to cut")
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(
-        0
-    )  # GrabCut's k-means starts from OpenCV's global generator: same box, same answer
+    # GrabCut's k-means starts from OpenCV's global generator: same box, same answer.
+    cv2.setRNGSeed(0)
     cv2.grabCut(small, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     return _outline(fg, s, cx1, cy1)
