@@ -628,12 +628,17 @@ class Project:
         ):
             image_counts.setdefault(cid, {})[split] = n
         # Instances, not rows: the parts of a multi-part instance count once (ADR 0095).
+        # Rows per class from the class index, less each group's extra parts, read from
+        # the partial index of grouped shapes only (fast when there are none).
         shape_counts = dict(
-            self.conn.execute(
-                "SELECT class_id, COUNT(*) FROM (SELECT DISTINCT image_id, class_id,"
-                " COALESCE(group_id, -id) FROM shapes) GROUP BY 1"
-            ).fetchall()
+            self.conn.execute("SELECT class_id, COUNT(*) FROM shapes GROUP BY 1").fetchall()
         )
+        for cid, extra in self.conn.execute(
+            "SELECT class_id, SUM(n - 1) FROM (SELECT class_id, COUNT(*) AS n FROM shapes"
+            " INDEXED BY shapes_group WHERE group_id IS NOT NULL"
+            " GROUP BY image_id, group_id, class_id) GROUP BY 1"
+        ):
+            shape_counts[cid] -= extra
         classes = []
         for c in self.classes():
             splits = image_counts.get(c.id, {})
