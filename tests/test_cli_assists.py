@@ -73,6 +73,14 @@ def test_a_box_over_the_whole_image_still_gives_a_polygon(proj, capsys):
     assert len(json.loads(out)["polygon"]) >= 3
 
 
+def test_a_stroke_far_off_the_image_changes_nothing(proj, capsys):
+    box = ["--box", 130, 40, 460, 330, "--json"]
+    plain = run(capsys, "assist", proj, "coffee.jpg", *box)
+    far = run(capsys, "assist", proj, "coffee.jpg", *box, "--bg", 2000, 2000, 1e300, 1e300)
+    assert far[0] == 0 and plain[0] == 0, far[2]
+    assert json.loads(far[1])["polygon"] == json.loads(plain[1])["polygon"]
+
+
 def test_strokes_that_leave_nothing_are_one_line(proj, capsys):
     code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 100, 100, 106, 106,
                          "--bg", 95, 103, 111, 103)  # fmt: skip
@@ -94,6 +102,7 @@ HOSTILE = {
     "box of one pixel": (["--box", 10, 10, 11, 11], "under 3 x 3"),
     "box with nan": (["--box", "nan", 1, 100, 100], "not a finite number"),
     "box with inf": (["--box", 1, 1, "inf", 100], "not a finite number"),
+    "stroke with nan": (["--box", 130, 40, 460, 330, "--fg", 1, "nan", 3, 4], "stroke has a"),
     "non-numeric box": (["--box", "a", 1, 2, 3], "invalid float value: 'a'"),
     "box with three numbers": (["--box", 1, 2, 3], "expected 4 arguments"),
     "grabcut without a box": ([], "needs a box"),

@@ -96,6 +96,12 @@ def check_request(method: str, request: AssistRequest, width: int, height: int) 
             raise LabelerError(
                 f"the point ({x:g}, {y:g}) is outside the image ({width} x {height})"
             )
+    if request.strokes is not None:
+        lines = (*request.strokes.foreground, *request.strokes.background)
+        if not all(_finite(x, y) for line in lines for x, y in line):
+            raise LabelerError("a stroke has a coordinate that is not a finite number")
+        if not _finite(request.strokes.radius) or not 0 < request.strokes.radius <= 1000:
+            raise LabelerError("the stroke radius must be between 0 and 1000 pixels")
     if not _finite(request.tolerance) or not 0 <= request.tolerance <= 255:
         raise LabelerError(f"the tolerance must be 0..255, not {request.tolerance!r}")
     return request

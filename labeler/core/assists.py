@@ -43,6 +43,9 @@ MAX_VERTICES = 60
 """An outline is simplified until it has at most this many vertices (and at least 3)."""
 
 
+_SIDES = ((cv2.GC_FGD, cv2.GC_PR_FGD), (cv2.GC_BGD, cv2.GC_PR_BGD))
+
+
 class AssistFailed(LabelerError):
     """The assist found nothing usable (an empty mask, a box of zero area)."""
 
@@ -100,7 +103,10 @@ def box_to_polygon(
     if strokes is not None:
         for value, lines in ((cv2.GC_FGD, strokes.foreground), (cv2.GC_BGD, strokes.background)):
             for line in lines:
-                pts = np.array([((x - cx1) * s, (y - cy1) * s) for x, y in line], np.int32)
+                pts = np.array([((x - cx1) * s, (y - cy1) * s) for x, y in line], np.float64)
+                # A stroke far outside the crop only needs to stay outside it.
+                lim = 4.0 * max(mask.shape)
+                pts = np.clip(np.nan_to_num(pts, nan=-lim), -lim, lim).astype(np.int32)
                 if len(pts):
                     thick = max(1, round(strokes.radius * s * 2))
                     cv2.polylines(mask, [pts], False, int(value), thick)
@@ -118,6 +124,9 @@ def box_to_polygon(
         mask[ring & (mask == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
         if not np.isin(mask, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
             raise AssistFailed("the foreground strokes cover the whole box: nothing to cut")
+    # GrabCut's colour models start from k-means with 5 clusters on each side.
+    if min(np.isin(mask, pair).sum() for pair in _SIDES) < 5:
+        raise AssistFailed("the image or box is too small to tell object from background")
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     # GrabCut's k-means starts from OpenCV's global generator: same box, same answer.
     cv2.setRNGSeed(0)
