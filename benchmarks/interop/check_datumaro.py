@@ -13,7 +13,8 @@ per subset, the annotations per kind and every warning datumaro logs, beside wha
 holds, and exits 1 when a count differs or datumaro warns or fails.
 
 The project: train holds boxes, polygons, a tag, a tag-only image and a background image;
-val is empty; test holds a box, two polygons of one class and a background image.
+val is empty; test holds a box, two polygons of one class, a cat in two parts (one instance)
+and a background image.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ def build_items(src: Path) -> list:
             Shape.box(CAR, 0, 0, 120, 90),
             Shape.polygon(DOG, [(10, 10), (40, 12), (30, 50)]),
             Shape.polygon(DOG, [(60, 20), (110, 25), (100, 80), (70, 70), (65, 40)]),
+            # one cat in two parts (an occluded object): one instance in every format
+            Shape.polygon(CAT, [(5, 60), (25, 60), (20, 85)], group=1),
+            Shape.box(CAT, 30, 62, 45, 88, group=1),
         ]),
         ("empty-test.png", 50, 50, "test", []),
     ]  # fmt: skip
@@ -117,11 +121,18 @@ def expected(items: list, fmt: str) -> dict:
     subsets: dict[str, int] = {}
     kinds: dict[str, int] = {}
     for it in items:
+        seen_groups: set[int] = set()
         tags = [s for s in it.shapes if s.kind == "tag"]
         if fmt == "imagefolder" and len(tags) != 1:
             continue  # ImageFolder holds an image under its one class (our report says so)
         subsets[it.split] = subsets.get(it.split, 0) + 1
         for s in it.shapes:
+            if s.group is not None and s.group in seen_groups:
+                if fmt == "coco":  # one annotation, each part a polygon of its segmentation
+                    kinds["polygon"] += 1
+                continue  # the other formats write one object for the whole instance
+            if s.group is not None:
+                seen_groups.add(s.group)
             kind = {"box": "bbox", "polygon": "polygon", "tag": "label"}[s.kind]
             if fmt == "coco" and kind in ("bbox", "polygon"):
                 # datumaro reads each COCO instance as a polygon and its bbox, one group.
