@@ -3,7 +3,7 @@ cancel a slow export, and read why a target folder was refused."""
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -112,19 +112,24 @@ def test_cancel_mid_export_leaves_no_target(qtbot, dialog, project, tmp_path, mo
     from labeler.core.formats import export as export_mod
 
     real = export_mod._write_image
+    written: list[int] = []
+    held = threading.Event()
 
-    def slow(*args, **kwargs):  # a slow disk: 12 images take over a second
-        time.sleep(0.1)
+    def stuck(*args, **kwargs):  # a disk that stalls on the third image until Cancel
+        written.append(1)
+        if len(written) == 3:
+            held.wait(20)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(export_mod, "_write_image", slow)
+    monkeypatch.setattr(export_mod, "_write_image", stuck)
     target = tmp_path / "cancelled"
     dialog.target_edit.setText(str(target))
     dialog.export_button.click()
     assert dialog.cancel_button.isEnabled() and not dialog.export_button.isEnabled()
-    qtbot.waitUntil(lambda: dialog.progress.value() >= 2, timeout=5000)
-    with qtbot.waitSignal(dialog.export_failed, timeout=5000):
+    qtbot.waitUntil(lambda: len(written) >= 3, timeout=20_000)
+    with qtbot.waitSignal(dialog.export_failed, timeout=20_000):
         dialog.cancel_button.click()
+        held.set()  # however loaded the machine, the export was mid-way when Cancel came
     assert not target.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled")]
     assert list_versions(project) == []
