@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QColorDialog, QInputDialog, QMainWindow, QMessageB
 
 from labeler.app.session import WRITE_ERRORS, Session
 from labeler.core.model import LabelClass
+from labeler.gui.panels import ClassPanel
 
-NO_PROJECT = "open or create a project first (File → New project…)"
 CLASS_KEYS = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM"
 """The keys a new class may get, in order: the digits, then letters; any bound to an action
 (T, V, B, P, F, D, A, N by default) or to another class is skipped."""
@@ -87,7 +87,7 @@ class ClassEditor:
 
     def ask_add(self) -> None:
         if self.session.project is None:  # say why rather than take a name and drop it
-            self.window.statusBar().showMessage(f"To add a class, {NO_PROJECT}.", 6000)
+            self.window.statusBar().showMessage(f"To add a class, {ClassPanel.NO_PROJECT}.", 6000)
             return
         name, ok = QInputDialog.getText(self.window, "Add class", "Class name:")
         if ok and name.strip():
