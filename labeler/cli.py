@@ -681,7 +681,14 @@ def cmd_assist(args: argparse.Namespace) -> int:
 
 
 def cmd_prelabel(args: argparse.Namespace) -> int:
-    from labeler.app.prelabel import accept_proposal, by_uncertainty, pending, run_prelabel
+    from labeler.app.prelabel import (
+        CnnOptions,
+        accept_proposal,
+        by_uncertainty,
+        check_cnn_options,
+        pending,
+        run_prelabel,
+    )
     from labeler.store.proposals import latest_run
 
     with _open(args.project) as p:
@@ -723,8 +730,22 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
 
             emit(args, data, show)
             return 0
+        cnn = CnnOptions(args.arch, args.device, args.epochs, args.resolution)
+        if args.model == "cnn":
+            import warnings
+
+            from labeler.ml.device import CPU_WARNING, resolve_device
+
+            warnings.filterwarnings("ignore", message=re.escape(CPU_WARNING))
+            check_cnn_options(cnn)  # refusals come alone, with no device note before them
+            _device_note(str(resolve_device(args.device)[0]))
         report = run_prelabel(
-            p, min_per_class=args.min_per_class, seed=args.seed, progress=ProgressBar("features")
+            p,
+            min_per_class=args.min_per_class,
+            seed=args.seed,
+            model=args.model,
+            cnn=cnn,
+            progress=ProgressBar("images" if args.model == "features" else "reading, training"),
         )
         data = report.to_dict()
 
@@ -768,6 +789,17 @@ def _add_assist_commands(command: Callable[..., argparse.ArgumentParser]) -> Non
     sp.add_argument("--list", action="store_true", help="list the pending proposals")
     sp.add_argument("--order", choices=["uncertainty", "image"], default="uncertainty")
     sp.add_argument("--min-per-class", type=int, default=10, metavar="N")
+    sp.add_argument(
+        "--model",
+        choices=["features", "cnn"],
+        default="features",
+        help="features (the health classifier, seconds on the CPU; default) or cnn (the GAN's"
+        " small classifier; a GPU when there is one)",
+    )
+    sp.add_argument("--arch", choices=["resnet18", "tiny"], default="resnet18", help="cnn only")
+    sp.add_argument("--device", default="auto", help="cnn: auto (CUDA when present), cuda or cpu")
+    sp.add_argument("--epochs", type=float, default=30.0, help="cnn: passes per training")
+    sp.add_argument("--resolution", type=int, default=32, help="cnn: image side (8..256)")
     sp.add_argument("--seed", type=_seed, default=0, help="0 to 2**63-1 (default 0)")
 
 

@@ -16,9 +16,11 @@ shapes only, until `accept_proposal` turns one into a tag, as one undoable edit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
@@ -93,17 +95,59 @@ def _unlabeled(project: Project) -> list[int]:
     return [r[0] for r in rows]
 
 
+MODELS = ("features", "cnn")
+
+
+@dataclass(frozen=True)
+class CnnOptions:
+    """How the CNN pre-labeller trains: the GAN's small classifier (`train_classifier`)."""
+
+    arch: str = "resnet18"
+    device: str = "auto"
+    epochs: float = 30.0
+    resolution: int = 32
+
+
+def _reduction(width: int, height: int, resolution: int) -> int:
+    # Decode no larger than needed: the smallest DCT scale that still covers the target size.
+    for r in (8, 4, 2):
+        if min(width, height) // r >= resolution:
+            return r
+    return 1
+
+
+def check_cnn_options(cnn: CnnOptions) -> None:
+    """A one-line `LabelerError` for options the CNN cannot train with."""
+    if not (isinstance(cnn.resolution, int) and 8 <= cnn.resolution <= 256):
+        raise LabelerError(f"--resolution must be 8..256, not {cnn.resolution!r}")
+    if not (math.isfinite(cnn.epochs) and 0 < cnn.epochs <= 1000):
+        raise LabelerError(f"--epochs must be above 0 and at most 1000, not {cnn.epochs!r}")
+    if cnn.arch not in ("resnet18", "tiny"):
+        raise LabelerError(f"--arch must be resnet18 or tiny, not {cnn.arch!r}")
+
+
 def run_prelabel(
     project: Project,
     *,
     min_per_class: int = MIN_PER_CLASS,
     seed: int = 0,
+    model: str = "features",
+    cnn: CnnOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop | None = None,
 ) -> PrelabelReport:
-    """Train, measure, and (when good enough) write proposals for every unlabeled image."""
+    """Train, measure, and (when good enough) write proposals for every unlabeled image.
+
+    ``model`` is ``features`` (the health classifier: seconds on the CPU) or ``cnn`` (the
+    GAN's small classifier, `cnn` options; torch, a GPU when there is one). ``progress`` gets
+    (done, total) over the images read, then, for the CNN, over the trainings."""
     from labeler.ml.prelabel import MODEL, prelabel
 
+    if model not in MODELS:
+        raise LabelerError(f"unknown pre-label model {model!r}; known: {', '.join(MODELS)}")
+    cnn = cnn or CnnOptions()
+    if model == "cnn":
+        check_cnn_options(cnn)
     if min_per_class < FOLDS:
         raise LabelerError(f"--min-per-class must be at least {FOLDS} (one per held-out fold)")
     names = {c.id: c.name for c in project.classes()}
@@ -131,8 +175,15 @@ def run_prelabel(
             raise Cancelled("pre-labelling cancelled; nothing was written")
         record = project.image(image_id)
         try:
-            img = decode(read_file_bytes(project.resolve(record)), reduced=4)
-            feats[image_id] = image_features(img)
+            if model == "cnn":
+                r = _reduction(record.width, record.height, cnn.resolution)
+                img = decode(read_file_bytes(project.resolve(record)), reduced=r)
+                side = (cnn.resolution, cnn.resolution)
+                small = cv2.resize(img, side, interpolation=cv2.INTER_AREA)  # IMREAD_COLOR: BGR
+                feats[image_id] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+            else:
+                img = decode(read_file_bytes(project.resolve(record)), reduced=4)
+                feats[image_id] = image_features(img)
         except (BadImage, OSError) as e:
             unreadable.append(f"{record.path}: {e}")
         if progress is not None:
@@ -144,8 +195,22 @@ def run_prelabel(
     if np.bincount(y, minlength=len(kept)).min() < FOLDS:
         return PrelabelReport(False, "too few readable labelled images per class", **base)
     x = np.stack([feats[i] for i in labelled_ids])
-    x_new = np.stack([feats[i] for i in unlabeled]) if unlabeled else np.zeros((0, x.shape[1]))
-    result = prelabel(x, y, x_new, len(kept), folds=FOLDS, seed=seed)
+    x_new = np.stack([feats[i] for i in unlabeled]) if unlabeled else np.zeros((0, *x.shape[1:]))
+    if model == "cnn":
+        from labeler.ml.prelabel import Stopped, prelabel_cnn
+
+        name = f"cnn:{cnn.arch}"
+        try:
+            result = prelabel_cnn(
+                x, y, x_new.astype(np.uint8), len(kept), folds=FOLDS, seed=seed,
+                epochs=cnn.epochs, arch=cnn.arch, device=cnn.device, progress=progress,
+                should_stop=should_stop,
+            )  # fmt: skip
+        except Stopped as e:
+            raise Cancelled(str(e)) from None
+    else:
+        name = MODEL
+        result = prelabel(x, y, x_new, len(kept), folds=FOLDS, seed=seed)
     details = {
         "classes": [names[c] for c in kept],
         "recalls": [round(r, 4) for r in result.recalls],
@@ -163,7 +228,7 @@ def run_prelabel(
     )
     with project.atomic():
         run_id = store.record_run(
-            project, MODEL, len(labelled_ids), result.balanced_accuracy, result.chance, details
+            project, name, len(labelled_ids), result.balanced_accuracy, result.chance, details
         )
         if not result.good_enough:
             store.clear_proposals(project)

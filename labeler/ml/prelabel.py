@@ -3,7 +3,8 @@
 The model is the health check's classifier (``labeler.core.health.classifier``, reused, not
 rewritten): numpy + OpenCV features per image, whitened by PCA, and a multinomial logistic
 regression. It trains in seconds on two CPU cores, so pre-labels need no GPU and no torch
-(ADR 0097). Before anything is proposed the model is measured: k-fold, stratified, each
+(ADR 0097). `prelabel_cnn` measures and proposes the same way with the GAN's small classifier
+(ResNet-18, on the GPU when there is one). Before anything is proposed the model is measured: k-fold, stratified, each
 labelled image predicted by a model that did not see it, and the balanced accuracy over those
 held-out predictions decides. The bar is the health classifier's (`is_weak`: below
 ``max(0.6, min(0.9, 2 * chance))``): a weaker model proposes nothing.
@@ -18,6 +19,7 @@ labelling the least sure first is margin-based active learning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +32,10 @@ from labeler.core.health.classifier import (
     is_weak,
     stratified_folds,
 )
+from labeler.core.progress import ShouldStop
 
 MODEL = "features+logistic"
-"""The model's name as runs record it."""
+"""The default model's name as runs record it; the CNN is ``cnn:<arch>``."""
 
 
 def weak_bar(chance: float) -> float:
@@ -75,45 +78,22 @@ def uncertainty(probabilities: np.ndarray) -> np.ndarray:
     return 1.0 - (top2[:, 1] - top2[:, 0])
 
 
-def prelabel(
-    labelled: np.ndarray,
-    labels: np.ndarray,
-    unlabeled: np.ndarray,
-    n_classes: int,
-    *,
-    folds: int = 5,
-    seed: int = 0,
-) -> PrelabelResult:
-    """Measure the classifier on ``labelled`` (k-fold held-out) and score ``unlabeled``.
-
-    ``labels`` are class indices 0..n_classes-1, each present at least ``folds`` times (so
-    every fold holds each class out once). The whitening is fitted on all features, labelled
-    and unlabeled, without labels, as the health check fits it.
-    """
+def _check(labels: np.ndarray, n_classes: int, folds: int) -> np.ndarray:
     labels = np.asarray(labels, dtype=np.int64)
     if n_classes < 2:
         raise LabelerError("pre-labels need at least two classes with enough labelled images")
     counts = np.bincount(labels, minlength=n_classes)
     if counts.min() < folds:
         raise LabelerError(f"each class needs at least {folds} labelled images to be measured")
-    everything = np.concatenate([labelled, unlabeled]) if len(unlabeled) else labelled
-    x_all = _whiten(everything.astype(np.float64))
-    x, x_new = x_all[: len(labelled)], x_all[len(labelled) :]
-    fold = stratified_folds(labels, folds, seed)
-    held_out = np.zeros((len(labels), n_classes))
-    for f in range(folds):
-        test = fold == f
-        if test.any():
-            w, b = fit_logistic(x[~test], labels[~test], n_classes)
-            held_out[test] = _softmax(x[test] @ w + b)
+    return labels
+
+
+def _result(
+    held_out: np.ndarray, labels: np.ndarray, probs: np.ndarray, n_classes: int, folds: int
+) -> PrelabelResult:
     pred = held_out.argmax(1)
     recalls = tuple(float((pred[labels == k] == k).mean()) for k in range(n_classes))
     chance = 1.0 / n_classes
-    if len(x_new):
-        w, b = fit_logistic(x, labels, n_classes)
-        probs = _softmax(x_new @ w + b)
-    else:
-        probs = np.zeros((0, n_classes))
     return PrelabelResult(
         balanced_accuracy=float(np.mean(recalls)),
         accuracy=float((pred == labels).mean()),
@@ -127,3 +107,91 @@ def prelabel(
         confidence=probs.max(1) if len(probs) else np.zeros(0),
         uncertainty=uncertainty(probs),
     )
+
+
+def prelabel(
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    unlabeled: np.ndarray,
+    n_classes: int,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+) -> PrelabelResult:
+    """Measure the features classifier on ``labelled`` (k-fold held-out) and score
+    ``unlabeled`` (both image feature rows, `image_features`).
+
+    ``labels`` are class indices 0..n_classes-1, each present at least ``folds`` times (so
+    every fold holds each class out once). The whitening is fitted on all features, labelled
+    and unlabeled, without labels, as the health check fits it.
+    """
+    labels = _check(labels, n_classes, folds)
+    everything = np.concatenate([labelled, unlabeled]) if len(unlabeled) else labelled
+    x_all = _whiten(everything.astype(np.float64))
+    x, x_new = x_all[: len(labelled)], x_all[len(labelled) :]
+    fold = stratified_folds(labels, folds, seed)
+    held_out = np.zeros((len(labels), n_classes))
+    for f in range(folds):
+        test = fold == f
+        if test.any():
+            w, b = fit_logistic(x[~test], labels[~test], n_classes)
+            held_out[test] = _softmax(x[test] @ w + b)
+    if len(x_new):
+        w, b = fit_logistic(x, labels, n_classes)
+        probs = _softmax(x_new @ w + b)
+    else:
+        probs = np.zeros((0, n_classes))
+    return _result(held_out, labels, probs, n_classes, folds)
+
+
+def prelabel_cnn(
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    unlabeled: np.ndarray,
+    n_classes: int,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    epochs: float = 30.0,
+    arch: str = "resnet18",
+    device: str = "auto",
+    batch_size: int = 128,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop | None = None,
+) -> PrelabelResult:
+    """The same measurement with the GAN's small classifier (`train_classifier`, ResNet-18 or
+    ``tiny``, class-balanced sampling) on uint8 (N, H, W, 3) RGB images: one training per fold
+    for the held-out accuracy, one on everything for the proposals. Torch is imported here."""
+    from labeler.ml.classifier import train_classifier
+
+    labels = _check(labels, n_classes, folds)
+    fold = stratified_folds(labels, folds, seed)
+    held_out = np.zeros((len(labels), n_classes))
+
+    def train(images: np.ndarray, ys: np.ndarray, k: int):
+        clf = train_classifier(
+            images, ys, n_classes, epochs=epochs, balanced=True, seed=seed + k, device=device,
+            arch=arch, batch_size=min(batch_size, len(ys)), should_stop=should_stop,
+        )  # fmt: skip
+        if should_stop is not None and should_stop():
+            raise Stopped("pre-labelling cancelled; nothing was written")
+        if progress is not None:
+            progress(k + 1, folds + 1)
+        return clf
+
+    for f in range(folds):
+        test = fold == f
+        if test.any():
+            clf = train(labelled[~test], labels[~test], f)
+            held_out[test] = clf.probs_and_features(labelled[test])[0]
+    final = train(labelled, labels, folds)
+    probs = (
+        final.probs_and_features(unlabeled)[0].astype(np.float64)
+        if len(unlabeled)
+        else np.zeros((0, n_classes))
+    )
+    return _result(held_out, labels, probs, n_classes, folds)
+
+
+class Stopped(LabelerError):
+    """The user stopped the training; nothing was written."""

@@ -221,3 +221,44 @@ def test_an_image_removed_while_the_model_trained_gets_no_proposal(colours):
     report = run_prelabel(p, progress=progress)
     assert report.offered and report.proposals == len(truth) - 1
     assert {q.image_id for q in pending(p)} == set(truth) - {gone}
+
+
+def test_the_cnn_pre_labeller_trains_on_the_cpu_at_a_tiny_size(colours):
+    """The GAN's small classifier (tiny arch, CPU): measured and recorded the same way."""
+    from labeler.app.prelabel import CnnOptions
+
+    p, truth = colours
+    seen = []
+    report = run_prelabel(
+        p,
+        model="cnn",
+        cnn=CnnOptions(arch="tiny", device="cpu", epochs=20, resolution=16),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert report.balanced_accuracy is not None and 0 <= report.balanced_accuracy <= 1
+    assert store.latest_run(p).model == "cnn:tiny"
+    assert (6, 6) in seen, "one training per fold and one on everything"
+    assert report.offered, report.reason  # three plain colours: even a tiny CNN separates them
+    assert sorted(q.image_id for q in pending(p)) == sorted(truth)
+    names = _names(p)
+    right = sum(names[q.class_id] == truth[q.image_id] for q in pending(p))
+    assert right >= 0.8 * len(truth)
+    with pytest.raises(LabelerError, match="unknown pre-label model"):
+        run_prelabel(p, model="sam")
+
+
+def test_stopping_the_cnn_writes_nothing(colours):
+    from labeler.app.prelabel import Cancelled, CnnOptions
+
+    p, _ = colours
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 60  # after the images are read, during the first training
+
+    with pytest.raises(Cancelled, match="nothing was written"):
+        run_prelabel(
+            p, model="cnn", cnn=CnnOptions(arch="tiny", device="cpu", epochs=5), should_stop=stop
+        )
+    assert pending(p) == [] and store.latest_run(p) is None
