@@ -18,6 +18,10 @@ k-fold held-out balanced accuracy, the same bar).
    balanced accuracy of the model on the test split after each round, the key presses spent.
 
     .venv/bin/python benchmarks/assists/bench_prelabel.py [--data PATH] [--pool N]
+    .venv/bin/python benchmarks/assists/bench_prelabel.py --model cnn [--arch tiny] [--epochs E]
+
+``--model cnn`` runs parts 1-2 with the GAN's small classifier (`prelabel_cnn`: a training per
+fold and one on everything, class-balanced sampling); ResNet-18 wants a GPU.
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ import cv2
 import numpy as np
 
 from labeler.core.health.classifier import image_features
-from labeler.ml.prelabel import prelabel
+from labeler.ml.prelabel import prelabel, prelabel_cnn
 
 DATA = Path("/work/shared/data/cifar10-lt.tar.gz")
 
 
-def load(tar: Path, split: str, limit: int | None, rng) -> tuple[np.ndarray, np.ndarray, list]:
+def load(
+    tar: Path, split: str, limit: int | None, rng
+) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+    """Features, labels, class names and the RGB pixels (for the CNN) of one split."""
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(tar) as t:
             members = [m for m in t.getmembers() if m.isfile() and f"/{split}/" in m.name]
@@ -46,9 +53,11 @@ def load(tar: Path, split: str, limit: int | None, rng) -> tuple[np.ndarray, np.
         classes = sorted({f.parent.name for f in files})
         if limit is not None and len(files) > limit:
             files = [files[i] for i in sorted(rng.choice(len(files), limit, replace=False))]
-        x = np.stack([image_features(cv2.imread(str(f))) for f in files])
+        bgr = [cv2.imread(str(f)) for f in files]
+        x = np.stack([image_features(b) for b in bgr])
+        rgb = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr])
         y = np.array([classes.index(f.parent.name) for f in files])
-    return x, y, classes
+    return x, y, classes, rgb
 
 
 def balanced(pred: np.ndarray, y: np.ndarray, n: int) -> float:
@@ -65,23 +74,34 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--pool", type=int, default=None, help="cap on train images (speed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", choices=["features", "cnn"], default="features")
+    ap.add_argument("--arch", choices=["resnet18", "tiny"], default="resnet18", help="cnn")
+    ap.add_argument("--epochs", type=float, default=30.0, help="cnn: passes per training")
+    ap.add_argument("--device", default="auto", help="cnn: auto, cuda or cpu")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    x, y, classes = load(args.data, "train", args.pool, rng)
-    xt, yt, _ = load(args.data, "test", None, rng)
+    x, y, classes, px = load(args.data, "train", args.pool, rng)
+    xt, yt, _, _ = load(args.data, "test", None, rng)
     n = len(classes)
     print(f"CIFAR-10-LT: {len(y)} train images ({np.bincount(y).max()} to {np.bincount(y).min()}"
           f" per class), {len(yt)} test; features in {time.perf_counter() - t0:.0f} s")  # fmt: skip
 
-    print("\n1-2. proposals for the unlabeled train images")
+    name = args.model if args.model == "features" else f"cnn:{args.arch}, {args.epochs:g} epochs"
+    print(f"\n1-2. proposals for the unlabeled train images ({name})")
     print(f"{'per class':>9} {'labelled':>8} {'held-out bal.acc':>16} {'offered':>8}"
           f" {'right':>6} {'right (bal.)':>12} {'keys w/o':>8} {'keys with':>9} {'ratio':>6}")  # fmt: skip
     for k in (10, 50, 200):
         lab = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k] for c in range(n)])
         rest = np.setdiff1d(np.arange(len(y)), lab)
         t = time.perf_counter()
-        r = prelabel(x[lab], y[lab], x[rest], n, seed=args.seed)
+        if args.model == "cnn":
+            r = prelabel_cnn(
+                px[lab], y[lab], px[rest], n, seed=args.seed, epochs=args.epochs,
+                arch=args.arch, device=args.device,
+            )  # fmt: skip
+        else:
+            r = prelabel(x[lab], y[lab], x[rest], n, seed=args.seed)
         right = r.classes == y[rest]
         with_p = keys(right)
         print(
@@ -90,6 +110,8 @@ def main() -> None:
             f" {with_p:>9.2f} {with_p / 2:>6.2f}   ({time.perf_counter() - t:.1f} s)"
         )
 
+    if args.model == "cnn":
+        return  # the active-learning loop trains 50+ models: features only
     print("\n3. active learning from 10 per class: 5 rounds of 200 labels")
     start = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:10] for c in range(n)])
     for order in ("uncertainty", "random"):
