@@ -73,13 +73,16 @@ def check_output_path(
     if (media_id is not None and media_id in _chain(real)) or real.is_relative_to(media.resolve()):
         raise refuse(f"it is inside the project's media folder {media}")
 
-    images = [project.resolve(i) for i in project.images()]
+    def images() -> Iterable[Path]:
+        # Read only where something exists there to hit (an export's new folder has none).
+        return [project.resolve(i) for i in project.images()]
+
     if kind == "file":
-        _refuse_image_file(target, real, tid, images, refuse)
+        _refuse_image_file(target, real, tid, images(), refuse)
     elif tid is not None:
         if tid in _chain(proj.parent) or proj.resolve().is_relative_to(real):
             raise refuse(f"it holds the project file {proj}; choose a folder outside it")
-        hit = _image_inside(tid, real, images)
+        hit = _image_inside(tid, real, images())
         if hit is not None:
             raise refuse(f"it holds {hit}, an image of the project; choose another folder")
     if kind == "file" and not target.parent.is_dir():

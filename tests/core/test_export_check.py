@@ -8,6 +8,8 @@ callback, which runs once everything is written and before the check."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -138,3 +140,28 @@ def test_an_untouched_export_passes_and_says_verified(dataset, tmp_path):
     )
     assert report.verified and (tmp_path / "out" / "data.yaml").is_file()
     assert (seen[-2][0], seen[-1][0]) == (seen[-1][1] - 1, seen[-1][1])
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+def test_the_manifest_is_the_canonical_json_of_what_it_holds(fmt, dataset, tmp_path):
+    """The manifest is laid out by hand for speed: it must be exactly what ``json.dumps``
+    with sorted keys and an indent of 2 makes of its own content, odd values included."""
+    items, classes = dataset
+    odd = [
+        {"kind": "imported"},
+        {},
+        {"kind": "generated", "seed": 7, "scores": {"fid": 1.5, "ok": True}, "tags": []},
+        {"kind": 'quote " back\\slash \u00e9 \u2603 \x01', "none": None, "n": [1, [2, {}]]},
+    ]
+    items = [
+        dataclasses.replace(it, provenance=odd[k % len(odd)], file_name=name)
+        for k, (it, name) in enumerate(
+            (it, it.file_name if k % 2 else f'\u00e9t\u00e9 "{k}" {it.file_name}')
+            for k, it in enumerate(items)
+        )
+    ]
+    export_dataset(fmt, items, classes, tmp_path / "out", manifest={"name": "v\u00e9", "x": 1.25})
+    text = (tmp_path / "out" / "manifest.json").read_text(encoding="utf-8")
+    doc = json.loads(text)
+    assert text == json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert [e["provenance"] for e in doc["images"]] and doc["annotation_files"]

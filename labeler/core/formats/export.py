@@ -22,9 +22,11 @@ import stat
 import tempfile
 import time
 import unicodedata
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -190,37 +192,33 @@ def _build(
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
-    # Linking, reading and hashing wait on the disk and release the GIL: a thread per core
-    # keeps the disk and the hashing busy; more only queue on the GIL. Images go in small
-    # batches (a future per image cost more than its link). map() keeps the order, so the
-    # report and manifest stay identical. The annotation files are written meanwhile, on a
-    # thread of their own: a writer gets only ``placed`` (what each image is and where it
-    # goes), never the image files, and many small label files wait on the file system as
-    # the images do.
+    # One pool: its first task writes the annotation files (a writer gets only ``placed``,
+    # what each image is and where it goes, never the image files), the others link, read
+    # back and hash the images in small batches (a future per image cost more than its
+    # link); a thread done with the annotations takes images. A thread per core: hashing
+    # releases the GIL, creating many small label files is kernel work under the folder's
+    # lock, and more threads only queue on both (ADR 0096). map() keeps the order, so the
+    # report and manifest stay identical.
     batches = [placed[i : i + _BATCH] for i in range(0, len(placed), _BATCH)]
-    with ThreadPoolExecutor(max_workers=1) as side:
-        annotations = side.submit(exporter.write, placed, classes, root, final_dir)
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
         try:
-            with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-                results = pool.map(write_some, batches)
-                try:
-                    done = 0
-                    for batch, got in zip(batches, results, strict=True):
-                        for p, w in zip(batch, got, strict=True):
-                            setattr(report, w.how, getattr(report, w.how) + 1)
-                            written[p.path] = w
-                            if w.how != "reencoded" and p.item.sha256 and w.sha256 != p.item.sha256:
-                                report.warnings.append(
-                                    f"{p.item.file_name}: the image changed on disk since import"
-                                )
-                        done += len(batch)
-                        tick(done, total)
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            annotations = pool.submit(exporter.write, placed, classes, root, final_dir)
+            results = pool.map(write_some, batches)
+            done = 0
+            for batch, got in zip(batches, results, strict=True):
+                for p, w in zip(batch, got, strict=True):
+                    setattr(report, w.how, getattr(report, w.how) + 1)
+                    written[p.path] = w
+                    if w.how != "reencoded" and p.item.sha256 and w.sha256 != p.item.sha256:
+                        report.warnings.append(
+                            f"{p.item.file_name}: the image changed on disk since import"
+                        )
+                done += len(batch)
+                tick(done, total)
+            wait([annotations])
         except BaseException:
-            annotations.cancel()
-            wait([annotations])  # nothing may still write when the folder is removed
+            # Nothing may still write when the folder is removed.
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
 
     if stop():
@@ -601,12 +599,74 @@ def _write_manifest(
         "tool": TOOL,
     }
     try:
-        text = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        text = manifest_json(doc)
     except (TypeError, ValueError) as e:
         raise LabelerError(f"the manifest cannot be written as JSON: {e}") from None
     data = (text + "\n").encode("utf-8")
     write_text(root / MANIFEST, text + "\n")
     return data
+
+
+_LISTS = ("images", "annotation_files")  # a record per file: the bulk of a manifest
+
+
+def manifest_json(doc: Mapping[str, Any]) -> str:
+    """``json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)``,
+    the same text, made faster: with an indent ``json`` encodes in Python, 0.3 s for the
+    10,000 records of a 10,000-image export; here the records of ``images`` and
+    ``annotation_files`` are laid out directly, their strings escaped by ``json``'s own
+    C escaper."""
+    token = f"labeler-manifest-{uuid.uuid4().hex}"
+    rest = {k: (f"{token}-{k}" if k in _LISTS else v) for k, v in doc.items()}
+    text = json.dumps(rest, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    for key in _LISTS:
+        if key in doc:
+            text = text.replace(f'"{token}-{key}"', _json_records(doc[key], 2), 1)
+    return text
+
+
+def _json_records(records: Sequence[Mapping[str, Any]], indent: int) -> str:
+    if not records:
+        return "[]"
+    pad, inner = " " * (indent + 2), " " * (indent + 4)
+    parts = []
+    for r in records:
+        if not r:
+            parts.append(pad + "{}")
+            continue
+        body = ",\n".join(f"{inner}{_key(k)}: {_json_value(r[k], indent + 4)}" for k in sorted(r))
+        parts.append(f"{pad}{{\n{body}\n{pad}}}")
+    return "[\n" + ",\n".join(parts) + "\n" + " " * indent + "]"
+
+
+def _key(k: Any) -> str:
+    if type(k) is not str:
+        raise TypeError(f"keys must be str, not {type(k).__name__}")
+    return encode_basestring(k)
+
+
+def _json_value(v: Any, indent: int) -> str:
+    """``v`` as ``json.dumps`` with an indent of 2 writes it at ``indent`` spaces."""
+    if type(v) is str:
+        return encode_basestring(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if type(v) is int:
+        return int.__repr__(v)
+    if type(v) is dict and all(type(k) is str and type(x) is str for k, x in v.items()):
+        if not v:
+            return "{}"
+        pad = " " * (indent + 2)
+        body = ",\n".join(
+            f"{pad}{encode_basestring(k)}: {encode_basestring(v[k])}" for k in sorted(v)
+        )
+        return f"{{\n{body}\n{' ' * indent}}}"
+    text = json.dumps(v, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return text.replace("\n", "\n" + " " * indent)
 
 
 class ReadBack(NamedTuple):
@@ -747,16 +807,25 @@ def _raise_diffs(diffs: Sequence[str]) -> None:
 
 
 def _compare_shapes(p: Placed, got: Sequence[Any], names: dict[int, str], tol: float) -> list[str]:
-    want = Counter((names[s.class_id], s.kind) for s in p.shapes)
-    have = Counter((s.class_name, s.kind) for s in got)
-    if want != have:
-        return [
-            f"{p.path}: shapes {dict(sorted(want.items()))} written, "
-            f"{dict(sorted(have.items()))} read back"
-        ]
+    # Most formats read their shapes back in the order they were written: pair them up,
+    # and look for each shape among all only when that fails.
+    paired = len(got) == len(p.shapes) and all(
+        g.kind == s.kind and g.class_name == names[s.class_id] and _close(s.points, g.points, tol)
+        for s, g in zip(p.shapes, got, strict=True)
+    )
+    if not paired:
+        want = Counter((names[s.class_id], s.kind) for s in p.shapes)
+        have = Counter((s.class_name, s.kind) for s in got)
+        if want != have:
+            return [
+                f"{p.path}: shapes {dict(sorted(want.items()))} written, "
+                f"{dict(sorted(have.items()))} read back"
+            ]
     if len(instances(p.shapes)) != imported_instances(got):  # parts regrouped (ADR 0095)
         n, m = len(instances(p.shapes)), imported_instances(got)
         return [f"{p.path}: {n} instance(s) written, {m} read back"]
+    if paired:
+        return []
     pool = list(got)
     for s in p.shapes:
         match = next(
