@@ -262,7 +262,11 @@ def walk_files(
 def load_json(root: Path, path: Path, label: str, max_bytes: int = MAX_TEXT_BYTES) -> Any:
     """Parse a JSON file of the dataset (read by `read_dataset_file`); a syntax error names
     the line and column."""
-    text = read_dataset_text(root, path, label, max_bytes)
+    return parse_json(read_dataset_text(root, path, label, max_bytes), label)
+
+
+def parse_json(text: str, label: str) -> Any:
+    """`load_json` of text already read (an export's file read back by its check)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

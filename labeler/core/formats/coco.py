@@ -24,7 +24,8 @@ images get a file; ``notes`` names the empty ones for the export report.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,13 @@ from labeler.core.errors import LabelerError
 from labeler.core.formats._io import (
     MAX_COCO_BYTES,
     FormatProblem,
+    decode_text,
     display,
     head_text,
     inside,
     load_json,
     num,
+    parse_json,
     read_dataset_head,
     safe_relpath,
     shown,
@@ -214,6 +217,36 @@ class CocoImporter:
                 result.problems.append(str(e))
         return result
 
+    def read_written(
+        self, root: Path, files: Mapping[str, bytes], sizes: Mapping[str, tuple[int, int]]
+    ) -> ImportResult:
+        """`read` of an export just written and read back (the check after export, ADR
+        0096): the COCO files `read` would pick are parsed from their bytes as read back
+        (``files``), and an image's path is kept inside ``root`` by its name, without a
+        ``realpath`` per image (the check's listing of the export refuses a link there).
+        ``sizes`` is not needed: COCO states each image's size, which the check compares."""
+        result = ImportResult()
+        for path in _annotation_files(root, result.problems):
+            label = display(root, path)
+            data = files.get(path.relative_to(root).as_posix())
+            try:
+                if data is None:
+                    raise FormatProblem(f"{label}: not read back")
+                doc = parse_json(decode_text(data, label), label)
+                _read_document(root, path, label, doc, result, _inside_by_name)
+            except FormatProblem as e:
+                result.problems.append(str(e))
+        return result
+
+
+def _inside_by_name(root: Path, path: Path) -> str:
+    """`inside` by names alone, for `CocoImporter.read_written`."""
+    abs_root = os.path.normpath(root.absolute())
+    rel = os.path.relpath(os.path.normpath(path.absolute()), abs_root)
+    if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
+        raise FormatProblem(f"{path} is outside the dataset root {root}")
+    return Path(rel).as_posix()
+
 
 ROBOFLOW_JSON = "_annotations.coco.json"
 
@@ -250,7 +283,14 @@ def _jsons(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportResult) -> None:
+def _read_document(
+    root: Path,
+    path: Path,
+    label: str,
+    doc: Any,
+    result: ImportResult,
+    contained: Callable[[Path, Path], str] = inside,
+) -> None:
     if not isinstance(doc, dict):
         raise FormatProblem(f"{label}: expected a JSON object at the top")
     if path.name == ROBOFLOW_JSON:
@@ -258,7 +298,7 @@ def _read_document(root: Path, path: Path, label: str, doc: Any, result: ImportR
     else:
         subsets = _subsets(path.stem)
     split = next((split_of(s) for s in subsets if split_of(s)), None)
-    images = _images(root, path.parent, subsets, doc, label, result)
+    images = _images(root, path.parent, subsets, doc, label, result, contained)
     try:
         cats = _categories(doc, label, result)
         annotations = _list(doc, "annotations", label)
@@ -347,6 +387,7 @@ def _images(
     doc: dict[str, Any],
     label: str,
     result: ImportResult,
+    contained: Callable[[Path, Path], str] = inside,
 ) -> dict[int, tuple[str, int, int, str]]:
     entries = _list(doc, "images", label)
     image_dir = _image_dir(root, base, subsets, entries)
@@ -357,7 +398,7 @@ def _images(
             if not isinstance(img, dict) or not _is_int(img.get("id")):
                 raise FormatProblem(f"{where}.id: expected an integer")
             try:
-                rel = inside(root, image_dir / safe_relpath(img.get("file_name")))
+                rel = contained(root, image_dir / safe_relpath(img.get("file_name")))
             except FormatProblem as e:
                 raise FormatProblem(f"{where}.file_name: {e}") from None
             result.referenced.add(rel)
