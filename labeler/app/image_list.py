@@ -1,9 +1,12 @@
-"""The images a filter lets through, in the sort's order, read a page at a time.
+"""The images a filter lets through, in the sort's order, with rows read a page at a time.
 
-`ImageList` holds the row count (one COUNT) and a bounded set of pages of rows, fetched when
-someone asks for a row, so memory and start-up time do not grow with the project. It knows no
-Qt: the session navigates over it, and the window's list model is a view over the same
-object, told about changes through its `listener`.
+`ImageList` holds the order as a list of image ids (one query; for 100,000 images a few MB)
+and a bounded set of pages of rows, read when someone asks for a row, so start-up time and
+memory stay small. The "name" sort is the file name in natural order (`img2` before
+`img10`, numbers as numbers, case ignored), then the folder the same way: where a file
+lies, absolute or relative, does not move it to the top. It knows no Qt: the session
+navigates over it, and the window's list model is a view over the same object, told about
+changes through its `listener`.
 
 >>> images = ImageList(project, ImageQuery("unlabeled"))            # doctest: +SKIP
 >>> len(images), images.row(0).name, images.position_of(42)         # doctest: +SKIP
@@ -11,11 +14,46 @@ object, told about changes through its `listener`.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from labeler.store import queries
 from labeler.store.project import Project
 from labeler.store.queries import ImageQuery, ImageRow
+
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def natural_key(text: str) -> str:
+    """A string that sorts `text` naturally under plain comparison: each run of digits
+    becomes a mark below any character, its length (3 digits) and its digits without
+    leading zeros, so `img2` sorts before `img10` (and `img.jpg` before `img1.jpg`, as text
+    before a number always does); case is ignored.
+
+    >>> sorted(["img10.jpg", "IMG2.jpg", "img1.jpg"], key=natural_key)
+    ['img1.jpg', 'IMG2.jpg', 'img10.jpg']
+    """
+    parts = _DIGITS.split(text.casefold())
+    for i in range(1, len(parts), 2):
+        digits = parts[i].lstrip("0") or "0"
+        parts[i] = f"\x01{len(digits):03d}{digits}"
+    return "".join(parts)
+
+
+def name_order(listing: list[tuple[int, str]]) -> list[int]:
+    """Image ids by file name (natural order), then folder (natural order), then the exact
+    path and id, so the order is total and stable."""
+    folders: dict[str, str] = {}  # a few folders hold many files: key each once
+
+    def key(item: tuple[int, str]) -> tuple[str, str, str, int]:
+        image_id, path = item
+        folder, _, name = path.rpartition("/")
+        fk = folders.get(folder)
+        if fk is None:
+            fk = folders[folder] = natural_key(folder)
+        return natural_key(name), fk, path, image_id
+
+    return [image_id for image_id, _ in sorted(listing, key=key)]
 
 
 class ImageListListener:
@@ -32,7 +70,7 @@ class ImageListListener:
 
 
 class ImageList:
-    """Rows of `queries.page`, fetched a page at a time and kept in a small LRU."""
+    """The query's image ids in order, and their rows read a page at a time into a small LRU."""
 
     PAGE = 200
     MAX_PAGES = 30
@@ -41,59 +79,85 @@ class ImageList:
         self.project = project
         self.query = query or ImageQuery()
         self.listener = ImageListListener()
-        self._count = queries.count(project, self.query)
+        self._ids = self._order()
         self._pages: OrderedDict[int, list[ImageRow]] = OrderedDict()
 
+    def _order(self) -> list[int]:
+        listing = queries.listing(self.project, self.query)
+        if self.query.sort == "name":
+            return name_order(listing)
+        return [image_id for image_id, _ in listing]
+
     def __len__(self) -> int:
-        return self._count
+        return len(self._ids)
 
     def set_query(self, query: ImageQuery) -> None:
         self.listener.about_to_reset()
         self.query = query
         self._pages.clear()
-        self._count = queries.count(self.project, query)
+        self._ids = self._order()
         self.listener.was_reset()
 
     def reload(self) -> None:
-        """Count and rows again (after an import or a class merge)."""
+        """The order and rows again (after an import, a relink or a class merge)."""
         self.set_query(self.query)
 
     def row(self, row: int) -> ImageRow | None:
-        if not 0 <= row < self._count:
+        if not 0 <= row < len(self._ids):
             return None
         n = row // self.PAGE
         page = self._pages.get(n)
         if page is None:
-            page = queries.page(self.project, self.query, n * self.PAGE, self.PAGE)
-            self._pages[n] = page
+            ids = self._ids[n * self.PAGE : (n + 1) * self.PAGE]
+            page = self._pages[n] = _page(queries.rows(self.project, ids), ids)
             while len(self._pages) > self.MAX_PAGES:
                 self._pages.popitem(last=False)
         else:
             self._pages.move_to_end(n)
-        i = row - n * self.PAGE
-        return page[i] if i < len(page) else None
+        return page[row - n * self.PAGE]
 
     def position_of(self, image_id: int) -> int | None:
         """The image's row, or None when the filter leaves it out."""
-        for row, r in self._cached():
-            if r.id == image_id:
-                return row
-        return queries.position_of(self.project, self.query, image_id)
+        try:
+            return self._ids.index(image_id)
+        except ValueError:
+            return None
+
+    def next_unlabeled(self, after_image_id: int | None) -> int | None:
+        """The id of the first unlabeled image after this one in the list's order, wrapping
+        around; None when every image of the list is labelled."""
+        unlabeled = queries.unlabeled_ids(self.project, self.query)
+        if not unlabeled:
+            return None
+        start = self.position_of(after_image_id) if after_image_id is not None else None
+        start = -1 if start is None else start
+        n = len(self._ids)
+        for k in range(1, n + 1):
+            image_id = self._ids[(start + k) % n]
+            if image_id in unlabeled:
+                return image_id if image_id != after_image_id else None
+        return None
 
     def cached_rows_of(self, sha256: str) -> list[int]:
         """The rows read so far that show the image with this hash (for thumbnails)."""
-        return [row for row, r in self._cached() if r.sha256 == sha256]
+        return [row for row, r in self._cached() if r is not None and r.sha256 == sha256]
 
     def replace(self, fresh: ImageRow) -> None:
         """Take a re-read row (labelled/reviewed changed) without moving any row."""
-        for n, page in self._pages.items():
-            for i, r in enumerate(page):
-                if r.id == fresh.id:
-                    page[i] = fresh
-                    self.listener.row_changed(n * self.PAGE + i)
-                    return
+        for row, r in self._cached():
+            if r is not None and r.id == fresh.id:
+                self._pages[row // self.PAGE][row % self.PAGE] = fresh
+                self.listener.row_changed(row)
+                return
 
     def _cached(self):
         for n, page in self._pages.items():
             for i, r in enumerate(page):
                 yield n * self.PAGE + i, r
+
+
+def _page(found: list[ImageRow], ids: list[int]) -> list[ImageRow | None]:
+    """Rows aligned with `ids`: None where an image went away since the order was read
+    (another process removed it), so rows never shift under the list."""
+    by_id = {r.id: r for r in found}
+    return [by_id.get(i) for i in ids]

@@ -27,7 +27,6 @@ from labeler.store.edits import (
     AddShapes,
     DeleteShapes,
     Edit,
-    RemoveTag,
     SetStatus,
     SetTag,
     UpdateShapes,
@@ -130,7 +129,12 @@ class SessionView:
     a headless session (a test, a script) needs no view."""
 
     def image_shown(self, image: ImageRow, row: int | None) -> None:
-        """Another image is current (`row` is None when the filter leaves it out)."""
+        """An image is current (`row` is None when the filter leaves it out). The same image
+        again when the project changed under it (a relink, an import): show it afresh."""
+
+    def nothing_shown(self, filtered: bool) -> None:
+        """No image is current: the project has none (`filtered` False) or the filter lets
+        none through."""
 
     def shapes_changed(self, shapes: list[Shape]) -> None:
         """The current image's shapes, as the project holds them."""
@@ -143,6 +147,9 @@ class SessionView:
 
     def tool_changed(self, tool: str) -> None:
         """The annotation tool changed."""
+
+    def zoom_lock_changed(self, locked: bool) -> None:
+        """New images now open fitted (False) or at the zoom of the one before (True)."""
 
     def edit_saved(self, edit: Edit) -> None:
         """An edit (or its undo or redo) is written to the project."""
@@ -170,6 +177,8 @@ class Session:
         self.shapes: list[Shape] = []  # the current image's, as stored
         self.clipboard: list[Shape] = []
         self.tool = "tag"
+        self.zoom_locked = False  # new images open fitted unless the annotator locks the zoom
+        self._kept: int | None = None  # the image to come back to when a filter empties the list
         # The shapes the user selected; the window hands in its canvas's selection.
         self.selected: Callable[[], list[Shape]] = list
         self.view = view or SessionView()
@@ -185,7 +194,7 @@ class Session:
         self.project = project
         project.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.images = ImageList(project)
-        self.current = self.current_row = None
+        self.current = self.current_row = self._kept = None
         self.shapes = []
         self.refresh_classes()
 
@@ -246,9 +255,7 @@ class Session:
     def next_unlabeled(self) -> None:
         if self.project is None or self.images is None:
             return
-        found = queries.next_unlabeled(
-            self.project, self.images.query, self.current.id if self.current else None
-        )
+        found = self.images.next_unlabeled(self.current.id if self.current else None)
         if found is None:
             self.view.message("Every image in this list is labelled.", 4000)
         else:
@@ -269,27 +276,40 @@ class Session:
         return True
 
     def set_query(self, query: ImageQuery) -> None:
-        """Filter and sort the list; stay on the current image when the filter keeps it."""
+        """Filter and sort the list; stay on the current image when the filter keeps it. A
+        filter that lets nothing through shows nothing (`nothing_shown`), and a later one that
+        lets the image through again comes back to it."""
         if self.images is None:
             return
-        keep = self.current.id if self.current else None
         self.images.set_query(query)
-        self.current_row = None
-        row = self.images.position_of(keep) if keep is not None else None
-        if len(self.images):
-            self.current = None
-            self.go_to_row(row or 0)
+        self._follow()
 
     def reload_list(self) -> None:
-        """Count and read the list again (after an import or a class removal), staying on the
-        current image."""
+        """Read the list and the current image again (after an import, a relink or a class
+        removal): the image shows what the project now says (its new path, its row)."""
         if self.images is None:
             return
         self.images.reload()
-        if self.current is not None:
-            row = self.images.position_of(self.current.id)
-            self.current_row = None
-            self.go_to_row(row or 0)
+        self._follow()
+
+    def _follow(self) -> None:
+        """After the list changed: show the current (or kept) image afresh at its new row;
+        the first image when it is gone or left out; nothing when the list is empty."""
+        assert self.images is not None and self.project is not None
+        keep = self.current.id if self.current is not None else self._kept
+        if not len(self.images):
+            self._kept = keep
+            self.current = self.current_row = None
+            self.shapes = []
+            self.view.nothing_shown(self.images.query.filter != "all")
+            return
+        self._kept = None
+        row = self.images.position_of(keep) if keep is not None else None
+        fresh = queries.row_of(self.project, keep) if row is not None else None  # type: ignore[arg-type]
+        if fresh is None:
+            row, fresh = 0, self.images.row(0)
+        if fresh is not None:
+            self._show(fresh, row)
 
     def _show(self, record: ImageRow, row: int | None) -> None:
         self.current, self.current_row = record, row
@@ -368,6 +388,16 @@ class Session:
         self.tool = tool if tool in TOOLS else "tag"
         self.view.tool_changed(self.tool)
 
+    def toggle_zoom_lock(self) -> None:
+        self.zoom_locked = not self.zoom_locked
+        self.view.zoom_lock_changed(self.zoom_locked)
+        self.view.message(
+            "Zoom locked: the next images open at this zoom"
+            if self.zoom_locked
+            else "Zoom unlocked: each image opens fitted",
+            4000,
+        )
+
     def pick_class(self, class_id: int) -> None:
         """A class key: set the class of the selected shapes, else tag the image (tag tool);
         the class is the next shape's either way."""
@@ -376,26 +406,29 @@ class Session:
             return
         self.current_class = class_id
         self.view.class_picked(c)
-        selected = self.selected()
+        # A selected tag is there to be deleted; its key sets tags as in the tag tool.
+        selected = [s for s in self.selected() if s.kind != "tag"]
         if selected and self.current is not None:
             after = [s.with_class(class_id) for s in selected]
             if after != selected:
                 self.apply(UpdateShapes(self.current.id, selected, after, text="change class"))
         elif self.tool == "tag":
-            self.toggle_tag(class_id)
+            self.set_tag(class_id)
 
-    def toggle_tag(self, class_id: int) -> None:
-        """Tag the image with the class; a tag it already has is removed. Single-label: the
-        new tag replaces the image's other tags (`SetTag`)."""
+    def set_tag(self, class_id: int) -> None:
+        """Tag the image with the class. A key sets, never removes: the key of a tag the image
+        already has changes nothing (an annotator confirming a label keeps it). Single-label:
+        the new tag replaces the image's other tags (`SetTag`). A tag is removed as any shape
+        is: selected (in the shape list) and deleted."""
         if self.project is None or self.current is None:
             return
         # Asked of the project, not of `shapes`: another process may have tagged the image.
-        has = any(
-            s.kind == "tag" and s.class_id == class_id for s in self.project.shapes(self.current.id)
-        )
-        self.apply(
-            RemoveTag(self.current.id, class_id) if has else SetTag(self.current.id, class_id)
-        )
+        tags = {s.class_id for s in self.project.shapes(self.current.id) if s.kind == "tag"}
+        alone = len(tags) == 1 or self.project.multi_label
+        if class_id in tags and alone:
+            self.view.message(f"Already tagged {self.classes[class_id].name}", 2000)
+            return
+        self.apply(SetTag(self.current.id, class_id))
 
     # -- shapes -----------------------------------------------------------------------
     def draw(self, shape: Shape) -> None:
@@ -421,7 +454,7 @@ class Session:
         """Copy the selected shapes, or every box and polygon of the image when none is."""
         if self.project is None or self.current is None:
             return
-        shapes = self.selected() or [
+        shapes = [s for s in self.selected() if s.kind != "tag"] or [
             s for s in self.project.shapes(self.current.id) if s.kind != "tag"
         ]
         self.clipboard = [Shape(s.kind, s.class_id, s.points) for s in shapes]

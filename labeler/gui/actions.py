@@ -75,6 +75,7 @@ class ActionSpec:
     show: Show | None = None  # or a dialog or view command on the window
     enabled: When | None = None
     checked: When | None = None  # a checkable action's state
+    repeat: bool = True  # False: a held key triggers it once, not at the key-repeat rate
 
     def __post_init__(self) -> None:
         if (self.run is None) == (self.show is None):
@@ -100,14 +101,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tool_select", "&Select tool", ("V",), "Annotate", lambda s: s.set_tool("select"), enabled=_has_project),
     ActionSpec("tool_box", "&Box tool", ("B",), "Annotate", lambda s: s.set_tool("box"), enabled=_has_project),
     ActionSpec("tool_polygon", "&Polygon tool", ("P",), "Annotate", lambda s: s.set_tool("polygon"), enabled=_has_project),
-    ActionSpec("review", "Mark image &reviewed", ("Space",), "Annotate", lambda s: s.toggle_reviewed(), enabled=_has_image),
-    ActionSpec("multi_label", "&Multi-label tags", (), "Annotate", lambda s: s.toggle_multi_label(), enabled=_has_project, checked=lambda s: s.project is not None and s.project.multi_label),
+    # Not Space: Space pans while held, and a held key must not flip the mark back and forth.
+    ActionSpec("review", "Mark image &reviewed (again: back to new)", ("R",), "Annotate", lambda s: s.toggle_reviewed(), enabled=_has_image, repeat=False),
+    ActionSpec("multi_label", "&Multi-label tags", (), "Annotate", lambda s: s.toggle_multi_label(), enabled=_has_project, checked=lambda s: s.project is not None and s.project.multi_label, repeat=False),
     ActionSpec("add_class", "Add &class…", ("Ctrl+K",), "Annotate", show=lambda v: v.ask_add_class(), enabled=_has_project),
     # View
     ActionSpec("fit", "&Fit image", ("F",), "View", show=lambda v: v.canvas.fit()),
     ActionSpec("actual_size", "&Actual size (1:1)", ("Ctrl+0",), "View", show=lambda v: v.canvas.set_zoom(1.0)),
     ActionSpec("zoom_in", "Zoom &in", ("=",), "View", show=lambda v: v.canvas.zoom_by(1.25)),
     ActionSpec("zoom_out", "Zoom &out", ("-",), "View", show=lambda v: v.canvas.zoom_by(0.8)),
+    ActionSpec("lock_zoom", "&Lock zoom (next images keep it)", ("L",), "View", lambda s: s.toggle_zoom_lock(), checked=lambda s: s.zoom_locked, repeat=False),
     # Go
     ActionSpec("next_image", "&Next image", ("D", "Right"), "Go", lambda s: s.step(1), enabled=_has_project),
     ActionSpec("prev_image", "&Previous image", ("A", "Left"), "Go", lambda s: s.step(-1), enabled=_has_project),
@@ -167,6 +170,7 @@ class ActionRegistry:
         for spec in ACTIONS:
             act = QAction(spec.title, window)
             act.setCheckable(spec.checked is not None)
+            act.setAutoRepeat(spec.repeat)
             act.triggered.connect(lambda _checked=False, s=spec: self._run(s))
             self.actions[spec.id] = act
         self.apply_shortcuts()

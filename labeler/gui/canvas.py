@@ -66,7 +66,6 @@ class Canvas(QGraphicsView):
     shapes_edited = Signal(object, object, str)  # before, after, gesture ('' = one step)
     selection_changed = Signal()
     zoom_changed = Signal(float)
-    space_tapped = Signal()
     cursor_moved = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -89,6 +88,10 @@ class Canvas(QGraphicsView):
         self.tags: list[tuple[str, str]] = []  # (name, colour) chips drawn over the image
         self.message = ""
         self.fit_mode = True
+        # Off: every new image opens fitted. On: it opens at the zoom (and the place) of the
+        # one before, for going through a series at 400% on the same corner.
+        self.zoom_locked = False
+        self._hovered: ShapeItem | None = None
         self._pixmap = QGraphicsPixmapItem()
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._pixmap.setZValue(0)
@@ -99,18 +102,29 @@ class Canvas(QGraphicsView):
         self._drag: _Drag | None = None
         self._poly: list[QPointF] = []
         self._space = False
-        self._space_used = False
         self.scene().selectionChanged.connect(self._on_selection)
 
     # -- image and shapes -------------------------------------------------------------
-    def set_image(self, width: int, height: int) -> None:
-        """Start showing a new image of this size (pixels come later through set_pixels)."""
+    def set_image(self, width: int, height: int, *, keep_view: bool = False) -> None:
+        """Start showing a new image of this size (pixels come later through set_pixels).
+
+        It opens fitted, unless the zoom is locked (then at the same zoom, on the same
+        relative spot) or `keep_view` (the same image shown again: nothing moves)."""
         self.cancel_gesture()
+        self._hovered = None
+        old_w, old_h = self.image_size
+        centre = self.mapToScene(self.viewport().rect().center())
         self.image_size = (width, height)
-        self._pixmap.setPixmap(QPixmap())
+        if not keep_view:
+            self._pixmap.setPixmap(QPixmap())
         self.scene().setSceneRect(QRectF(0, 0, width, height))
-        if self.fit_mode:
+        if keep_view and not self.fit_mode:
+            return
+        if self.fit_mode or not self.zoom_locked:
             self.fit()
+        elif old_w and old_h:
+            self.centerOn(centre.x() / old_w * width, centre.y() / old_h * height)
+            self._zoomed()
 
     def set_pixels(self, image: QImage) -> None:
         """Show decoded pixels, scaled so scene units stay original-image pixels."""
@@ -137,6 +151,7 @@ class Canvas(QGraphicsView):
 
         `classes` maps class id -> (name, colour)."""
         keep = {s.id for s in self.selected_shapes()}
+        self._hovered = None
         scene = self.scene()
         scene.blockSignals(True)
         for item in self.items_by_id.values():
@@ -211,6 +226,10 @@ class Canvas(QGraphicsView):
         self.fit_mode = False
         self.setTransform(self.transform().fromScale(factor, factor))
         self._zoomed()
+
+    def set_zoom_locked(self, locked: bool) -> None:
+        """Whether new images keep the zoom of the one before (see `zoom_locked`)."""
+        self.zoom_locked = locked
 
     def zoom_by(self, factor: float) -> None:
         self.fit_mode = False
@@ -316,7 +335,7 @@ class Canvas(QGraphicsView):
         key = event.key()
         if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
-                self._space, self._space_used = True, False
+                self._space = True
                 self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
         if key in ARROWS and self.selected_items():
@@ -336,11 +355,11 @@ class Canvas(QGraphicsView):
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        # Space only pans while held: it never edits anything, however long it is held and
+        # however the key repeats (it once also marked the image reviewed).
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
             self.viewport().setCursor(self._tool_cursor())
-            if not self._space_used:
-                self.space_tapped.emit()
             return
         super().keyReleaseEvent(event)
 
@@ -361,7 +380,6 @@ class Canvas(QGraphicsView):
         if button == Qt.MouseButton.MiddleButton or (
             button == Qt.MouseButton.LeftButton and self._space
         ):
-            self._space_used = True
             self._drag = _Drag("pan", pos, last_view=event.position())
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
@@ -377,6 +395,10 @@ class Canvas(QGraphicsView):
             if mods & Qt.KeyboardModifier.AltModifier:
                 self._delete_vertex(item, index)
                 return
+            if not item.isSelected():  # the vertex under the cursor, selected or not
+                if not mods & Qt.KeyboardModifier.ControlModifier:
+                    self.scene().clearSelection()
+                item.setSelected(True)
             for other in self.selected_items():
                 other.active_vertex = None
                 other.update()
@@ -415,6 +437,8 @@ class Canvas(QGraphicsView):
         if d is None:
             if self._poly:
                 self._show_polygon_preview(pos)
+            else:
+                self._hover(pos)
             return super().mouseMoveEvent(event)
         d.moved = True
         if d.kind == "pan":
@@ -525,12 +549,37 @@ class Canvas(QGraphicsView):
         items = self._items_at(pos)
         return items[0] if items else None
 
+    def _grabs_any_shape(self) -> bool:
+        # The drawing tools grab only the selection's handles: a new box or polygon often
+        # starts on the corner of one beside it.
+        return self.tool in ("tag", "select")
+
     def _handle_hit(self, pos: QPointF) -> tuple[ShapeItem, int] | None:
-        for item in self.selected_items():
+        """The vertex (or box corner) under `pos`: the selection's first, then, with the
+        select and tag tools, any shape's, the topmost first."""
+        candidates = self.selected_items()
+        if self._grabs_any_shape():
+            r = self._handle_size() * 2
+            near = self.scene().items(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r))
+            candidates += [i for i in near if isinstance(i, ShapeItem) and not i.isSelected()]
+        for item in candidates:
             index = item.handle_at(pos)
             if index is not None:
                 return item, index
         return None
+
+    def _hover(self, pos: QPointF) -> None:
+        """Show the handles of the shape under the cursor, and a grab cursor on a vertex."""
+        hit = self._handle_hit(pos) if self._grabs_any_shape() else None
+        item = hit[0] if hit else (self._item_at(pos) if self._grabs_any_shape() else None)
+        if item is not self._hovered:
+            if self._hovered is not None and self._hovered.scene() is self.scene():
+                self._hovered.set_hovered(False)
+            self._hovered = item
+            if item is not None:
+                item.set_hovered(True)
+        if not self._space:
+            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor if hit else self._tool_cursor())
 
     def _delete_vertex(self, item: ShapeItem, index: int) -> None:
         s = item.shape_

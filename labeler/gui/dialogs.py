@@ -1,8 +1,10 @@
-"""Dialogs: the import report, the cheat sheet, and the key-binding settings."""
+"""Dialogs: the import question and report, the cheat sheet, and the key-binding settings."""
 
 from __future__ import annotations
 
 import html
+import os
+from dataclasses import dataclass
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
@@ -10,6 +12,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QKeySequenceEdit,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QTableWidget,
     QTableWidgetItem,
@@ -20,8 +23,75 @@ from PySide6.QtWidgets import (
 
 from labeler.app.annotations import AnnotationImportReport
 from labeler.app.imports import ImportReport
+from labeler.core.images import is_image_path
 from labeler.core.model import LabelClass
 from labeler.gui.actions import ACTIONS, MENUS, ActionRegistry, conflicts, store_keys
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    """What the top of a folder looks like: its sub-folders and the images beside them."""
+
+    subfolders: tuple[str, ...]
+    top_images: int
+
+    @property
+    def looks_like_classes(self) -> bool:
+        """An ImageFolder tree (`cat/`, `dog/`, nothing else with images at the top)."""
+        return len(self.subfolders) >= 2 and self.top_images == 0
+
+
+def folder_layout(folder: str) -> FolderLayout:
+    """One listing of the folder's top level (symlinked and hidden folders are not counted:
+    the import does not follow them), cheap enough for the GUI thread."""
+    subfolders, top_images = [], 0
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    subfolders.append(e.name)
+                elif is_image_path(e.name):
+                    top_images += 1
+    except OSError:
+        pass  # the import reports the folder it cannot read
+    return FolderLayout(tuple(sorted(subfolders)), top_images)
+
+
+def ask_labels_from_folders(parent: QWidget, folder: str) -> bool | None:
+    """Whether to tag images with their sub-folder's name: asked only when the folder has
+    sub-folders, with the answer its layout suggests as the default. None: cancelled."""
+    layout = folder_layout(folder)
+    if not layout.subfolders:
+        return False
+    names = ", ".join(layout.subfolders[:6]) + (", …" if len(layout.subfolders) > 6 else "")
+    text = (
+        f"This folder has {len(layout.subfolders)} sub-folder(s): {names}.\n\n"
+        "Tag each image with the name of the sub-folder it is in, as its class?"
+    )
+    if layout.top_images:
+        text += f"\n({layout.top_images} image(s) lie outside any sub-folder: they stay untagged.)"
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Import folder",
+        text,
+        QMessageBox.StandardButton.Yes
+        | QMessageBox.StandardButton.No
+        | QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    box.button(QMessageBox.StandardButton.Yes).setText("Yes, sub-folders are classes")
+    box.button(QMessageBox.StandardButton.No).setText("No, import untagged")
+    box.setDefaultButton(
+        QMessageBox.StandardButton.Yes
+        if layout.looks_like_classes
+        else QMessageBox.StandardButton.No
+    )
+    answer = box.exec()
+    if answer == QMessageBox.StandardButton.Cancel:
+        return None
+    return answer == QMessageBox.StandardButton.Yes
 
 
 class ImportReportDialog(QDialog):

@@ -38,7 +38,12 @@ from labeler.gui.actions import ActionRegistry, app_settings
 from labeler.gui.canvas import Canvas
 from labeler.gui.class_editor import ClassEditor
 from labeler.gui.data_tools import DataTools
-from labeler.gui.dialogs import CheatSheetDialog, ImportReportDialog, ShortcutDialog
+from labeler.gui.dialogs import (
+    CheatSheetDialog,
+    ImportReportDialog,
+    ShortcutDialog,
+    ask_labels_from_folders,
+)
 from labeler.gui.image_list import (
     ImageListModel,
     ThumbnailLoader,
@@ -105,7 +110,10 @@ class MainWindow(QMainWindow, SessionView):
         self.recolour_class, self.set_class_shortcut = e.recolour, e.set_shortcut
         self.merge_class, self.delete_class = e.merge, e.delete
         self.canvas = Canvas()
-        self.session.selected = self.canvas.selected_shapes
+        self._shown_id: int | None = None  # the image the canvas shows
+        self._list_tags: set[int] = set()  # tags selected in the shape list (tags are no items)
+        self._from_list = False
+        self.session.selected = self._selected_shapes
         self.setCentralWidget(self.canvas)
         self._build_docks()
         self.status = StatusBar()
@@ -118,10 +126,16 @@ class MainWindow(QMainWindow, SessionView):
         self._connect()
         self._stats_timer = QTimer(self, singleShot=True, interval=250)
         self._stats_timer.timeout.connect(self._start_stats)
+        # Where the annotator is (project, image, tool) is written shortly after it changes,
+        # not only on quit, so a killed window reopens there.
+        self._place_timer = QTimer(self, singleShot=True, interval=300)
+        self._place_timer.timeout.connect(self.save_place)
         self.setWindowTitle("Labeler")
         self.resize(1280, 820)
         self._restore_layout()
         self.set_tool(str(app_settings().value("tool", "tag")))
+        if str(app_settings().value("zoom_locked", "false")).lower() == "true":
+            self.session.toggle_zoom_lock()
         path = project_path or (app_settings().value("last_project") if open_last else None)
         if path and (project_path or Path(str(path)).is_file()):
             self.open_project(str(path))
@@ -169,8 +183,7 @@ class MainWindow(QMainWindow, SessionView):
         c.shapes_edited.connect(s.edit_shapes)
         c.selection_changed.connect(self._on_canvas_selection)
         c.zoom_changed.connect(self.status.show_zoom)
-        c.space_tapped.connect(self._on_space_tapped)
-        self.shape_list.shapes_selected.connect(self.canvas.select_ids)
+        self.shape_list.shapes_selected.connect(self._on_list_selection)
         self.class_panel.class_picked.connect(s.pick_class)
         self.class_panel.requested.connect(self.class_editor.request)
         self.loader.image_loaded.connect(self._on_image_loaded)
@@ -198,21 +211,29 @@ class MainWindow(QMainWindow, SessionView):
         if self.unsaved is not None and not self.confirm_quit_unsaved(self.unsaved):
             event.ignore()
             return
-        s, project = app_settings(), self.session.project
+        s = app_settings()
         s.setValue("geometry", self.saveGeometry())
         s.setValue("window_state", self.saveState())
+        s.sync()
+        self.save_place()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def save_place(self) -> None:
+        """Write the project, its current image and the tool to the settings now."""
+        self._place_timer.stop()
+        s, project = app_settings(), self.session.project
         s.setValue("tool", self.session.tool)
         if project is not None:
             s.setValue("last_project", str(project.path))
             if self.session.current is not None:
                 s.setValue(f"last_image/{project.path}", self.session.current.id)
         s.sync()
-        self.shutdown()
-        super().closeEvent(event)
 
     def shutdown(self) -> None:
         """Stop every worker and close the project (idempotent)."""
         self._stats_timer.stop()
+        self._place_timer.stop()
         self.data_tools.close_all()
         self.thumbs.stop()
         self.jobs.shutdown()
@@ -267,9 +288,7 @@ class MainWindow(QMainWindow, SessionView):
         row = self.session.images.position_of(int(last)) if last is not None else None  # type: ignore[union-attr]
         self.session.go_to_row(row or 0)
         if self.model.rowCount() == 0:
-            self.canvas.clear()
-            self.canvas.show_message("No images yet: File → Import folder… (Ctrl+I)")
-            self._update_status()
+            self.nothing_shown(False)
         self.actions.update_enabled()
 
     # -- what the user does, handed to the session --------------------------------------
@@ -307,13 +326,25 @@ class MainWindow(QMainWindow, SessionView):
         if index.isValid():
             self.session.go_to_row(index.row())
 
-    def _on_canvas_selection(self) -> None:
-        self.shape_list.select_ids({s.id for s in self.canvas.selected_shapes()})
+    def _selected_shapes(self) -> list[Shape]:
+        """The canvas's selection and the tags selected in the shape list (Del removes them)."""
+        tags = [s for s in self.session.shapes if s.kind == "tag" and s.id in self._list_tags]
+        return self.canvas.selected_shapes() + tags
+
+    def _on_list_selection(self, ids: set[int]) -> None:
+        self._list_tags = {s.id for s in self.session.shapes if s.kind == "tag" and s.id in ids}
+        self._from_list = True
+        try:
+            self.canvas.select_ids(ids)
+        finally:
+            self._from_list = False
         self.actions.update_enabled()
 
-    def _on_space_tapped(self) -> None:
-        if "Space" in self.actions.keys("review"):
-            self.actions["review"].trigger()
+    def _on_canvas_selection(self) -> None:
+        if not self._from_list:  # the canvas's own selection (a click, new shapes)
+            self._list_tags = set()
+        self.shape_list.select_ids({s.id for s in self.canvas.selected_shapes()} | self._list_tags)
+        self.actions.update_enabled()
 
     # -- the session's view -------------------------------------------------------------
     def image_shown(self, image: ImageRow, row: int | None) -> None:
@@ -324,15 +355,34 @@ class MainWindow(QMainWindow, SessionView):
             index = self.model.index(row)
             selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
             self.list_view.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
-        self.canvas.set_image(image.width, image.height)
-        self.canvas.show_message("Loading…")
+        same = image.id == self._shown_id  # shown again: the project changed under it
+        self._shown_id = image.id
+        self.canvas.set_image(image.width, image.height, keep_view=same)
+        if not same:
+            self.canvas.show_message("Loading…")
         project = self.session.project
         self.loader.show(image.id, str(project.resolve(image.path)), image.width, image.height)  # type: ignore[union-attr]
         self._prefetch_neighbours(row)
         self._update_status()
         self.actions.update_enabled()
+        self._place_timer.start()
+
+    def nothing_shown(self, filtered: bool) -> None:
+        self._shown_id = None
+        self.list_view.selectionModel().clearCurrentIndex()
+        self.canvas.clear()
+        self.canvas.show_message(
+            "No image matches this filter.\nChoose another filter above the image list."
+            if filtered
+            else "No images yet: File → Import folder… (Ctrl+I)"
+        )
+        self.shapes_changed([])
+        self._update_status()
+        self.actions.update_enabled()
 
     def shapes_changed(self, shapes: list[Shape]) -> None:
+        present = {s.id for s in shapes}
+        self._list_tags &= present
         classes = self.session.classes
         self.canvas.set_shapes(shapes, {cid: (c.name, c.colour) for cid, c in classes.items()})
         self.shape_list.set_shapes(shapes, classes)
@@ -355,6 +405,14 @@ class MainWindow(QMainWindow, SessionView):
     def tool_changed(self, tool: str) -> None:
         self.canvas.set_tool(tool)
         self.status.show_tool(tool)
+        self._place_timer.start()
+
+    def zoom_lock_changed(self, locked: bool) -> None:
+        self.canvas.set_zoom_locked(locked)
+        self.actions.update_enabled()
+        s = app_settings()
+        s.setValue("zoom_locked", locked)
+        s.sync()
 
     def edit_saved(self, edit: Edit) -> None:
         self.unsaved = None
@@ -527,13 +585,9 @@ class MainWindow(QMainWindow, SessionView):
         if found.format != FOLDER:  # a dataset with annotations: the CLI's own choice
             self.start_annotation_import(folder, found.format)
             return
-        tags = (
-            QMessageBox.question(
-                self, "Import folder", "Use sub-folder names as image classes (tags)?"
-            )
-            == QMessageBox.StandardButton.Yes
-        )
-        self.start_import([folder], labels_from_folders=tags)
+        tags = ask_labels_from_folders(self, folder)
+        if tags is not None:
+            self.start_import([folder], labels_from_folders=tags)
 
     def start_import(self, sources: list[str], *, labels_from_folders: bool = False):
         """Import on a worker with a progress dialog and Cancel; a report follows."""
@@ -579,13 +633,9 @@ class MainWindow(QMainWindow, SessionView):
     def _on_import_done(self, report) -> None:
         self.import_dialog.reset()
         self.last_import_report = report
-        if self.session.images is not None:
-            self.session.images.reload()
-        self.session.refresh_classes()
-        if self.session.current is None:
-            self.canvas.show_message("")
-            self.session.go_to_row(0)
-        self._update_status()
+        # New images, new classes, and files relinked to their new place (the current one
+        # too): the list, the counter and the canvas show what the project now holds.
+        self.refresh_after_data_change()
         self.report_dialog = ImportReportDialog(report, self)
         self.report_dialog.open()
 

@@ -23,7 +23,8 @@ HANDLE_PX = 5.0  # handle half-size on screen, whatever the zoom
 
 
 class ShapeItem(QGraphicsItem):
-    """One box or polygon, drawn in its class colour; handles show when selected."""
+    """One box or polygon, drawn in its class colour; its handles show when it is selected
+    or under the cursor (where a drag on one moves that vertex)."""
 
     def __init__(self, shape: Shape, colour: str, label: str) -> None:
         super().__init__()
@@ -32,6 +33,7 @@ class ShapeItem(QGraphicsItem):
         self.label = label
         self.handle = HANDLE_PX  # in scene units; the canvas updates it on zoom
         self.active_vertex: int | None = None
+        self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setZValue(1)
 
@@ -49,6 +51,10 @@ class ShapeItem(QGraphicsItem):
     def set_shape(self, shape: Shape) -> None:
         self.prepareGeometryChange()
         self.shape_ = shape
+        self.update()
+
+    def set_hovered(self, hovered: bool) -> None:
+        self.hovered = hovered
         self.update()
 
     def set_handle_size(self, size: float) -> None:
@@ -98,7 +104,7 @@ class ShapeItem(QGraphicsItem):
         painter.drawPolygon(self.outline())
         scale = painter.worldTransform().m11() or 1.0
         self._paint_label(painter, scale)
-        if selected:
+        if selected or self.hovered:
             painter.setBrush(QBrush(QColor("white")))
             for i, p in enumerate(self.points()):
                 h = self.handle

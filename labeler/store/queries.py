@@ -109,6 +109,40 @@ def page(project: Project, query: ImageQuery, offset: int, limit: int) -> list[I
     return [_row(r) for r in rows]
 
 
+def listing(project: Project, query: ImageQuery) -> list[tuple[int, str]]:
+    """(id, path) of every image the query's filter lets through, in its order: one query
+    that a list re-sorts when its order is not SQL's (the window's natural name order)."""
+    where, args = query.where()
+    return project.conn.execute(
+        f"SELECT i.id, i.path FROM images i WHERE {where} ORDER BY {query.key()}, i.id", args
+    ).fetchall()
+
+
+def rows(project: Project, image_ids: list[int]) -> list[ImageRow]:
+    """The rows of these images in the order given; an id no longer in the project is left
+    out."""
+    found: dict[int, ImageRow] = {}
+    for start in range(0, len(image_ids), 500):
+        chunk = image_ids[start : start + 500]
+        for r in project.conn.execute(
+            f"SELECT {_ROW_COLS} FROM images i WHERE i.id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ):
+            found[r[0]] = _row(r)
+    return [found[i] for i in image_ids if i in found]
+
+
+def unlabeled_ids(project: Project, query: ImageQuery) -> set[int]:
+    """The ids of the images the filter lets through that have no shape."""
+    where, args = query.where()
+    return {
+        r[0]
+        for r in project.conn.execute(
+            f"SELECT i.id FROM images i WHERE {where} AND NOT {_HAS_SHAPE}", args
+        )
+    }
+
+
 def row_of(project: Project, image_id: int) -> ImageRow | None:
     r = project.conn.execute(
         f"SELECT {_ROW_COLS} FROM images i WHERE i.id = ?", (image_id,)

@@ -107,28 +107,27 @@ def _held(session) -> list[tuple]:
 
 
 # -- the tag key ----------------------------------------------------------------------------
-def test_single_label_key_sets_replaces_and_a_second_press_removes(session, path):
+def test_single_label_key_sets_replaces_and_a_second_press_keeps_it(session, path, view):
     cat, dog, _ = _ids(session)
     img = session.current.id
     session.pick_class(cat)
     assert _tags(path, img) == [cat]
     session.pick_class(dog)  # single-label: the new tag replaces the old one
     assert _tags(path, img) == [dog]
-    session.pick_class(dog)  # the key of a tag the image has takes it off
-    assert _tags(path, img) == []
-    session.undo()
+    session.pick_class(dog)  # confirming the label keeps it, and is no undo step
     assert _tags(path, img) == [dog]
+    assert view.messages()[-1] == "Already tagged dog"
     session.undo()
     assert _tags(path, img) == [cat]
     session.undo()
     assert _tags(path, img) == []
-    for _ in range(3):
+    for _ in range(2):
         session.redo()
-    assert _tags(path, img) == []
+    assert _tags(path, img) == [dog]
     assert _held(session) == _stored(path, img)
 
 
-def test_multi_label_keys_add_tags_and_a_second_press_removes_one(session, path, view):
+def test_multi_label_keys_add_tags_and_a_second_press_keeps_them(session, path, view):
     cat, _, bird = _ids(session)
     session.toggle_multi_label()
     assert session.project.multi_label
@@ -138,18 +137,34 @@ def test_multi_label_keys_add_tags_and_a_second_press_removes_one(session, path,
     session.pick_class(bird)
     assert _tags(path, img) == sorted([cat, bird])
     session.pick_class(cat)
-    assert _tags(path, img) == [bird]
+    assert _tags(path, img) == sorted([cat, bird])
     session.toggle_multi_label()
     assert view.messages()[-1] == "Single-label: a new tag replaces the image's tag"
+    session.pick_class(cat)  # back to single-label, the key of one of two tags: that one stays
+    assert _tags(path, img) == [cat]
 
 
-def test_the_toggle_asks_the_project_what_the_image_has(session, path):
-    # Another process tagged the image: the key takes that tag off, as it always did.
+def test_a_tag_is_removed_by_selecting_and_deleting_it(session, path):
+    cat, *_ = _ids(session)
+    img = session.current.id
+    session.pick_class(cat)
+    tag = session.shapes[0]
+    session.selected = lambda: [tag]  # the window hands in the shape list's selection
+    session.pick_class(cat)  # a key with a tag selected sets, as without
+    session.delete_selection()
+    assert _tags(path, img) == []
+    session.undo()
+    assert _tags(path, img) == [cat]
+
+
+def test_the_key_asks_the_project_what_the_image_has(session, path):
+    # Another process tagged the image: the key confirms that tag and writes nothing.
     cat, *_ = _ids(session)
     with Project.open(path) as other:
         other.set_tag(session.current.id, cat)
     session.pick_class(cat)
-    assert _tags(path, session.current.id) == []
+    assert _tags(path, session.current.id) == [cat]
+    assert not session.history.can_undo()
 
 
 def test_a_class_key_on_a_selection_changes_its_class_and_tags_nothing(session, path):
@@ -302,7 +317,7 @@ def test_go_to_text_takes_a_number_or_a_name(session, view):
     assert view.messages()[-1] == "No image matching 'nope.png' in this list."
 
 
-def test_filters_keep_the_current_image_when_they_can(session):
+def test_filters_keep_the_current_image_when_they_can(session, path):
     cat, dog, _ = _ids(session)
     session.go_to_row(1)
     session.pick_class(cat)
@@ -317,9 +332,12 @@ def test_filters_keep_the_current_image_when_they_can(session):
     assert session.current.id == kept
     session.set_query(ImageQuery("all", "class"))
     assert [session.images.row(r).labelled for r in range(5)] == [True, True, False, False, False]
-    session.set_query(ImageQuery("reviewed"))  # empty: the image stays, with no row
-    assert len(session.images) == 0 and session.current.id == kept
-    assert session.current_row is None
+    session.set_query(ImageQuery("reviewed"))  # empty: nothing is shown, nothing to edit
+    assert len(session.images) == 0 and session.current is None
+    assert session.current_row is None and session.shapes == []
+    session.pick_class(cat)
+    session.set_query(ImageQuery("all"))  # the image comes back
+    assert session.current.id == kept and _tags(path, kept) == [dog]
 
 
 def test_an_image_the_filter_leaves_out_is_shown_without_a_row(session):
