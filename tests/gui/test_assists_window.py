@@ -1,0 +1,268 @@
+"""The assists in the window, driven by real mouse and key events: box to polygon (GrabCut)
+with strokes, the magic wand with its tolerance and modifiers, and edge snapping. What is
+checked is the project file, as another process reads it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from gui_helpers import click, drag, view_point
+from PySide6.QtCore import Qt
+
+from labeler.store.project import Project
+
+W, H = 400, 300
+DISK = ((110, 150), 60)  # the object GrabCut and the wand should find
+SMALL = ((195, 150), 32)  # a second object, of another colour, touching it
+A = (260, 40, 380, 140)  # a flat region for the wand, and a slightly lighter corner over it
+B = (345, 105, 395, 160)
+
+
+def _scene() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:H, 0:W]
+    base = 70 + 20 * np.sin(xx / 23.0) * np.cos(yy / 31.0)
+    img = np.dstack([base + 10, base, base - 10]) + rng.normal(0, 4, (H, W, 3))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    cv2.circle(img, *DISK, (60, 190, 70), -1)
+    cv2.circle(img, *SMALL, (40, 200, 225), -1)
+    cv2.rectangle(img, A[:2], A[2:], (90, 110, 215), -1)
+    cv2.rectangle(img, B[:2], B[2:], (100, 122, 232), -1)
+    return img
+
+
+def _mask(points, shape=(H, W)) -> np.ndarray:
+    m = np.zeros(shape, np.uint8)
+    cv2.fillPoly(m, [np.round(np.asarray(points)).astype(np.int32)], 1)
+    return m
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def _disk(centre_radius) -> np.ndarray:
+    m = np.zeros((H, W), np.uint8)
+    cv2.circle(m, *centre_radius, 1, -1)
+    return m
+
+
+@pytest.fixture
+def scene_path(tmp_path):
+    from labeler.app.imports import import_folders
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"scene{i}.png"), np.roll(_scene(), i * 5, axis=0))
+    path = tmp_path / "scene.labeler"
+    with Project.create(path) as p:
+        import_folders(p, [folder])
+        for name in ("leaf", "tile"):
+            p.add_class(name)
+    return path
+
+
+@pytest.fixture
+def win(qtbot, scene_path):
+    from labeler.gui.main_window import MainWindow
+
+    w = MainWindow(str(scene_path), open_last=False)
+    qtbot.addWidget(w)
+    w.resize(1100, 750)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.canvas.has_pixels(), timeout=5000)
+    w.canvas.set_zoom(2.0)
+    w.canvas.centerOn(W / 2, H / 2)
+    w.canvas.setFocus()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def tools(win):
+    from labeler.gui.assist_tools import AssistTools
+
+    t = getattr(win, "assists", None) or AssistTools(win)
+    yield t
+    t.shutdown()
+
+
+def _shapes(path, image_id, kind=None):
+    with Project.open(path) as p:
+        return [s for s in p.shapes(image_id) if kind is None or s.kind == kind]
+
+
+def _right_drag(qtbot, win, start, end, steps=6):
+    vp = win.canvas.viewport()
+    a, b = view_point(win, *start), view_point(win, *end)
+    qtbot.mousePress(vp, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, a)
+    for i in range(1, steps + 1):
+        qtbot.mouseMove(vp, a + (b - a) * (i / steps))
+    qtbot.mouseRelease(vp, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, b)
+
+
+def _found(qtbot, tools):
+    qtbot.waitUntil(
+        lambda: tools.pending is not None and tools.pending.polygon is not None
+        and not tools.pending.running, timeout=15000,
+    )  # fmt: skip
+
+
+def test_grabcut_box_previews_then_enter_stores_one_polygon_and_undo_takes_it(
+    qtbot, win, tools, scene_path
+):
+    image = win.current.id
+    tools.set_mode("grabcut")
+    drag(qtbot, win, (35, 75), (185, 225))
+    # The window did not wait: the release returned with GrabCut still to run on a worker.
+    assert tools.pending is not None and tools.pending.polygon is None
+    _found(qtbot, tools)
+    assert _shapes(scene_path, image) == []  # a preview is not a shape
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    (poly,) = _shapes(scene_path, image)
+    assert poly.kind == "polygon" and 6 <= len(poly.points) <= 60
+    assert _iou(_mask(poly.points), _disk(DISK)) > 0.85
+    assert poly.class_id == win.current_class
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _shapes(scene_path, image) == []
+
+
+def test_a_background_stroke_cuts_the_neighbour_out_and_esc_writes_nothing(
+    qtbot, win, tools, scene_path
+):
+    image = win.current.id
+    tools.set_mode("grabcut")
+    drag(qtbot, win, (35, 75), (245, 225))  # the box holds both objects
+    _found(qtbot, tools)
+    both = _mask(tools.pending.polygon)
+    assert both[150, 205] == 1  # the small object is in
+    _right_drag(qtbot, win, (205, 125), (205, 178))  # right-drag: that is background
+    _found(qtbot, tools)
+    one = _mask(tools.pending.polygon)
+    assert one[150, 205] == 0 and one[150, 110] == 1
+    assert _iou(one, _disk(DISK)) > 0.8
+    drag(qtbot, win, (110, 130), (110, 170))  # left-drag: object (already in: stays in)
+    _found(qtbot, tools)
+    assert _mask(tools.pending.polygon)[150, 110] == 1
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Escape)
+    assert tools.pending is None
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)  # nothing left to accept
+    assert _shapes(scene_path, image) == []
+
+
+def test_a_selected_box_becomes_its_polygon_in_one_undo_step(qtbot, win, tools, scene_path):
+    image = win.current.id
+    win.set_tool("box")
+    drag(qtbot, win, (35, 75), (185, 225))
+    (box,) = _shapes(scene_path, image)
+    win.set_tool("select")
+    click(qtbot, win, 60, 100)
+    assert [s.id for s in win.canvas.selected_shapes()] == [box.id]
+    tools.box_to_polygon()
+    _found(qtbot, tools)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Enter)
+    (poly,) = _shapes(scene_path, image)
+    assert poly.kind == "polygon" and _iou(_mask(poly.points), _disk(DISK)) > 0.85
+    win.undo.undo()
+    assert [s.kind for s in _shapes(scene_path, image)] == ["box"]
+    assert _shapes(scene_path, image)[0].points == box.points
+    win.undo.redo()
+    assert [s.kind for s in _shapes(scene_path, image)] == ["polygon"]
+
+
+def test_wand_click_shift_adds_alt_cuts_each_one_undo_step(qtbot, win, tools, scene_path):
+    image = win.current.id
+    tools.set_mode("wand")
+    click(qtbot, win, 110, 150)
+    qtbot.waitUntil(lambda: len(_shapes(scene_path, image)) == 1, timeout=10000)
+    (disk,) = _shapes(scene_path, image)
+    assert _iou(_mask(disk.points), _disk(DISK)) > 0.85
+    click(qtbot, win, 205, 150, Qt.KeyboardModifier.ShiftModifier)  # the neighbour joins it
+    qtbot.waitUntil(lambda: _mask(_shapes(scene_path, image)[0].points)[150, 205] == 1)
+    (both,) = _shapes(scene_path, image)
+    assert both.id == disk.id
+    # A flat region at the default tolerance takes its lighter corner with it.
+    tools.bar.tolerance.setValue(24)
+    click(qtbot, win, 300, 70)
+    qtbot.waitUntil(lambda: len(_shapes(scene_path, image)) == 2, timeout=10000)
+    tile = next(s for s in _shapes(scene_path, image) if s.id != disk.id)
+    assert _mask(tile.points)[130, 370] == 1
+    tools.bar.tolerance.setValue(4)  # the corner alone, cut away
+    click(qtbot, win, 370, 130, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(
+        lambda: _mask(next(s for s in _shapes(scene_path, image) if s.id == tile.id).points)[
+            130, 370] == 0, timeout=10000,
+    )  # fmt: skip
+    cut = next(s for s in _shapes(scene_path, image) if s.id == tile.id)
+    assert _mask(cut.points)[70, 300] == 1
+    for _ in range(2):  # the cut, then the tile
+        win.undo.undo()
+    assert [s.id for s in _shapes(scene_path, image)] == [disk.id]
+    win.undo.undo()  # the add
+    assert _mask(_shapes(scene_path, image)[0].points)[150, 205] == 0
+    win.undo.undo()
+    assert _shapes(scene_path, image) == []
+
+
+def test_dragging_sideways_sets_the_wand_tolerance(qtbot, win, tools, scene_path):
+    tools.set_mode("wand")
+    tools.bar.tolerance.setValue(4)
+    vp = win.canvas.viewport()
+    a = view_point(win, 300, 70)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    for dx in (20, 40, 60):
+        qtbot.mouseMove(vp, a + type(a)(dx, 0))
+    qtbot.mouseRelease(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a + type(a)(60, 0)
+    )
+    assert tools.tolerance == 34  # 4 + 60 px / 2
+    qtbot.waitUntil(lambda: len(_shapes(scene_path, win.current.id)) == 1, timeout=10000)
+    (tile,) = _shapes(scene_path, win.current.id)
+    assert _mask(tile.points)[130, 370] == 1  # the wider tolerance took the corner too
+
+
+def test_edge_snapping_routes_a_polygon_segment_along_the_object_edge(
+    qtbot, win, tools, scene_path
+):
+    (cx, cy), r = DISK
+    win.set_tool("polygon")
+    tools.set_snapping(True)
+    qtbot.waitUntil(lambda: tools._cached_pixels() is not None, timeout=5000)
+    # On the rim, away from the neighbour: a quarter and an eighth of the way round.
+    corners = [(cx - r, cy), (cx, cy - r), (cx + 42, cy - 42)]
+    for x, y in corners:
+        click(qtbot, win, x, y)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    (poly,) = _shapes(scene_path, win.current.id, "polygon")
+    assert len(poly.points) > 5  # the segments bend with the rim, not straight chords
+    between = [p for p in poly.points if p not in corners]
+    off_rim = [abs(np.hypot(x - cx, y - cy) - r) for x, y in between]
+    assert max(off_rim) < 5
+    win.undo.undo()
+    tools.set_snapping(False)
+    for x, y in corners:
+        click(qtbot, win, x, y)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    (poly,) = _shapes(scene_path, win.current.id, "polygon")
+    assert len(poly.points) == 3  # off: the clicks alone
+
+
+def test_a_failing_assist_says_so_in_one_line_and_writes_nothing(
+    qtbot, win, tools, scene_path, tmp_path
+):
+    image = win.current.id
+    (tmp_path / "imgs" / "scene0.png").write_bytes(b"not a png any more")
+    tools.set_mode("grabcut")
+    drag(qtbot, win, (35, 75), (185, 225))
+    qtbot.waitUntil(lambda: tools.last_error != "", timeout=10000)
+    message = win.statusBar().currentMessage()
+    assert message.startswith("Assist:") and "nothing was saved" in message
+    assert "\n" not in message
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    tools.set_mode("wand")
+    click(qtbot, win, 110, 150)
+    qtbot.wait(200)
+    assert _shapes(scene_path, image) == []
