@@ -181,7 +181,8 @@ def cheat_sheet_html(registry: ActionRegistry, classes: list[LabelClass]) -> str
         heading(
             "Classes",
             "A class key tags the image (tag tool), sets the class of the selected shapes, or"
-            " picks the class of the next shape. Set keys in the class panel.",
+            " picks the class of the next shape. It never removes a tag: click the tag in the"
+            " Shapes panel and press Del. Set keys in the class panel.",
         )
     )
     parts += [row(c.shortcut, c.name) for c in classes if c.shortcut]
@@ -190,7 +191,8 @@ def cheat_sheet_html(registry: ActionRegistry, classes: list[LabelClass]) -> str
         row(key, what, code=False)
         for key, what in (
             ("Wheel", "zoom around the cursor"),
-            ("Middle drag, Space + drag", "pan"),
+            ("Middle drag, Space + drag", "pan (Space alone changes nothing)"),
+            ("Drag a vertex or corner", "move it, selected or not (handles show on hover)"),
             ("Ctrl + click, drag on empty space", "add to selection, rubber band"),
             ("Arrows (Shift: ×10)", "nudge the selected shapes"),
             ("Double-click an edge", "insert a polygon vertex"),
