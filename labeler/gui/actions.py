@@ -19,8 +19,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from labeler.app.session import Session
+from labeler.gui.prelabel_panel import accept_current
 
 if TYPE_CHECKING:
+    from labeler.gui.assist_tools import AssistTools
     from labeler.gui.canvas import Canvas
 
 
@@ -33,6 +35,7 @@ class Views(Protocol):
     """What the table's `show` commands call: dialogs and the canvas's view."""
 
     canvas: Canvas
+    assists: AssistTools
 
     def ask_new_project(self) -> None: ...
     def ask_open_project(self) -> None: ...
@@ -43,6 +46,7 @@ class Views(Protocol):
     def delete_selection(self) -> None: ...
     def select_all(self) -> None: ...
     def open_data_tool(self, name: str) -> Any: ...
+    def open_prelabels(self) -> None: ...
     def show_shortcut_settings(self) -> None: ...
     def show_cheat_sheet(self) -> None: ...
     def show_about(self) -> None: ...
@@ -104,6 +108,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # Not Space: Space pans while held, and a held key must not flip the mark back and forth.
     ActionSpec("review", "Mark image &reviewed (again: back to new)", ("R",), "Annotate", lambda s: s.toggle_reviewed(), enabled=_has_image, repeat=False),
     ActionSpec("multi_label", "&Multi-label tags", (), "Annotate", lambda s: s.toggle_multi_label(), enabled=_has_project, checked=lambda s: s.project is not None and s.project.multi_label, repeat=False),
+    ActionSpec("assist_grabcut", "Box → polygon (&GrabCut; converts the selected box)", ("G",), "Annotate", show=lambda v: v.assists.box_to_polygon(), enabled=_has_image),
+    ActionSpec("assist_wand", "Magic &wand", ("W",), "Annotate", show=lambda v: v.assists.set_mode("wand"), enabled=_has_image),
+    ActionSpec("snap_edges", "Snap polygon to &edges (on/off)", ("E",), "Annotate", show=lambda v: v.assists.toggle_snapping(), repeat=False),
+    ActionSpec("accept_proposal", "Accept the pre-label &proposal", ("Y",), "Annotate", accept_current, enabled=_has_image, repeat=False),
     ActionSpec("add_class", "Add &class…", ("Ctrl+K",), "Annotate", show=lambda v: v.ask_add_class(), enabled=_has_project),
     # View
     ActionSpec("fit", "&Fit image", ("F",), "View", show=lambda v: v.canvas.fit()),
@@ -123,6 +131,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("recipes", "Augmentation &recipes…", ("Ctrl+R",), "Data", show=lambda v: v.open_data_tool("recipes"), enabled=_has_project),
     ActionSpec("health", "Dataset &health…", ("Ctrl+H",), "Data", show=lambda v: v.open_data_tool("health"), enabled=_has_project),
     ActionSpec("gan", "&GAN suggestions…", ("Ctrl+Shift+G",), "Data", show=lambda v: v.open_data_tool("gan"), enabled=_has_project),
+    ActionSpec("prelabel", "Pre-&labels (the project's own model)…", (), "Data", show=lambda v: v.open_prelabels(), enabled=_has_project),
     ActionSpec("plugins", "&Plugins…", (), "Data", show=lambda v: v.open_data_tool("plugins")),
     # Help
     ActionSpec("cheat_sheet", "&Cheat sheet", ("F1",), "Help", show=lambda v: v.show_cheat_sheet()),

@@ -35,6 +35,7 @@ from labeler.core.errors import LabelerError
 from labeler.core.model import SPLITS, LabelClass
 from labeler.core.shapes import Shape
 from labeler.gui.actions import ActionRegistry, app_settings
+from labeler.gui.assist_tools import AssistTools
 from labeler.gui.canvas import Canvas
 from labeler.gui.class_editor import ClassEditor
 from labeler.gui.data_tools import DataTools
@@ -52,6 +53,7 @@ from labeler.gui.image_list import (
 )
 from labeler.gui.jobs import JobContext, JobRunner
 from labeler.gui.panels import ClassPanel, DatasetChart, ShapeList
+from labeler.gui.prelabel_panel import PrelabelPanel
 from labeler.gui.status_bar import StatusBar
 from labeler.gui.undo import UndoAdapter
 from labeler.gui.workers import ImageLoader, Workers
@@ -69,7 +71,12 @@ FILTERS: tuple[tuple[str, str], ...] = (
     *((f"Split: {s}", f"split:{s}") for s in SPLITS),
     ("No split", "split:unassigned"),
 )
-SORTS: tuple[tuple[str, str], ...] = (("Name", "name"), ("Date added", "added"), ("Class", "class"))
+SORTS: tuple[tuple[str, str], ...] = (
+    ("Name", "name"),
+    ("Date added", "added"),
+    ("Class", "class"),
+    ("Least sure proposal", "uncertainty"),  # pre-labels: label these first
+)
 
 
 def _session_attr(name: str) -> property:
@@ -120,6 +127,10 @@ class MainWindow(QMainWindow, SessionView):
         self.setStatusBar(self.status)
         self.pos_label, self.size_label = self.status.pos_label, self.status.size_label
         self.saved_label = self.status.saved_label
+        self.assists = AssistTools(self)  # GrabCut, wand, snapping: in front of the canvas
+        self.prelabels = PrelabelPanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.prelabels)
+        self.prelabels.hide()
         self.unsaved: str | None = None  # why the last edit could not be written
         self.actions = ActionRegistry(self, self.session)
         self.actions.build_menus()
@@ -235,6 +246,8 @@ class MainWindow(QMainWindow, SessionView):
         self._stats_timer.stop()
         self._place_timer.stop()
         self.data_tools.close_all()
+        self.assists.shutdown()
+        self.prelabels.shutdown()
         self.thumbs.stop()
         self.jobs.shutdown()
         self.workers.shutdown()
@@ -281,6 +294,7 @@ class MainWindow(QMainWindow, SessionView):
         self.list_view.setModel(self.model)
         self.list_view.selectionModel().currentChanged.connect(self._on_row_changed)
         self.unsaved = None
+        self.prelabels.project_changed()
         self.status.show_saved("● all edits saved")
         self._schedule_stats(0)
         app_settings().setValue("last_project", str(project.path))
@@ -363,6 +377,8 @@ class MainWindow(QMainWindow, SessionView):
         project = self.session.project
         self.loader.show(image.id, str(project.resolve(image.path)), image.width, image.height)  # type: ignore[union-attr]
         self._prefetch_neighbours(row)
+        self.assists.image_changed()
+        self.prelabels.image_changed()
         self._update_status()
         self.actions.update_enabled()
         self._place_timer.start()
@@ -403,6 +419,7 @@ class MainWindow(QMainWindow, SessionView):
         self._update_status()
 
     def tool_changed(self, tool: str) -> None:
+        self.assists.tool_changed(tool)
         self.canvas.set_tool(tool)
         self.status.show_tool(tool)
         self._place_timer.start()
@@ -417,6 +434,7 @@ class MainWindow(QMainWindow, SessionView):
     def edit_saved(self, edit: Edit) -> None:
         self.unsaved = None
         self.status.show_saved()
+        self.prelabels.image_changed()
         self._update_status()
         self._schedule_stats()
 
@@ -521,6 +539,11 @@ class MainWindow(QMainWindow, SessionView):
         if self.session.project is None and name != "plugins":
             return None
         return self.data_tools.show(name)
+
+    def open_prelabels(self) -> None:
+        """Data → Pre-labels: the dock that trains, measures and proposes."""
+        self.prelabels.show()
+        self.prelabels.raise_()
 
     def show_images(self, image_ids: list[int]) -> None:
         """Filter the list to these images (a health finding's), and show the first."""

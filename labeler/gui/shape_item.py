@@ -9,6 +9,7 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
+    QFontMetricsF,
     QPainter,
     QPainterPath,
     QPainterPathStroker,
@@ -20,6 +21,11 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from labeler.core.shapes import Shape
 
 HANDLE_PX = 5.0  # handle half-size on screen, whatever the zoom
+LABEL_H = 17.0  # the label's height on screen
+# The label sits above the shape, right of the top-left handle and clear of it, so the
+# handles it once covered (top-left, and top-right on a narrow box) can be grabbed.
+LABEL_X = HANDLE_PX + 2
+LABEL_BOTTOM = -(HANDLE_PX + 1)
 
 
 class ShapeItem(QGraphicsItem):
@@ -63,7 +69,25 @@ class ShapeItem(QGraphicsItem):
 
     def boundingRect(self) -> QRectF:
         m = self.handle * 2 + 2
-        return self.outline().boundingRect().adjusted(-m, -m, m, m)
+        return self.outline().boundingRect().adjusted(-m, -m, m, m).united(self.label_rect())
+
+    def _label_width(self) -> float:
+        font = QFont()
+        font.setPixelSize(12)
+        font.setBold(True)
+        return QFontMetricsF(font).horizontalAdvance(self.label) + 8
+
+    def label_rect(self) -> QRectF:
+        """Where the label is drawn, in scene units (it keeps its size on screen: the
+        canvas's zoom is `HANDLE_PX / handle`)."""
+        k = self.handle / HANDLE_PX  # scene units per screen pixel
+        top_left = self.outline().boundingRect().topLeft()
+        return QRectF(
+            top_left.x() + LABEL_X * k,
+            top_left.y() + (LABEL_BOTTOM - LABEL_H) * k,
+            self._label_width() * k,
+            LABEL_H * k,
+        )
 
     def shape(self) -> QPainterPath:  # Qt's hit-test shape, not ours
         path = QPainterPath()
@@ -123,9 +147,10 @@ class ShapeItem(QGraphicsItem):
         font.setBold(True)
         painter.setFont(font)
         w = painter.fontMetrics().horizontalAdvance(self.label) + 8
-        painter.fillRect(QRectF(0, -17, w, 17), self.colour)
+        rect = QRectF(LABEL_X, LABEL_BOTTOM - LABEL_H, w, LABEL_H)
+        painter.fillRect(rect, self.colour)
         painter.setPen(QColor("black") if self.colour.lightness() > 140 else QColor("white"))
-        painter.drawText(QRectF(4, -17, w, 17), Qt.AlignmentFlag.AlignVCenter, self.label)
+        painter.drawText(rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, self.label)
         painter.restore()
 
 

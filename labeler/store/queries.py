@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from labeler.core.errors import LabelerError
 from labeler.store.project import Project
 
-SORTS: tuple[str, ...] = ("name", "added", "class")
+SORTS: tuple[str, ...] = ("name", "added", "class", "uncertainty")
 MAX_IDS = 10_000  # an `ids:` filter lists at most this many images (SQLite's variable limit)
 """name: the stored path; added: date added; class: the first class (by class order)."""
 
@@ -35,6 +35,9 @@ _SORT_KEYS: dict[str, str] = {
     # Unlabeled images sort last: 1e9 is above any class position.
     "class": "COALESCE((SELECT MIN(c.position) FROM shapes s JOIN classes c"
     " ON c.id = s.class_id WHERE s.image_id = i.id), 1000000000)",
+    # Pre-labels: the least sure pending proposal first, images without one after.
+    "uncertainty": "COALESCE((SELECT -p.uncertainty FROM proposals p WHERE p.image_id = i.id"
+    f" AND NOT {_HAS_SHAPE}), 1)",
 }
 
 

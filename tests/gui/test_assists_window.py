@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from gui_helpers import click, drag, view_point
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 
 from labeler.store.project import Project
 
@@ -266,3 +266,20 @@ def test_a_failing_assist_says_so_in_one_line_and_writes_nothing(
     click(qtbot, win, 110, 150)
     qtbot.wait(200)
     assert _shapes(scene_path, image) == []
+
+
+@pytest.mark.parametrize("zoom", [0.5, 1.0, 3.0])
+def test_a_selected_box_label_covers_none_of_its_handles(qtbot, win, zoom):
+    win.canvas.set_zoom(zoom)
+    win.canvas.centerOn(W / 2, H / 2)
+    win.set_tool("box")
+    drag(qtbot, win, (100, 100), (100 + 24 / zoom, 160))  # narrow: the label is wider than it
+    win.set_tool("select")
+    click(qtbot, win, 100 + 12 / zoom, 130)
+    (item,) = win.canvas.selected_items()
+    label = item.mapRectToScene(item.label_rect())
+    h = item.handle
+    handles = [QRectF(p.x() - h, p.y() - h, 2 * h, 2 * h) for p in item.points()]
+    assert not any(label.intersects(r) for r in handles)
+    assert item.mapRectToScene(item.boundingRect()).contains(label)
+    assert label.width() * zoom == pytest.approx(item._label_width(), abs=0.5)  # screen px
