@@ -1,0 +1,136 @@
+"""Pre-labels in the window: Data -> Pre-labels trains on a worker, says the measured accuracy
+first, shows the current image's proposal as text (never as a label), Y accepts it as one undo
+step, and the list can be ordered least sure first. Checked in the project file."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from labeler.app.imports import import_folders
+from labeler.store import proposals as store
+from labeler.store.project import Project
+
+COLOURS = {"red": (30, 30, 200), "green": (40, 180, 40), "blue": (200, 60, 30)}
+
+
+def _photo(rng, bgr) -> np.ndarray:
+    img = np.clip(rng.normal(0, 18, (48, 48, 3)) + np.array(bgr), 0, 255).astype(np.uint8)
+    x, y = rng.integers(4, 30, 2)
+    cv2.circle(img, (int(x), int(y)), int(rng.integers(4, 12)), (128, 128, 128), -1)
+    return img
+
+
+def _project(tmp_path, noise: bool):
+    """12 labelled images per class (by folder) and 3 unlabeled per class; `noise`: the
+    pixels say nothing about the labels."""
+    rng = np.random.default_rng(7)
+    root, loose = tmp_path / "labelled", tmp_path / "loose"
+    loose.mkdir(parents=True)
+    for name, bgr in COLOURS.items():
+        (root / name).mkdir(parents=True)
+        for k in range(12):
+            img = rng.integers(0, 255, (32, 32, 3), np.uint8) if noise else _photo(rng, bgr)
+            cv2.imwrite(str(root / name / f"{k}.png"), img)
+        for k in range(3):
+            img = rng.integers(0, 255, (32, 32, 3), np.uint8) if noise else _photo(rng, bgr)
+            cv2.imwrite(str(loose / f"{name}{k}.png"), img)
+    path = tmp_path / "colours.labeler"
+    with Project.create(path) as p:
+        import_folders(p, [root], labels_from_folders=True)
+        import_folders(p, [loose])
+    return path
+
+
+def _open(qtbot, path):
+    from labeler.gui.main_window import MainWindow
+
+    w = MainWindow(str(path), open_last=False)
+    qtbot.addWidget(w)
+    w.resize(1100, 750)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def good(qtbot, tmp_path):
+    path = _project(tmp_path, noise=False)
+    w = _open(qtbot, path)
+    yield w, path
+    w.close()
+
+
+def _train(qtbot, w):
+    w.actions["prelabel"].trigger()  # Data -> Pre-labels…
+    panel = w.prelabels
+    assert panel.isVisible()
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.last_report is not None, timeout=60000)
+    return panel
+
+
+def _tags(path, image_id):
+    with Project.open(path) as p:
+        return [s.class_id for s in p.shapes(image_id) if s.kind == "tag"]
+
+
+def test_train_shows_accuracy_then_y_accepts_the_proposal_in_one_undo_step(qtbot, good):
+    w, path = good
+    panel = _train(qtbot, w)
+    assert panel.last_report.offered
+    assert panel.result.text().startswith("Measured on held-out labelled images: ")
+    w.set_filter("unlabeled")
+    image = w.current.id
+    with Project.open(path) as p:
+        proposal = store.proposal(p, image)
+        name = {c.id: c.name for c in p.classes()}[proposal.class_id]
+        before = p.stats()
+    assert f"proposal {name}" in panel.current.text().replace("<b>", "").replace("</b>", "")
+    assert w.prelabels.status_label.text().startswith(f"Proposal: {name} ")
+    assert _tags(path, image) == []  # shown, not stored
+    assert [s.kind for s in w.session.shapes] == []  # nor drawn as a label
+    w.canvas.setFocus()
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Y)
+    assert _tags(path, image) == [proposal.class_id]
+    with Project.open(path) as p:
+        assert store.proposal(p, image) is None
+        assert p.stats() != before
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _tags(path, image) == []
+    with Project.open(path) as p:
+        assert store.proposal(p, image) == proposal  # pending again
+        assert p.stats() == before
+
+
+def test_the_list_can_be_ordered_least_sure_first(qtbot, good):
+    w, path = good
+    panel = _train(qtbot, w)
+    panel.order.setChecked(True)
+    with Project.open(path) as p:
+        expected = [x.image_id for x in store.pending_proposals(p, by_uncertainty=True)]
+    listed = [w.session.images.row(r).id for r in range(len(expected))]
+    assert listed == expected
+    panel.order.setChecked(False)
+    assert w.sort_box.currentData() == "name"
+
+
+def test_a_weak_model_says_so_and_nothing_is_proposed_or_accepted(qtbot, tmp_path):
+    path = _project(tmp_path, noise=True)
+    w = _open(qtbot, path)
+    try:
+        panel = _train(qtbot, w)
+        assert not panel.last_report.offered
+        text = panel.result.text()
+        assert text.startswith("Measured on held-out labelled images: ")
+        assert "Too weak: nothing is proposed" in text
+        w.set_filter("unlabeled")
+        assert panel.current.text() == "This image: no proposal pending."
+        w.canvas.setFocus()
+        qtbot.keyClick(w.canvas, Qt.Key.Key_Y)
+        assert _tags(path, w.current.id) == []
+        assert "no pending proposal" in w.statusBar().currentMessage()
+    finally:
+        w.close()
