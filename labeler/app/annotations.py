@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,8 +19,10 @@ from labeler.core.formats import (
     unused_files,
 )
 from labeler.core.formats._io import one_line, shown
+from labeler.core.formats.model import MIN_AREA, ImportedShape, ImportRecord, in_image
 from labeler.core.model import validate_class_name
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
+from labeler.core.shapes import Shape, instances
 from labeler.store.project import Project
 
 FOLDER = "folder"
@@ -86,6 +89,9 @@ class AnnotationImportReport:
     images_added: int = 0
     images_known: int = 0
     shapes_added: int = 0
+    shapes_duplicate: int = 0
+    shapes_clipped: int = 0
+    instances_changed: int = 0
     unannotated: list[str] = field(default_factory=list)
     classes_created: list[str] = field(default_factory=list)
     not_imported: list[tuple[str, str]] = field(default_factory=list)
@@ -100,6 +106,9 @@ class AnnotationImportReport:
             "images_known": self.images_known,
             "images_unannotated": len(self.unannotated),
             "shapes_added": self.shapes_added,
+            "shapes_duplicate": self.shapes_duplicate,
+            "shapes_clipped": self.shapes_clipped,
+            "instances_changed": self.instances_changed,
             "classes_created": self.classes_created,
             "unannotated": self.unannotated,
             "not_imported": [{"path": p, "reason": r} for p, r in self.not_imported],
@@ -141,6 +150,7 @@ def import_annotations(
     total = len(records)
     done = 0
     progress(0, total)
+    tally = _Tally(report)
     with project.atomic():
         classes = _Classes(project, report)
         for name in result.classes:
@@ -166,35 +176,145 @@ def import_annotations(
                     split=rec.split,
                 )
                 report.images_added += 1
-                existing: set = set()
+                existing: list[list[Shape]] = []
             else:
                 image_id = known.id
                 report.images_known += 1
-                existing = {
-                    (s.kind, s.class_id, s.geometry_json()) for s in project.shapes(image_id)
-                }
+                existing = instances(project.shapes(image_id))
             if not rec.annotated:
                 report.unannotated.append(rec.path)
-            groups: dict[tuple[int, int], int] = {}  # the record's groups: project numbers
-            for s in rec.shapes:
-                class_id = classes.id_of(s.class_name, rec.path)
-                if class_id is None:
-                    continue
-                group = None
-                if s.group is not None:
-                    group = groups.get((class_id, s.group)) or project.new_group()
-                    groups[(class_id, s.group)] = group
-                shape = s.to_shape(class_id, group)
-                # Compared as stored (rounded) so float noise does not add a shape twice.
-                key = (shape.kind, shape.class_id, shape.geometry_json())
-                if key in existing:
-                    continue
-                project.add_shape(image_id, shape)
-                existing.add(key)
-                report.shapes_added += 1
+            size = (info.width, info.height)
+            _add_instances(project, image_id, rec, size, existing, classes, tally)
+        report.problems.extend(tally.lines())
         report.problems.extend(classes.refused())
     report.problems = [one_line(p) for p in report.problems]
     return report
+
+
+def _instance_key(parts: Sequence[Shape]) -> tuple:
+    """An instance as compared on re-import: its parts' kind, class and geometry as stored
+    (rounded, so float noise does not add it twice), in any order."""
+    return tuple(sorted((s.kind, s.class_id, s.geometry_json()) for s in parts))
+
+
+def _add_instances(
+    project: Project,
+    image_id: int,
+    rec: ImportRecord,
+    size: tuple[int, int],
+    existing: list[list[Shape]],
+    classes: _Classes,
+    tally: _Tally,
+) -> None:
+    """Add a record's instances (a group's parts together) that the image does not hold.
+
+    The unit of de-duplication is the instance, never a part: an instance whose parts are
+    all those of one instance already on the image adds nothing (a re-import), any other
+    is added whole. An instance repeated within the record is added once and counted as a
+    duplicate. An instance that shares a part with one on the image but differs (the source
+    was edited since the last import) is added as a new instance and counted, the old one
+    kept: an import never deletes what the project holds (README, "Import")."""
+    width, height = size
+    on_image = Counter(_instance_key(parts) for parts in existing)
+    known_parts = {(s.kind, s.class_id, s.geometry_json()) for parts in existing for s in parts}
+    seen: set[tuple] = set()
+    wanted: dict[tuple[int, int], list[Shape]] = {}  # (class, dataset group): parts
+    order: list[tuple[bool, list[Shape]]] = []  # (a dataset group?, parts)
+    for s in rec.shapes:
+        class_id = classes.id_of(s.class_name, rec.path)
+        if class_id is None:
+            continue
+        shape = in_image(s.to_shape(class_id), width, height)
+        if shape is None:
+            tally.refused(rec.path, s, width, height)
+            continue
+        if shape.points != s.to_shape(class_id).points:
+            tally.clipped.append(rec.path)
+        if s.group is None:
+            order.append((False, [shape]))
+            continue
+        key = (class_id, s.group)
+        if key not in wanted:
+            wanted[key] = []
+            order.append((True, wanted[key]))
+        wanted[key].append(shape)
+    for grouped, parts in order:
+        key = _instance_key(parts)
+        if key in seen:
+            tally.duplicates.append((rec.path, len(parts)))
+            continue
+        seen.add(key)
+        if on_image[key] > 0:
+            on_image[key] -= 1  # already on the image: a re-import adds nothing
+            continue
+        if any((p.kind, p.class_id, p.geometry_json()) in known_parts for p in parts):
+            tally.changed.append(rec.path)
+        group = project.new_group() if grouped else None
+        for p in parts:
+            project.add_shape(image_id, p.in_group(group))
+            tally.report.shapes_added += 1
+
+
+class _Tally:
+    """Shapes an import clipped, refused or left out as duplicates: counted, with the
+    first few images, as one problem line each."""
+
+    def __init__(self, report: AnnotationImportReport) -> None:
+        self.report = report
+        self.clipped: list[str] = []
+        self.duplicates: list[tuple[str, int]] = []
+        self.changed: list[str] = []
+        self.no_area: list[str] = []
+        self.outside: list[str] = []
+
+    def refused(self, image: str, s: ImportedShape, width: int, height: int) -> None:
+        x1, y1, x2, y2 = s.to_shape(0).bbox() or (0, 0, 0, 0)
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            self.outside.append(image)
+        else:
+            self.no_area.append(image)
+
+    def lines(self) -> list[str]:
+        r = self.report
+        r.shapes_clipped = len(self.clipped)
+        r.shapes_duplicate = sum(n for _, n in self.duplicates)
+        r.instances_changed = len(self.changed)
+        out = []
+        if self.no_area:
+            out.append(
+                f"{len(self.no_area)} shape(s) not imported: no area (under {MIN_AREA:g} square"
+                f" pixel inside the image){_on(self.no_area)}"
+            )
+        if self.outside:
+            out.append(
+                f"{len(self.outside)} shape(s) not imported: wholly outside their image"
+                f"{_on(self.outside)}"
+            )
+        if self.clipped:
+            out.append(
+                f"{len(self.clipped)} shape(s) lay partly outside their image and were clipped"
+                f" to it{_on(self.clipped)}"
+            )
+        if self.duplicates:
+            out.append(
+                f"{r.shapes_duplicate} duplicate shape(s) not added: {len(self.duplicates)}"
+                " instance(s) repeat one already read for the same image"
+                f"{_on([p for p, _ in self.duplicates])}"
+            )
+        if self.changed:
+            out.append(
+                f"{len(self.changed)} instance(s) differ from one already on the image that"
+                " shares a part with them (edited since the last import?): added as new"
+                " instances, the old ones kept (delete them if these replace them)"
+                f"{_on(self.changed)}"
+            )
+        return out
+
+
+def _on(images: Sequence[str]) -> str:
+    unique = list(dict.fromkeys(images))
+    more = f" and {len(unique) - 5} more" if len(unique) > 5 else ""
+    return f", on {len(unique)} image(s): {', '.join(unique[:5])}{more}"
 
 
 class _Classes:

@@ -51,6 +51,20 @@ class ClassStats:
     per_split: dict[str, int]
 
 
+MAX_IMAGE_REF = 4096
+"""The longest image reference (id, path or name) looked up: Linux's PATH_MAX; a longer one
+names no file, and SQLite refuses a LIKE pattern that long."""
+
+
+def project_path(path: str | os.PathLike[str]) -> Path:
+    """A project file's absolute path with its folder's real path (symbolic links and '..'
+    followed as the system follows them), so image paths are stored and looked up relative
+    to one spelling of the folder, whichever way the project was named (README, "Import").
+    """
+    p = Path(path).absolute()
+    return Path(os.path.realpath(p.parent)) / p.name
+
+
 class Project:
     """An open project file. Use `Project.create` or `Project.open`, then `close()`."""
 
@@ -67,7 +81,7 @@ class Project:
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> Project:
         """Make a new, empty project file; refuses to touch an existing file."""
-        p = Path(path).absolute()
+        p = project_path(path)
         if p.suffix != PROJECT_SUFFIX:
             raise LabelerError(f"a project file must end in {PROJECT_SUFFIX}: {p.name}")
         if p.exists():
@@ -93,14 +107,21 @@ class Project:
         The file is never opened through a second descriptor: closing one would drop the
         POSIX locks SQLite holds for every connection of this process (ADR 0081).
         """
-        p = Path(path).absolute()
+        p = project_path(path)
         if not p.is_file():
             raise LabelerError(f"no project at {p} (create one with 'labeler init')")
         conn = sqlite3.connect(p, isolation_level=None, timeout=10.0)
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
             try:
-                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                try:
+                    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                except sqlite3.OperationalError as e:
+                    if "readonly" not in str(e) or os.access(p, os.W_OK):
+                        raise
+                    conn.close()
+                    conn = _read_only(p)
+                    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
             except sqlite3.DatabaseError as e:
                 if "not a database" in str(e):
@@ -162,7 +183,14 @@ class Project:
     def atomic(self) -> Iterator[None]:
         """One transaction; nested calls become savepoints that roll back on their own."""
         if self._depth == 0:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if "readonly" in str(e):
+                    raise LabelerError(
+                        f"{self.path.name} is read-only: it can be read, not changed"
+                    ) from None
+                raise
             self._depth = 1
             try:
                 yield
@@ -358,7 +386,13 @@ class Project:
     def find_image(self, ref: str) -> ImageRecord:
         """An image by id (a number), by path (as given or relative to the project) or by
         unique file name."""
-        if ref.isdigit():
+        if len(ref) > MAX_IMAGE_REF:
+            raise LabelerError(
+                f"an image name of {len(ref)} characters is too long (at most {MAX_IMAGE_REF});"
+                " give its id or path"
+            )
+        # An id past SQLite's INTEGER range is no id in the project (not an OverflowError).
+        if ref.isascii() and ref.isdigit() and int(ref) < 2**63:
             img = self.image(int(ref))
             if img is not None:
                 return img
@@ -393,10 +427,15 @@ class Project:
         if not p.is_absolute():
             p = Path.cwd() / p
         p = Path(os.path.normpath(p))
-        try:
-            return p.relative_to(self.folder).as_posix()
-        except ValueError:
-            return str(p)
+        # The folder is real (`project_path`); the file may be named through a symbolic
+        # link to a folder or with '..': its folder's real path is tried second, so a link
+        # inside the project that leads out of it still stores the path through the link.
+        for candidate in (p, Path(os.path.realpath(p.parent)) / p.name):
+            try:
+                return candidate.relative_to(self.folder).as_posix()
+            except ValueError:
+                continue
+        return str(p)
 
     def resolve(self, image: ImageRecord | str) -> Path:
         """The absolute path of an image's file."""
@@ -673,6 +712,26 @@ def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (see Project.atomic).
     conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
     _configure(conn)
+    return conn
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that only reads a project SQLite cannot open as usual: the file is
+    read-only and its folder too, so the ``-shm`` file WAL mode reads through cannot be made
+    (ADR 0099). Opened ``immutable``: SQLite then reads the file alone, which is the whole
+    project only when no ``-wal`` file holds changes not yet written back (a project closed
+    cleanly leaves none); with one, reading would miss them, so it is refused in one line."""
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise LabelerError(
+            f"{path.name} is read-only and so is its folder, and its latest changes are still"
+            f" in {wal.name}: SQLite cannot read them without writing beside the file; make"
+            " the folder writable, or copy the project with its -wal file, to read it"
+        )
+    conn = sqlite3.connect(
+        f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True, isolation_level=None
+    )
+    conn.execute("PRAGMA busy_timeout = 10000")
     return conn
 
 

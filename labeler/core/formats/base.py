@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats.model import ExportItem, ImportResult
+from labeler.core.formats.model import MIN_AREA, ExportItem, ImportResult, in_image
 from labeler.core.registry import Registry
 from labeler.core.shapes import Shape
 
@@ -108,6 +108,36 @@ def clipped(shape: Shape, width: int, height: int) -> Shape:
         return shape
     pts = tuple((min(max(x, 0.0), width), min(max(y, 0.0), height)) for x, y in shape.points)
     return shape.with_points(pts)
+
+
+def in_image_shapes(it: ExportItem, keep_tags: bool = False) -> list[Shape]:
+    """An item's shapes as every exporter writes them: each box or polygon clipped to the
+    image, one with no area inside it left out (`in_image`; `no_area_note` counts them),
+    tags kept only when asked."""
+    out = []
+    for s in it.shapes:
+        if s.kind == "tag":
+            if keep_tags:
+                out.append(s)
+        elif (c := in_image(s, it.width, it.height)) is not None:
+            out.append(c)
+    return out
+
+
+def no_area_note(fmt: str, placed: Sequence[Placed]) -> list[str]:
+    """The warning for the shapes `in_image_shapes` left out, counted."""
+    n = sum(
+        1
+        for p in placed
+        for s in p.item.shapes
+        if s.kind != "tag" and in_image(s, p.item.width, p.item.height) is None
+    )
+    if not n:
+        return []
+    return [
+        f"{fmt}: {n} shape(s) with no area inside their image (under {MIN_AREA:g} square"
+        " pixel, or wholly outside it) were left out; the health check lists them"
+    ]
 
 
 def as_box(shape: Shape) -> Shape:

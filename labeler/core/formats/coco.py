@@ -45,7 +45,7 @@ from labeler.core.formats._io import (
     shown,
 )
 from labeler.core.formats._io import write_text as _write_text
-from labeler.core.formats.base import Placed, clipped, split_of
+from labeler.core.formats.base import Placed, in_image_shapes, no_area_note, split_of
 from labeler.core.formats.model import (
     SPLITS,
     ExportItem,
@@ -68,7 +68,7 @@ class CocoExporter:
             Placed(
                 it,
                 f"images/{it.split}/{it.file_name}",
-                _parts([clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag"]),
+                _parts(in_image_shapes(it)),
             )
             for it in items
         ]
@@ -101,7 +101,7 @@ class CocoExporter:
         return [
             f"the {split} split is empty: no annotations/instances_{split}.json was written"
             for split in empty_splits(placed)
-        ]
+        ] + no_area_note(self.name, placed)
 
 
 def empty_splits(placed: Sequence[Placed]) -> list[str]:

@@ -40,7 +40,7 @@ from labeler.core.formats._io import (
     shown,
     write_text,
 )
-from labeler.core.formats.base import Placed
+from labeler.core.formats.base import Placed, in_image_shapes, no_area_note
 from labeler.core.formats.model import (
     SPLITS,
     ExportItem,
@@ -73,7 +73,14 @@ class CsvExporter:
     tolerance_px = 0.001
 
     def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
-        return [Placed(it, f"images/{it.split}/{it.file_name}", it.shapes) for it in items]
+        return [
+            Placed(it, f"images/{it.split}/{it.file_name}", tuple(in_image_shapes(it, True)))
+            for it in items
+        ]
+
+    def notes(self, placed: Sequence[Placed]) -> list[str]:
+        """The shapes left out for having no area inside their image."""
+        return no_area_note(self.name, placed)
 
     def write(
         self,
@@ -162,7 +169,7 @@ class CsvImporter:
                 result.problems.append(msg if msg.startswith(label) else f"{where}: {msg}")
                 continue
             try:
-                shape = _shape(row, where)
+                shape = _shape(row, where, result.problems)
             except (FormatProblem, LabelerError) as e:  # the image is still imported
                 msg = str(e)
                 result.problems.append(msg if msg.startswith(label) else f"{where}: {msg}")
@@ -231,13 +238,13 @@ def _record(root: Path, row: dict[str, str], where: str, result: ImportResult) -
     return ImportRecord(rel, w, h, (), split, where)
 
 
-def _shape(row: dict[str, str], where: str) -> ImportedShape | None:
+def _shape(row: dict[str, str], where: str, problems: list[str]) -> ImportedShape | None:
     kind, name = row["kind"], row["class"] or ""
     if not kind:
         return None
     if kind == "tag":
         return ImportedShape(name, "tag")
-    group = _group(row.get(GROUP), where)
+    group = _group(row.get(GROUP), where, problems)
     if kind == "box":
         try:
             x1, y1, x2, y2 = (float(row[c]) for c in ("x1", "y1", "x2", "y2"))
@@ -249,11 +256,17 @@ def _shape(row: dict[str, str], where: str) -> ImportedShape | None:
     raise FormatProblem(f"{where}: kind: unknown kind {shown(kind)}")
 
 
-def _group(text: str | None, where: str) -> int | None:
+def _group(text: str | None, where: str, problems: list[str]) -> int | None:
+    """The row's group number; a bad one is reported and the shape imported alone, as
+    labelme's importer does with a bad ``group_id``."""
     if not text:
         return None
     if not (text.isascii() and text.isdigit() and len(text) < 10 and int(text) > 0):
-        raise FormatProblem(f"{where}: group: expected a positive whole number, got {shown(text)}")
+        problems.append(
+            f"{where}: group: expected a positive whole number, got {shown(text)}; the shape"
+            " is imported as an instance alone"
+        )
+        return None
     return int(text)
 
 

@@ -94,6 +94,48 @@ def imported_instances(shapes: Sequence[ImportedShape]) -> int:
     return len(groups) + sum(1 for s in shapes if s.group is None)
 
 
+MIN_AREA = 1.0
+"""Square pixels below which a box or polygon has no area: the health check's
+``min_shape_area`` (a shape it would call degenerate is neither imported nor exported)."""
+
+
+def in_image(shape: Shape, width: float, height: float) -> Shape | None:
+    """The part of a box or polygon that lies inside a ``width`` x ``height`` image, or
+    None when less than `MIN_AREA` of it does (no area, or wholly outside). A shape inside
+    the image comes back as it is; one partly outside is clipped to the border (a box to
+    the box inside, a polygon by Sutherland-Hodgman), as the window keeps what is drawn
+    inside the image. Tags pass unchanged.
+
+    >>> in_image(Shape.box(1, -10, -10, 20, 20), 100, 50).points
+    ((0.0, 0.0), (20.0, 20.0))
+    >>> in_image(Shape.box(1, 30, 30, 30, 30), 100, 50) is None  # no area
+    True
+    >>> in_image(Shape.box(1, 500, 500, 600, 600), 100, 50) is None  # wholly outside
+    True
+    """
+    if shape.kind == "tag":
+        return shape
+    x1, y1, x2, y2 = shape.bbox()  # type: ignore[misc]
+    if x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height:
+        return shape if shape.area() >= MIN_AREA else None
+    if shape.kind == "box":
+        cx1, cy1 = max(x1, 0.0), max(y1, 0.0)
+        cx2, cy2 = min(x2, float(width)), min(y2, float(height))
+        if cx2 <= cx1 or cy2 <= cy1:
+            return None
+        out = shape.with_points(((cx1, cy1), (cx2, cy2)))
+    else:
+        import numpy as np
+
+        from labeler.core.augment.geometry import clip_polygon
+
+        pts = clip_polygon(np.asarray(shape.points, dtype=np.float64), width, height)
+        if len(pts) < 3:
+            return None
+        out = shape.with_points(tuple((float(x), float(y)) for x, y in pts))
+    return out if out.area() >= MIN_AREA else None
+
+
 @dataclass(frozen=True)
 class ImportRecord:
     """One image found in a dataset: ``path`` is relative to the dataset root (POSIX).

@@ -39,7 +39,7 @@ from labeler.core.formats._io import (
     write_text,
     write_texts,
 )
-from labeler.core.formats.base import Placed, clipped
+from labeler.core.formats.base import Placed, in_image_shapes, no_area_note
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
 from labeler.core.shapes import Shape, instances, union_bbox
 
@@ -63,7 +63,7 @@ class VocExporter:
         out: list[Placed | str] = []
         for it in items:
             shapes = []
-            kept = [clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag"]
+            kept = in_image_shapes(it)
             for parts in instances(kept):
                 box = Shape.box(parts[0].class_id, *union_bbox(parts), group=parts[0].group)
                 xmin, ymin, xmax, ymax = _voc_box(box, it.width, it.height)
@@ -75,10 +75,13 @@ class VocExporter:
 
     def notes(self, placed: Sequence[Placed]) -> list[str]:
         """A multi-part instance loses its parts' outlines: say how many."""
+        out = no_area_note(self.name, placed)
         n = sum(1 for p in placed for s in p.shapes if s.group is not None)
-        if not n:
-            return []
-        return [f"{n} multi-part instance(s) written as one object each (the box around the parts)"]
+        if n:
+            out.append(
+                f"{n} multi-part instance(s) written as one object each (the box around the parts)"
+            )
+        return out
 
     def write(
         self,

@@ -48,7 +48,7 @@ from labeler.core.formats._io import (
     write_text,
     write_texts,
 )
-from labeler.core.formats.base import Placed, as_box, clipped
+from labeler.core.formats.base import Placed, as_box, in_image_shapes, no_area_note
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
 from labeler.core.shapes import Shape, bridged_outline, instances, union_bbox
 
@@ -67,10 +67,7 @@ class YoloExporter:
         self.mode = mode
 
     def place(self, items: Sequence[ExportItem], names: dict[int, str]) -> list[Placed | str]:
-        clip = [
-            tuple(clipped(s, it.width, it.height) for s in it.shapes if s.kind != "tag")
-            for it in items
-        ]
+        clip = [tuple(in_image_shapes(it)) for it in items]
         segment = _segment_mode(self.mode, clip)
         return [
             Placed(it, f"images/{it.split}/{it.file_name}", _converted(shapes, segment))
@@ -102,7 +99,8 @@ class YoloExporter:
 
     def notes(self, placed: Sequence[Placed]) -> list[str]:
         """What the export report should say about this layout: each empty split."""
-        return [_empty_note(split) for split in _empty_splits(placed)] + _merged_note(placed)
+        empty = [_empty_note(split) for split in _empty_splits(placed)]
+        return empty + _merged_note(placed) + no_area_note(self.name, placed)
 
 
 # Ultralytics' check_det_dataset refuses a data.yaml without these keys.
