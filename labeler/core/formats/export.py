@@ -25,7 +25,7 @@ import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -52,6 +52,7 @@ from labeler.core.formats.model import (
     SPLITS,
     ExportItem,
     ExportReport,
+    ImportResult,
     class_table,
     imported_instances,
 )
@@ -204,6 +205,15 @@ def _build(
         try:
             annotations = pool.submit(exporter.write, placed, classes, root, final_dir)
             results = pool.map(write_some, batches)
+            # The check (ADR 0096). Every annotation file is read back from disk once, after
+            # all were written, here while the images are still being hashed: its bytes are
+            # hashed for the manifest and parsed by the format's importer once the images
+            # are there too (an importer looks for them).
+            try:
+                report.files = sorted(annotations.result())
+            except OSError as e:
+                raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
+            texts, problems = _read_back(root, report.files)
             done = 0
             for batch, got in zip(batches, results, strict=True):
                 for p, w in zip(batch, got, strict=True):
@@ -215,7 +225,6 @@ def _build(
                         )
                 done += len(batch)
                 tick(done, total)
-            wait([annotations])
         except BaseException:
             # Nothing may still write when the folder is removed.
             pool.shutdown(wait=True, cancel_futures=True)
@@ -227,16 +236,6 @@ def _build(
     notes = getattr(exporter, "notes", None)
     report.warnings += list(notes(placed)) if callable(notes) else []
     try:
-        report.files = sorted(annotations.result())
-    except OSError as e:
-        raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
-    # The check (ADR 0096). Every annotation file is read back from disk once, after all
-    # were written: its bytes are hashed for the manifest and parsed by the format's
-    # importer. Every image was read back whole when it was hashed, its header giving the
-    # size compared below. Last, a listing of the folder with an lstat per file proves that
-    # nothing changed, went or came since it was read.
-    texts, problems = _read_back(root, report.files)
-    try:
         manifest_text = _write_manifest(
             root, exporter.name, manifest, classes, placed, written, texts, project_paths
         )
@@ -244,7 +243,13 @@ def _build(
         raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
     tick(total - 1, total)
 
-    diffs = problems + _verify(exporter, placed, names, root, texts, written)
+    # Every image was read back whole when it was hashed, its header giving the size that
+    # `_write_image` compared with the project's. Last, a listing of the folder with an
+    # lstat per file proves that nothing changed, went or came since it was read.
+    read_back = _parse_written(exporter, root, texts, placed)
+    if read_back is None:  # an importer that reads the folder itself
+        read_back = get_importer(exporter.importer).read(root)
+    diffs = problems + _verify(exporter, placed, names, read_back)
     if not diffs:
         diffs = _check_tree(root, placed, written, texts, manifest_text)
     _raise_diffs(diffs)
@@ -540,12 +545,17 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
         if e.errno not in _WRITE_ERRNOS and e.filename == src and e.filename2 is None:
             raise LabelerError(f"cannot read {src}: {e.strerror or e}") from None
         raise _cannot_write(final_dir / p.path, e) from None
-    if (w, h) != (it.width, it.height):
-        raise LabelerError(
-            f"{it.file_name}: the image is {w}x{h} on disk but {it.width}x{it.height} "
-            "in the project"
-        )
+    check_size_on_disk(it.file_name, (w, h), (it.width, it.height))
     return WrittenImage(how, got.sha256, got.signature, (w, h))
+
+
+def check_size_on_disk(name: str, size: tuple[int, int], recorded: tuple[int, int]) -> None:
+    """A one-line `LabelerError` when an image's upright size on disk is not the size the
+    project recorded at import: the file was replaced, and shapes in the project's pixels do
+    not fit it. Export, assists and pre-labels refuse such a file alike."""
+    if tuple(size) != tuple(recorded):
+        (w, h), (rw, rh) = size, recorded
+        raise LabelerError(f"{name}: the image is {w}x{h} on disk but {rw}x{rh} in the project")
 
 
 def _orientation(dst: Path, got: WrittenFile) -> int:
@@ -703,28 +713,25 @@ def _read_back(root: Path, files: Sequence[str]) -> tuple[dict[str, ReadBack], l
     return texts, problems
 
 
+def _parse_written(
+    exporter: Exporter, root: Path, texts: Mapping[str, ReadBack], placed: Sequence[Placed]
+) -> ImportResult | None:
+    """The export as its importer's ``read_written`` reads it from the annotation files read
+    back (``texts``), each image at the size the project gives it, which `_write_image`
+    checks against the header of the file written; None when the importer has no
+    ``read_written`` and must read the folder itself."""
+    reader = getattr(get_importer(exporter.importer), "read_written", None)
+    if not callable(reader):
+        return None
+    sizes = {p.path: (p.item.width, p.item.height) for p in placed}
+    return reader(root, {rel: got.data for rel, got in texts.items()}, sizes)
+
+
 def _verify(
-    exporter: Exporter,
-    placed: Sequence[Placed],
-    names: dict[int, str],
-    root: Path,
-    texts: Mapping[str, ReadBack],
-    written: Mapping[str, WrittenImage],
+    exporter: Exporter, placed: Sequence[Placed], names: dict[int, str], result: ImportResult
 ) -> list[str]:
-    """Read the export back with the format's importer and compare image by image; returns
-    the differences. An importer with ``read_written`` parses the annotation files as read
-    back (``texts``) with the image sizes the written files' headers gave (``written``),
-    rather than opening every file again; any other reads the folder as an import does."""
-    importer = get_importer(exporter.importer)
-    read_written_export = getattr(importer, "read_written", None)
-    if callable(read_written_export):
-        result = read_written_export(
-            root,
-            {rel: got.data for rel, got in texts.items()},
-            {path: w.size for path, w in written.items()},
-        )
-    else:
-        result = importer.read(root)
+    """Compare what the importer read back (``result``) with what was placed, image by
+    image; returns the differences."""
     diffs = list(result.problems)
     found = {r.path: r for r in result.records}
     for p in placed:
