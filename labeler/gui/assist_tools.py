@@ -161,8 +161,12 @@ class AssistBar(QToolBar):
         self.snap.setToolTip(
             "Polygon tool: the segment between two clicks follows the strongest edge"
         )
-        for w in (self.mode_label, self.tolerance_label, self.tolerance, self.edges, self.snap):
+        self.addWidget(self.mode_label)
+        self.addSeparator()
+        for w in (self.tolerance_label, self.tolerance, self.edges):
             self.addWidget(w)
+        self.addSeparator()
+        self.addWidget(self.snap)
 
 
 class AssistTools(QObject):
@@ -221,6 +225,11 @@ class AssistTools(QObject):
         if mode is not None and mode not in MODES:
             raise ValueError(mode)
         self.cancel()
+        self.mode = None
+        if mode is not None and self.session.tool != "select":
+            # Class keys then pick the polygon's class (or recolour the selection): with
+            # the tag tool they would tag the image.
+            self.session.set_tool("select")
         self.mode = mode
         titles = {"grabcut": "GrabCut: drag a box", "wand": "Magic wand: click a region"}
         self.bar.mode_label.setText(titles.get(mode or "", ""))
@@ -488,7 +497,7 @@ class AssistTools(QObject):
         if p.polygon is None:
             self._say("GrabCut found no polygon to keep: draw another box or a stroke", 5000)
             return False
-        project, class_name = self._target()
+        project, class_name = self._target(p.replace.class_id if p.replace else None)
         if project is None or class_name is None:
             return False
         try:
@@ -643,9 +652,12 @@ class AssistTools(QObject):
         self.jobs.start(work, done, on_failed)
 
     # -- helpers ----------------------------------------------------------------------
-    def _target(self) -> tuple[Project | None, str | None]:
+    def _target(self, class_id: int | None = None) -> tuple[Project | None, str | None]:
+        """The project and the polygon's class: `class_id` (a converted box keeps its
+        class), else the current class."""
         s = self.session
-        c = s.classes.get(s.current_class) if s.current_class is not None else None
+        class_id = class_id if class_id is not None else s.current_class
+        c = s.classes.get(class_id) if class_id is not None else None
         if s.project is None or c is None:
             self._say("Add a class first: the polygon needs one", 5000)
             return s.project, None
@@ -659,8 +671,9 @@ class AssistTools(QObject):
         return QPointF(min(max(pos.x(), 0.0), float(w)), min(max(pos.y(), 0.0), float(h)))
 
     def _colour(self) -> str:
-        s = self.session
-        c = s.classes.get(s.current_class) if s.current_class is not None else None
+        s, p = self.session, self.pending
+        class_id = p.replace.class_id if p is not None and p.replace else s.current_class
+        c = s.classes.get(class_id) if class_id is not None else None
         return c.colour if c is not None else "#ffffff"
 
     def _show_pending(self) -> None:

@@ -115,7 +115,8 @@ def test_grabcut_box_previews_then_enter_stores_one_polygon_and_undo_takes_it(
     qtbot, win, tools, scene_path
 ):
     image = win.current.id
-    tools.set_mode("grabcut")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)  # no box selected: the GrabCut tool
+    assert tools.mode == "grabcut"
     drag(qtbot, win, (35, 75), (185, 225))
     # The window did not wait: the release returned with GrabCut still to run on a worker.
     assert tools.pending is not None and tools.pending.polygon is None
@@ -134,7 +135,8 @@ def test_a_background_stroke_cuts_the_neighbour_out_and_esc_writes_nothing(
     qtbot, win, tools, scene_path
 ):
     image = win.current.id
-    tools.set_mode("grabcut")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)  # no box selected: the GrabCut tool
+    assert tools.mode == "grabcut"
     drag(qtbot, win, (35, 75), (245, 225))  # the box holds both objects
     _found(qtbot, tools)
     both = _mask(tools.pending.polygon)
@@ -161,11 +163,13 @@ def test_a_selected_box_becomes_its_polygon_in_one_undo_step(qtbot, win, tools, 
     win.set_tool("select")
     click(qtbot, win, 60, 100)
     assert [s.id for s in win.canvas.selected_shapes()] == [box.id]
-    tools.box_to_polygon()
+    win.session.current_class = next(c for c in win.classes if c != box.class_id)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)  # G with a box selected converts it
     _found(qtbot, tools)
     qtbot.keyClick(win.canvas, Qt.Key.Key_Enter)
     (poly,) = _shapes(scene_path, image)
     assert poly.kind == "polygon" and _iou(_mask(poly.points), _disk(DISK)) > 0.85
+    assert poly.class_id == box.class_id  # the box's class, not the one picked since
     win.undo.undo()
     assert [s.kind for s in _shapes(scene_path, image)] == ["box"]
     assert _shapes(scene_path, image)[0].points == box.points
@@ -175,7 +179,8 @@ def test_a_selected_box_becomes_its_polygon_in_one_undo_step(qtbot, win, tools, 
 
 def test_wand_click_shift_adds_alt_cuts_each_one_undo_step(qtbot, win, tools, scene_path):
     image = win.current.id
-    tools.set_mode("wand")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_W)
+    assert tools.mode == "wand"
     click(qtbot, win, 110, 150)
     qtbot.waitUntil(lambda: len(_shapes(scene_path, image)) == 1, timeout=10000)
     (disk,) = _shapes(scene_path, image)
@@ -208,7 +213,8 @@ def test_wand_click_shift_adds_alt_cuts_each_one_undo_step(qtbot, win, tools, sc
 
 
 def test_dragging_sideways_sets_the_wand_tolerance(qtbot, win, tools, scene_path):
-    tools.set_mode("wand")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_W)
+    assert tools.mode == "wand"
     tools.bar.tolerance.setValue(4)
     vp = win.canvas.viewport()
     a = view_point(win, 300, 70)
@@ -229,7 +235,8 @@ def test_edge_snapping_routes_a_polygon_segment_along_the_object_edge(
 ):
     (cx, cy), r = DISK
     win.set_tool("polygon")
-    tools.set_snapping(True)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_E)
+    assert tools.snapping
     qtbot.waitUntil(lambda: tools._cached_pixels() is not None, timeout=5000)
     # On the rim, away from the neighbour: a quarter and an eighth of the way round.
     corners = [(cx - r, cy), (cx, cy - r), (cx + 42, cy - 42)]
@@ -242,7 +249,8 @@ def test_edge_snapping_routes_a_polygon_segment_along_the_object_edge(
     off_rim = [abs(np.hypot(x - cx, y - cy) - r) for x, y in between]
     assert max(off_rim) < 5
     win.undo.undo()
-    tools.set_snapping(False)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_E)
+    assert not tools.snapping
     for x, y in corners:
         click(qtbot, win, x, y)
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
@@ -255,14 +263,16 @@ def test_a_failing_assist_says_so_in_one_line_and_writes_nothing(
 ):
     image = win.current.id
     (tmp_path / "imgs" / "scene0.png").write_bytes(b"not a png any more")
-    tools.set_mode("grabcut")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)  # no box selected: the GrabCut tool
+    assert tools.mode == "grabcut"
     drag(qtbot, win, (35, 75), (185, 225))
     qtbot.waitUntil(lambda: tools.last_error != "", timeout=10000)
     message = win.statusBar().currentMessage()
     assert message.startswith("Assist:") and "nothing was saved" in message
     assert "\n" not in message
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
-    tools.set_mode("wand")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_W)
+    assert tools.mode == "wand"
     click(qtbot, win, 110, 150)
     qtbot.wait(200)
     assert _shapes(scene_path, image) == []
@@ -283,3 +293,19 @@ def test_a_selected_box_label_covers_none_of_its_handles(qtbot, win, zoom):
     assert not any(label.intersects(r) for r in handles)
     assert item.mapRectToScene(item.boundingRect()).contains(label)
     assert label.width() * zoom == pytest.approx(item._label_width(), abs=0.5)  # screen px
+
+
+def test_class_keys_in_an_assist_tool_pick_the_class_and_never_tag_the_image(
+    qtbot, win, tools, scene_path
+):
+    assert win.session.tool == "tag"
+    qtbot.keyClick(win.canvas, Qt.Key.Key_W)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_2)
+    assert _shapes(scene_path, win.current.id) == []
+    tile = next(c.id for c in win.classes.values() if c.name == "tile")
+    assert win.current_class == tile and tools.mode == "wand"
+    click(qtbot, win, 300, 70)
+    qtbot.waitUntil(lambda: len(_shapes(scene_path, win.current.id)) == 1, timeout=10000)
+    assert _shapes(scene_path, win.current.id)[0].class_id == tile
+    qtbot.keyClick(win.canvas, Qt.Key.Key_P)  # another tool turns the assist off
+    assert tools.mode is None and win.canvas.tool == "polygon"
