@@ -204,6 +204,8 @@ def _class_dict(c) -> dict:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
+    from labeler.store.proposals import class_proposals
+
     with _open(args.project) as p:
         action = args.action
         params = args.names
@@ -228,11 +230,15 @@ def cmd_classes(args: argparse.Namespace) -> int:
         elif action == "rename":
             result = {"renamed": _class_dict(p.rename_class(*params))}
         elif action == "merge":
+            proposals = class_proposals(p, p.require_class(params[0]).id)
             result = {"moved_shapes": p.merge_classes(*params), "into": params[1]}
+            result["moved_proposals"] = proposals
         elif action == "remove":
+            proposals = class_proposals(p, p.require_class(params[0]).id)
             result = {
                 "removed": params[0],
                 "deleted_shapes": p.remove_class(params[0], force=args.force),
+                "deleted_proposals": proposals,
             }
         stats = {c["id"]: c for c in p.stats()["classes"]}
         listing = [
@@ -249,9 +255,13 @@ def cmd_classes(args: argparse.Namespace) -> int:
             elif action == "merge":
                 print(
                     f"merged {params[0]!r} into {params[1]!r} ({result['moved_shapes']} shape(s) moved)"
+                    + (f", {proposals} pending proposal(s) moved too" if proposals else "")
                 )
             elif action == "remove":
-                print(f"removed {params[0]!r} ({result['deleted_shapes']} shape(s) deleted)")
+                print(
+                    f"removed {params[0]!r} ({result['deleted_shapes']} shape(s) deleted)"
+                    + (f", {proposals} pending proposal(s) removed with it" if proposals else "")
+                )
             for c in listing:
                 key = c["shortcut"] or "-"
                 print(
@@ -645,9 +655,36 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 # -- assists and pre-labels (issue 18) ------------------------------------------------------
+def _refuse_unused_assist_options(args: argparse.Namespace) -> None:
+    """A one-line refusal for options the chosen assist would ignore without a word."""
+    from labeler.core.assists import ASSISTS
+
+    needs = ASSISTS.get(args.method).needs  # an unknown method is named here, first
+    given = {
+        "--box": args.box is not None,
+        "--point": args.point is not None,
+        "--tolerance": args.tolerance is not None,
+        "--edges": args.edges,
+        "--fg": bool(args.fg),
+        "--bg": bool(args.bg),
+    }
+    unused = {"box": ["--point"], "point": ["--box"]}[needs]
+    if args.method == "grabcut":
+        unused += ["--tolerance", "--edges"]
+    elif args.method == "wand":
+        unused += ["--fg", "--bg"]
+    bad = [flag for flag in unused if given[flag]]
+    if bad:
+        raise LabelerError(
+            f"{', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply to assist"
+            f" {args.method!r} (it takes a {needs})"
+        )
+
+
 def cmd_assist(args: argparse.Namespace) -> int:
     from labeler.app.assists import AssistRequest, Strokes, run_assist, write_polygon
 
+    _refuse_unused_assist_options(args)
     strokes = None
     if args.fg or args.bg:
         line = lambda v: ((v[0], v[1]), (v[2], v[3]))  # noqa: E731
@@ -656,24 +693,27 @@ def cmd_assist(args: argparse.Namespace) -> int:
         box=tuple(args.box) if args.box else None,
         point=tuple(args.point) if args.point else None,
         strokes=strokes,
-        tolerance=args.tolerance,
+        tolerance=24.0 if args.tolerance is None else args.tolerance,
         use_edges=args.edges,
     )
     with _open(args.project) as p:
+        cls = None
         if args.write is not None:
-            p.require_class(args.write)  # an unknown class is refused before any work
+            cls = p.require_class(args.write)  # an unknown class is refused before any work
         result = run_assist(p, args.image, args.method, request)
+        if result.note:
+            print(f"labeler: warning: {result.note}", file=sys.stderr)
         data = result.to_dict()
-        if args.write is not None:
-            edit = write_polygon(p, result.image_id, args.write, result.polygon)
+        if cls is not None:
+            edit = write_polygon(p, result.image_id, cls.name, result.polygon)
             data["shape"] = edit.shapes[0].id
-            data["class"] = args.write
+            data["class"] = cls.name  # as stored: " CAT " finds and reports "cat"
 
         def human() -> None:
             print(" ".join(f"{x:g},{y:g}" for x, y in result.polygon))
-            if args.write is not None:
+            if cls is not None:
                 print(
-                    f"stored as shape {data['shape']} ({args.write}), {len(result.polygon)} vertices"
+                    f"stored as shape {data['shape']} ({cls.name}), {len(result.polygon)} vertices"
                 )
 
         emit(args, data, human)
@@ -691,6 +731,8 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
     )
     from labeler.store.proposals import latest_run
 
+    if args.accept and args.list:
+        raise LabelerError("--accept and --list do not go together: run one, then the other")
     with _open(args.project) as p:
         names = {c.id: c.name for c in p.classes()}
 
@@ -705,8 +747,13 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
         if args.accept:
             accepted = []
             with p.atomic():  # all or none: a bad IMAGE leaves every proposal pending
+                seen: set[int] = set()
                 for ref in args.accept:
-                    edit = accept_proposal(p, ref)
+                    image_id = p.find_image(ref).id
+                    if image_id in seen:  # "--accept 35 35" accepts image 35 once
+                        continue
+                    seen.add(image_id)
+                    edit = accept_proposal(p, str(image_id))
                     accepted.append({"image": edit.image_id, "class": names[edit.class_id]})
             emit(
                 args,
@@ -770,7 +817,7 @@ def _add_assist_commands(command: Callable[..., argparse.ArgumentParser]) -> Non
     sp.add_argument("--method", default="grabcut", help="grabcut (default), wand, or a plugin's")
     sp.add_argument("--box", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"))
     sp.add_argument("--point", type=float, nargs=2, metavar=("X", "Y"), help="wand: the click")
-    sp.add_argument("--tolerance", type=float, default=24.0, help="wand: 0..255 (default 24)")
+    sp.add_argument("--tolerance", type=float, help="wand: 0..255 (default 24)")
     sp.add_argument("--edges", action="store_true", help="wand: stop at strong edges too")
     for flag, what in (("--fg", "object"), ("--bg", "background")):
         sp.add_argument(
@@ -819,6 +866,11 @@ def _seed(text: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the CLI contract's one-line error (no usage block before it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "-1e3" is a number, not an option (argparse knows only "-5" and "-.5")
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         hint = f" (see '{self.prog} --help')"

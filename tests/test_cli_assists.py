@@ -73,12 +73,18 @@ def test_a_box_over_the_whole_image_still_gives_a_polygon(proj, capsys):
     assert len(json.loads(out)["polygon"]) >= 3
 
 
-def test_a_stroke_far_off_the_image_changes_nothing(proj, capsys):
-    box = ["--box", 130, 40, 460, 330, "--json"]
-    plain = run(capsys, "assist", proj, "coffee.jpg", *box)
-    far = run(capsys, "assist", proj, "coffee.jpg", *box, "--bg", 2000, 2000, 1e300, 1e300)
-    assert far[0] == 0 and plain[0] == 0, far[2]
-    assert json.loads(far[1])["polygon"] == json.loads(plain[1])["polygon"]
+def test_a_stroke_far_off_the_box_is_refused_not_ignored(proj, capsys):
+    # GrabCut reads the box and a margin; a stroke wholly outside was ignored without a word.
+    box = ["--box", 130, 40, 460, 330, "--write", "cup"]
+    before = state(proj)
+    for far in ((2000, 2000, 1e300, 1e300), (0, 380, 20, 390)):
+        code, out, err = run(capsys, "assist", proj, "coffee.jpg", *box, "--bg", *far)
+        assert code == 1 and out == "" and err.count("\n") == 1, err
+        assert "background stroke" in err and "outside the box" in err, err
+    assert state(proj) == before
+    # A background stroke in the margin around the box is used, so it is accepted.
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", *box, "--bg", 120, 30, 470, 30)
+    assert code == 0, err
 
 
 def test_strokes_that_leave_nothing_are_one_line(proj, capsys):

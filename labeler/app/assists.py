@@ -4,8 +4,12 @@ image's pixel coordinates, and write it as one shape in one undoable edit.
 The window and ``labeler assist`` both call these. The image is decoded upright (EXIF applied),
 the frame shapes are stored in. What the user gave is checked here, once, for every assist: a
 box must overlap the image and have an area (the part outside is cut off), a click must be on
-the image. An assist a plugin added that raises or returns something that is not a polygon is
-reported in one line naming it; it never crashes the caller or writes anything.
+the image, a GrabCut stroke must reach the part of the image GrabCut reads. A project image
+must still be the file imported (its size, and its SHA-256): a replaced file is refused as
+export refuses it. An assist a plugin added that raises (anything, `SystemExit` included),
+returns something that is not a polygon, or a polygon with no area inside the image is
+reported in one line naming it; it never crashes the caller or writes anything. An outline of
+over `MAX_RETURNED` vertices is simplified to that many, and the result says so.
 
 >>> result = run_assist(project, "12", "grabcut", AssistRequest(box=(40, 30, 260, 220)))  # doctest: +SKIP
 >>> edit = write_polygon(project, result.image_id, "cat", result.polygon)                # doctest: +SKIP
@@ -14,15 +18,17 @@ reported in one line naming it; it never crashes the caller or writes anything.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from labeler.core.assists import ASSISTS, AssistFailed, AssistRequest, Point, Strokes
+from labeler.core.assists import ASSISTS, AssistFailed, AssistRequest, Point, Strokes, simplify
 from labeler.core.errors import LabelerError
-from labeler.core.images import BadImage, load_image
+from labeler.core.formats.export import check_size_on_disk
+from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.model import ImageRecord
 from labeler.core.shapes import Shape
 from labeler.store.edits import AddShapes
@@ -39,6 +45,13 @@ __all__ = [
     "write_polygon",
 ]
 
+MAX_RETURNED = 1000
+"""An assist's outline with more vertices is simplified to this many (a plugin's million-point
+outline made a later YOLO export take seconds)."""
+GRABCUT_MARGIN = 0.1
+"""The share of the box around it that GrabCut reads (`box_to_polygon`'s crop); a stroke
+wholly outside the box and this margin cannot change the result."""
+
 
 @dataclass(frozen=True)
 class AssistResult:
@@ -48,15 +61,30 @@ class AssistResult:
     method: str
     polygon: list[Point]
     seconds: float
+    simplified_from: int | None = None
+    """How many vertices the assist returned when it was over `MAX_RETURNED` (else None)."""
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "image": self.image_id,
             "method": self.method,
             "polygon": [[x, y] for x, y in self.polygon],
             "vertices": len(self.polygon),
             "seconds": round(self.seconds, 4),
         }
+        if self.simplified_from is not None:
+            data["simplified_from"] = self.simplified_from
+        return data
+
+    @property
+    def note(self) -> str | None:
+        """A line for the user when the outline was simplified."""
+        if self.simplified_from is None:
+            return None
+        return (
+            f"assist {self.method!r} returned {self.simplified_from} vertices; simplified to"
+            f" {len(self.polygon)}"
+        )
 
 
 def _finite(*values: float) -> bool:
@@ -96,15 +124,50 @@ def check_request(method: str, request: AssistRequest, width: int, height: int) 
             raise LabelerError(
                 f"the point ({x:g}, {y:g}) is outside the image ({width} x {height})"
             )
+        if method == "wand" and (width < 2 or height < 2):
+            raise LabelerError(
+                f"the image ({width} x {height}) is too small to fill from a point: the wand"
+                " needs at least 2 x 2 pixels"
+            )
     if request.strokes is not None:
         lines = (*request.strokes.foreground, *request.strokes.background)
         if not all(_finite(x, y) for line in lines for x, y in line):
             raise LabelerError("a stroke has a coordinate that is not a finite number")
         if not _finite(request.strokes.radius) or not 0 < request.strokes.radius <= 1000:
             raise LabelerError("the stroke radius must be between 0 and 1000 pixels")
+        if method == "grabcut" and request.box is not None:
+            _check_strokes_reach(request.strokes, request.box)
     if not _finite(request.tolerance) or not 0 <= request.tolerance <= 255:
         raise LabelerError(f"the tolerance must be 0..255, not {request.tolerance!r}")
     return request
+
+
+def _check_strokes_reach(strokes: Strokes, box: tuple[float, float, float, float]) -> None:
+    """Refuse a stroke that lies wholly outside the box and the margin GrabCut reads around
+    it: it would be ignored without a word. (Run after the coordinates are known finite.)"""
+    x1, y1, x2, y2 = box
+    mx, my = (x2 - x1) * GRABCUT_MARGIN + 2, (y2 - y1) * GRABCUT_MARGIN + 2
+    r = strokes.radius
+    for side, lines in (("object", strokes.foreground), ("background", strokes.background)):
+        for line in lines:
+            if not line:
+                continue
+            xs, ys = [p[0] for p in line], [p[1] for p in line]
+            if (
+                max(xs) + r < x1 - mx
+                or min(xs) - r > x2 + mx
+                or max(ys) + r < y1 - my
+                or min(ys) - r > y2 + my
+            ):
+                a, b = line[0], line[-1]
+                raise LabelerError(
+                    f"the {side} stroke ({a[0]:g}, {a[1]:g})-({b[0]:g}, {b[1]:g}) lies outside"
+                    f" the box ({x1:g}, {y1:g}, {x2:g}, {y2:g}): GrabCut would not see it"
+                )
+
+
+def _builtin(assist: object) -> bool:
+    return type(assist).__module__.startswith("labeler.")
 
 
 def run_assist_on(
@@ -115,42 +178,64 @@ def run_assist_on(
     request = check_request(method, request, w, h)
     assist = ASSISTS.get(method)
     start = time.perf_counter()
+    # A plugin's SystemExit or KeyboardInterrupt is its failure too (it must not end the
+    # program with nothing said); a built-in assist lets a real Ctrl-C through.
+    caught = BaseException if not _builtin(assist) else Exception
     try:
         raw = assist(image, request)
     except AssistFailed:
         raise
     except LabelerError as e:
         raise LabelerError(f"assist {method!r}: {e}") from None
-    except Exception as e:  # a plugin's bug: one line that names the assist, never a crash
+    except caught as e:  # a plugin's bug: one line that names the assist, never a crash
         text = str(e).strip().splitlines()
         why = f"{type(e).__name__}: {text[-1]}" if text else type(e).__name__
         raise LabelerError(f"assist {method!r} failed: {why}") from None
     seconds = time.perf_counter() - start
-    return AssistResult(image_id, method, _polygon(method, raw, w, h), seconds)
+    polygon, returned = _polygon(method, raw, w, h)
+    over = returned if returned > len(polygon) else None
+    return AssistResult(image_id, method, polygon, seconds, over)
 
 
-def _polygon(method: str, raw: object, width: int, height: int) -> list[Point]:
-    """An assist's answer as a polygon on the image: finite vertices, clamped to its frame."""
+def _polygon(method: str, raw: object, width: int, height: int) -> tuple[list[Point], int]:
+    """An assist's answer as a polygon on the image (finite vertices, clamped to its frame,
+    simplified to `MAX_RETURNED` vertices) and how many vertices it returned. One line naming
+    the assist when it is not a polygon or has no area inside the image."""
     try:
         pts = [(float(p[0]), float(p[1])) for p in raw]  # type: ignore[union-attr, index]
     except (TypeError, ValueError, IndexError, KeyError):
         raise LabelerError(f"assist {method!r} returned something that is not a polygon") from None
     if len(pts) < 3 or not all(math.isfinite(x) and math.isfinite(y) for x, y in pts):
         raise LabelerError(f"assist {method!r} returned no usable polygon (under 3 finite points)")
-    return [
-        (round(min(max(x, 0.0), float(width)), 2), round(min(max(y, 0.0), float(height)), 2))
-        for x, y in pts
-    ]
+    arr = np.array(pts, np.float64)
+    np.clip(arr[:, 0], 0.0, float(width), out=arr[:, 0])
+    np.clip(arr[:, 1], 0.0, float(height), out=arr[:, 1])
+    x, y = arr[:, 0], arr[:, 1]
+    area = abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+    if area < 1.0:
+        raise LabelerError(
+            f"assist {method!r} returned a polygon with no area inside the image"
+            f" ({width} x {height}); nothing stored"
+        )
+    if len(arr) > MAX_RETURNED:
+        arr = np.array(simplify(arr, MAX_RETURNED), np.float64)
+    return [(round(float(a), 2), round(float(b), 2)) for a, b in arr], len(pts)
 
 
 def load_project_image(project: Project, ref: str) -> tuple[ImageRecord, np.ndarray]:
     """The image ``ref`` (id, path or file name) of the project, decoded upright."""
     record = project.find_image(ref)
     try:
-        return record, load_image(project.resolve(record))
+        data = read_file_bytes(project.resolve(record))
+        pixels = decode(data)
     except (BadImage, OSError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise LabelerError(f"{record.path}: {why}") from None
+    # A replaced file: a polygon in its pixels would not fit the image the project knows.
+    check_size_on_disk(record.path, pixels.shape[1::-1], (record.width, record.height))
+    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
+        raise LabelerError(f"{record.path}: the image changed on disk since import")
+    return record, pixels
 
 
 def run_assist(project: Project, image: str, method: str, request: AssistRequest) -> AssistResult:

@@ -4,8 +4,11 @@
 balanced accuracy on held-out labelled images, and only when that clears the health
 classifier's bar writes one proposal (class + confidence) per unlabeled image into the
 ``proposals`` table, replacing the last run's. Too weak: the measured accuracy is recorded and
-reported and no proposal is written (the old ones are dropped: they came from a model that no
-longer describes the labels). A proposal is never a label: statistics, splits and exports read
+reported and no proposal is written. Every run that writes none (too weak, or too little to
+train on) drops the earlier ones, as ADR 0097 decided (they came from a model that no longer
+describes the labels), and says how many went. An image whose file is not the one imported
+(another size, or another SHA-256) is reported with the unreadable ones: it is neither trained
+on nor given a proposal. A proposal is never a label: statistics, splits and exports read
 shapes only, until `accept_proposal` turns one into a tag, as one undoable edit.
 
 >>> report = run_prelabel(project)            # doctest: +SKIP
@@ -16,6 +19,7 @@ shapes only, until `accept_proposal` turns one into a tag, as one undoable edit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +28,9 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
+from labeler.core.formats.export import check_size_on_disk
 from labeler.core.health.classifier import image_features
-from labeler.core.images import BadImage, decode, read_file_bytes
+from labeler.core.images import BadImage, decode, read_file_bytes, read_header
 from labeler.core.progress import ShouldStop
 from labeler.store import proposals as store
 from labeler.store.project import Project
@@ -56,6 +61,8 @@ class PrelabelReport:
     proposals: int = 0
     unreadable: list[str] = field(default_factory=list)
     run_id: int | None = None
+    removed: int = 0
+    """Earlier pending proposals this run removed (it wrote none, or replaced them)."""
 
     def to_dict(self) -> dict:
         return {
@@ -71,6 +78,7 @@ class PrelabelReport:
             "proposals": self.proposals,
             "unreadable": self.unreadable,
             "run": self.run_id,
+            "removed_proposals": self.removed,
         }
 
 
@@ -85,6 +93,30 @@ def _single_labels(project: Project) -> dict[int, int]:
         " HAVING COUNT(*) = 1 AND MAX(kind = 'tag') = 1"
     ).fetchall()
     return dict(rows)
+
+
+def _none_offered(project: Project, reason: str, **kw) -> PrelabelReport:
+    """A run that writes no proposal: the earlier ones go, and the reason says how many."""
+    removed = store.clear_proposals(project)
+    if removed:
+        reason += f"; {removed} earlier proposal(s) removed"
+    return PrelabelReport(False, reason, removed=removed, **kw)
+
+
+def _read_features(data: bytes, record, model: str, cnn: CnnOptions) -> np.ndarray:
+    """One image's training row, after checking the file is the one imported (a replaced
+    file is refused as export refuses it: `check_size_on_disk`, then its SHA-256)."""
+    _, w, h, _, _ = read_header(data)
+    check_size_on_disk(record.path, (w, h), (record.width, record.height))
+    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
+        raise LabelerError(f"{record.path}: the image changed on disk since import")
+    if model == "cnn":
+        r = _reduction(record.width, record.height, cnn.resolution)
+        img = decode(data, reduced=r)
+        side = (cnn.resolution, cnn.resolution)
+        small = cv2.resize(img, side, interpolation=cv2.INTER_AREA)  # IMREAD_COLOR: BGR
+        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    return image_features(decode(data, reduced=4))
 
 
 def _unlabeled(project: Project) -> list[int]:
@@ -160,10 +192,10 @@ def run_prelabel(
     unlabeled = _unlabeled(project)
     base = dict(classes=[names[c] for c in kept], left_out=left_out, unlabeled=len(unlabeled))
     if len(kept) < 2:
-        return PrelabelReport(
-            False,
+        return _none_offered(
+            project,
             f"needs two or more classes with {min_per_class} or more single-label images"
-            f" each (has {len(kept)})",
+            f" each (has {len(kept)}); no proposals written",
             **base,
         )
     labelled_ids = sorted(i for i, c in single.items() if c in kept)
@@ -175,17 +207,14 @@ def run_prelabel(
             raise Cancelled("pre-labelling cancelled; nothing was written")
         record = project.image(image_id)
         try:
-            if model == "cnn":
-                r = _reduction(record.width, record.height, cnn.resolution)
-                img = decode(read_file_bytes(project.resolve(record)), reduced=r)
-                side = (cnn.resolution, cnn.resolution)
-                small = cv2.resize(img, side, interpolation=cv2.INTER_AREA)  # IMREAD_COLOR: BGR
-                feats[image_id] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-            else:
-                img = decode(read_file_bytes(project.resolve(record)), reduced=4)
-                feats[image_id] = image_features(img)
-        except (BadImage, OSError) as e:
+            data = read_file_bytes(project.resolve(record))
+            feats[image_id] = _read_features(data, record, model, cnn)
+        except BadImage as e:
             unreadable.append(f"{record.path}: {e}")
+        except LabelerError as e:  # another file than the one imported; names its path
+            unreadable.append(str(e))
+        except OSError as e:
+            unreadable.append(f"{record.path}: {e.strerror or e}")
         if progress is not None:
             progress(n + 1, len(ids))
     labelled_ids = [i for i in labelled_ids if i in feats]
@@ -193,7 +222,14 @@ def run_prelabel(
     index = {c: k for k, c in enumerate(kept)}
     y = np.array([index[single[i]] for i in labelled_ids], dtype=np.int64)
     if np.bincount(y, minlength=len(kept)).min() < FOLDS:
-        return PrelabelReport(False, "too few readable labelled images per class", **base)
+        return _none_offered(
+            project,
+            f"too few readable labelled images per class (needs {FOLDS} in each);"
+            " no proposals written",
+            labelled=len(labelled_ids),
+            unreadable=unreadable,
+            **base,
+        )
     x = np.stack([feats[i] for i in labelled_ids])
     x_new = np.stack([feats[i] for i in unlabeled]) if unlabeled else np.zeros((0, *x.shape[1:]))
     if model == "cnn":
@@ -231,9 +267,8 @@ def run_prelabel(
             project, name, len(labelled_ids), result.balanced_accuracy, result.chance, details
         )
         if not result.good_enough:
-            store.clear_proposals(project)
-            return PrelabelReport(
-                False,
+            return _none_offered(
+                project,
                 f"the model is too weak: {result.balanced_accuracy:.0%} balanced accuracy on"
                 f" held-out labelled images (needs {result.bar:.0%}; chance"
                 f" {result.chance:.0%}); no proposals written",

@@ -329,6 +329,10 @@ class Project:
                 f"UPDATE shapes SET class_id = ?, updated_at = {_NOW} WHERE class_id = ?",
                 (dst.id, src.id),
             ).rowcount
+            # Pre-label proposals follow their class (the delete below would cascade them).
+            self.conn.execute(
+                "UPDATE proposals SET class_id = ? WHERE class_id = ?", (dst.id, src.id)
+            )
             self.conn.execute("DELETE FROM classes WHERE id = ?", (src.id,))
         return moved
 

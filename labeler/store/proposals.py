@@ -81,8 +81,9 @@ def write_proposals(
 ) -> int:
     """Replace every proposal with ``(image_id, class_id, confidence, uncertainty)`` rows of
     run ``run_id``, in one transaction; returns how many were written (rows naming an image
-    or class that no longer exists are left out)."""
-    # An image removed or a class merged away while the model trained gets no proposal.
+    or class that no longer exists, or an image labelled meanwhile, are left out)."""
+    # An image removed, labelled, or a class merged away while the model trained gets no
+    # proposal: the count is what `--list` then shows.
     before = project.conn.total_changes
     with project.atomic():
         project.conn.execute("DELETE FROM proposals")
@@ -90,15 +91,32 @@ def write_proposals(
         project.conn.executemany(
             "INSERT INTO proposals(image_id, run_id, class_id, confidence, uncertainty)"
             " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM images WHERE id = ?)"
-            " AND EXISTS (SELECT 1 FROM classes WHERE id = ?)",
-            [(i, run_id, c, float(p), float(u), i, c) for i, c, p, u in rows],
+            " AND EXISTS (SELECT 1 FROM classes WHERE id = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM shapes WHERE image_id = ?)",
+            [(i, run_id, c, float(p), float(u), i, c, i) for i, c, p, u in rows],
         )
     return project.conn.total_changes - before - deleted
 
 
-def clear_proposals(project: Project) -> None:
+def clear_proposals(project: Project) -> int:
+    """Remove every proposal; returns how many were pending (for images still unlabeled)."""
+    if project.conn.execute("SELECT 1 FROM proposals LIMIT 1").fetchone() is None:
+        return 0  # nothing to write (a read-only project stays untouched)
     with project.atomic():
+        pending = project.conn.execute(
+            f"SELECT COUNT(*) FROM proposals p WHERE {_UNLABELED}"
+        ).fetchone()[0]
         project.conn.execute("DELETE FROM proposals")
+    return int(pending)
+
+
+def class_proposals(project: Project, class_id: int) -> int:
+    """How many pending proposals name class ``class_id`` (what merging or removing it
+    moves or takes with it)."""
+    row = project.conn.execute(
+        f"SELECT COUNT(*) FROM proposals p WHERE p.class_id = ? AND {_UNLABELED}", (class_id,)
+    ).fetchone()
+    return int(row[0])
 
 
 def proposal(project: Project, image_id: int) -> Proposal | None:
