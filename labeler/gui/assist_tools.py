@@ -270,6 +270,8 @@ class AssistTools(QObject):
         self._generation += 1
         self.pending = None
         self._gesture = None
+        if self.mode == "grabcut":
+            self.bar.mode_label.setText("GrabCut: drag a box")
         for item in (self._box_item, self._fg_item, self._bg_item, self._result_item):
             item.setPath(QPainterPath())
 
@@ -678,6 +680,10 @@ class AssistTools(QObject):
 
     def _show_pending(self) -> None:
         p = self.pending
+        if self.mode == "grabcut":
+            self.bar.mode_label.setText(
+                "GrabCut: drag a box" if p is None else "GrabCut: Enter keeps, Esc drops"
+            )
         box, result = QPainterPath(), QPainterPath()
         if p is not None:
             x1, y1, x2, y2 = p.box
