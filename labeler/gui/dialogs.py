@@ -198,6 +198,9 @@ def cheat_sheet_html(registry: ActionRegistry, classes: list[LabelClass]) -> str
             ("Double-click an edge", "insert a polygon vertex"),
             ("Alt + click a vertex", "delete it (or select it and press Del)"),
             ("Enter / click the first vertex", "close the polygon"),
+            ("GrabCut (G): left / right drag", "mark object / background; Enter keeps, Esc drops"),
+            ("Wand (W): Shift / Alt + click", "add the region to / cut it from the polygon"),
+            ("Wand (W): drag sideways", "set the tolerance"),
         )
     ]
     parts.append("</table>")

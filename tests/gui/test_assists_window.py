@@ -309,3 +309,13 @@ def test_class_keys_in_an_assist_tool_pick_the_class_and_never_tag_the_image(
     assert _shapes(scene_path, win.current.id)[0].class_id == tile
     qtbot.keyClick(win.canvas, Qt.Key.Key_P)  # another tool turns the assist off
     assert tools.mode is None and win.canvas.tool == "polygon"
+
+
+def test_the_cheat_sheet_lists_the_assist_keys_and_gestures(win):
+    from labeler.gui.dialogs import cheat_sheet_html
+
+    text = cheat_sheet_html(win.actions, list(win.classes.values()))
+    for key, what in (("G", "Box → polygon"), ("W", "Magic wand"), ("E", "Snap polygon"),
+                      ("Y", "Accept the pre-label proposal")):  # fmt: skip
+        assert f"<code>{key}</code></b></td><td>{what}" in text
+    assert "Shift / Alt + click" in text and "mark object / background" in text
