@@ -13,6 +13,7 @@ dead processes go.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import math
@@ -372,6 +373,7 @@ def _kinds_named(counts: Counter[str]) -> str:
     return " and ".join(names.get(k, k) for k in sorted(counts))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked twice per image per export (names, checks)
 def name_key(file_name: str) -> str:
     """What two export file names must not share: the name without its extension, case and
     Unicode normalisation folded. Case-insensitive file systems (macOS, Windows) merge
