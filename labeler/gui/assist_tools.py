@@ -33,6 +33,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QGraphicsPathItem,
     QLabel,
     QMainWindow,
@@ -42,7 +43,15 @@ from PySide6.QtWidgets import (
 
 from labeler.app.assists import AssistRequest, Strokes, polygon_edit, run_assist_on
 from labeler.app.session import Session
-from labeler.core.assists import MAX_VERTICES, AssistFailed, Point, combine, simplify, snap_path
+from labeler.core.assists import (
+    ASSISTS,
+    MAX_VERTICES,
+    AssistFailed,
+    Point,
+    combine,
+    simplify,
+    snap_path,
+)
 from labeler.core.errors import LabelerError
 from labeler.core.images import load_image
 from labeler.core.shapes import Shape
@@ -161,12 +170,36 @@ class AssistBar(QToolBar):
         self.snap.setToolTip(
             "Polygon tool: the segment between two clicks follows the strongest edge"
         )
+        # A plugin's assists (ASSISTS): a box one runs in place of GrabCut, a click one in
+        # place of the wand. Shown only when there is a choice.
+        self.box_method, self.point_method = QComboBox(), QComboBox()
+        self.box_method.setToolTip("What the G tool runs on a box (plugins add their own)")
+        self.point_method.setToolTip("What the W tool runs on a click (plugins add their own)")
         self.addWidget(self.mode_label)
+        self._box_action = self.addWidget(self.box_method)
         self.addSeparator()
+        self._point_action = self.addWidget(self.point_method)
         for w in (self.tolerance_label, self.tolerance, self.edges):
             self.addWidget(w)
         self.addSeparator()
         self.addWidget(self.snap)
+        self.refresh_methods()
+
+    def refresh_methods(self) -> None:
+        """List the registered assists (a plugin may have added some since)."""
+        for combo, action, needs, default in (
+            (self.box_method, self._box_action, "box", "grabcut"),
+            (self.point_method, self._point_action, "point", "wand"),
+        ):
+            keep = combo.currentData() or default
+            combo.blockSignals(True)
+            combo.clear()
+            for name, assist in ASSISTS.items():
+                if assist.needs == needs:
+                    combo.addItem(assist.title, name)
+            combo.setCurrentIndex(max(0, combo.findData(keep)))
+            combo.blockSignals(False)
+            action.setVisible(combo.count() > 1)
 
 
 class AssistTools(QObject):
@@ -234,6 +267,7 @@ class AssistTools(QObject):
         titles = {"grabcut": "GrabCut: drag a box", "wand": "Magic wand: click a region"}
         self.bar.mode_label.setText(titles.get(mode or "", ""))
         if mode is not None:
+            self.bar.refresh_methods()
             self.canvas.scene().clearSelection()
             self.canvas.viewport().setCursor(Qt.CursorShape.CrossCursor)
             self._say(self._hint())
@@ -460,7 +494,8 @@ class AssistTools(QObject):
         self._generation += 1
         generation = self._generation
         p.running = True
-        self._say("GrabCut: finding the object…", 0)
+        method = self.bar.box_method.currentData() or "grabcut"
+        self._say(f"{self.bar.box_method.currentText() or 'GrabCut'}: finding the object…", 0)
 
         def done(result) -> None:
             if generation != self._generation or self.pending is not p:
@@ -480,7 +515,7 @@ class AssistTools(QObject):
             p.accept_when_done = False
             self._fail(message)
 
-        self._run("grabcut", request, done, failed)
+        self._run(method, request, done, failed)
 
     def _brush(self) -> float:
         # Strokes are drawn 5 screen pixels wide: the same width in image pixels.
@@ -534,7 +569,7 @@ class AssistTools(QObject):
                 return
             self._wand_done(result.polygon, how)
 
-        self._run("wand", request, done, self._fail)
+        self._run(self.bar.point_method.currentData() or "wand", request, done, self._fail)
 
     def _wand_target(self) -> Shape | None:
         polygons = [s for s in self.canvas.selected_shapes() if s.kind == "polygon"]

@@ -319,3 +319,54 @@ def test_the_cheat_sheet_lists_the_assist_keys_and_gestures(win):
                       ("Y", "Accept the pre-label proposal")):  # fmt: skip
         assert f"<code>{key}</code></b></td><td>{what}" in text
     assert "Shift / Alt + click" in text and "mark object / background" in text
+
+
+class _Square:
+    """A plugin-like click assist: the 40 px square around the click."""
+
+    name, title, needs = "square", "Square (test plugin)", "point"
+
+    def __call__(self, image, request):
+        x, y = request.point
+        return [(x - 20, y - 20), (x + 20, y - 20), (x + 20, y + 20), (x - 20, y + 20)]
+
+
+class _Broken:
+    name, title, needs = "broken", "Broken (test plugin)", "box"
+
+    def __call__(self, image, request):
+        raise RuntimeError("model file missing\nTraceback noise")
+
+
+@pytest.fixture
+def plugin_assists():
+    from labeler.core.assists import ASSISTS
+
+    before = ASSISTS.snapshot()
+    ASSISTS.register("square", _Square())
+    ASSISTS.register("broken", _Broken())
+    yield
+    ASSISTS.restore(before)
+
+
+def test_a_plugin_s_assists_are_offered_in_the_toolbar_and_run_like_the_built_ins(
+    qtbot, win, tools, scene_path, plugin_assists
+):
+    image = win.current.id
+    qtbot.keyClick(win.canvas, Qt.Key.Key_W)
+    bar = tools.bar
+    assert [bar.point_method.itemData(i) for i in range(bar.point_method.count())] == [
+        "wand", "square"]  # fmt: skip
+    bar.point_method.setCurrentIndex(1)
+    click(qtbot, win, 100, 100)
+    qtbot.waitUntil(lambda: len(_shapes(scene_path, image)) == 1, timeout=10000)
+    (square,) = _shapes(scene_path, image)
+    assert sorted(square.points) == [(80, 80), (80, 120), (120, 80), (120, 120)]
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)  # the square is selected: not a box, so a tool
+    bar.box_method.setCurrentIndex(bar.box_method.findData("broken"))
+    drag(qtbot, win, (200, 50), (300, 150))
+    qtbot.waitUntil(lambda: tools.last_error != "", timeout=10000)
+    assert tools.last_error == "assist 'broken' failed: RuntimeError: Traceback noise"
+    assert "\n" not in win.statusBar().currentMessage()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    assert _shapes(scene_path, image) == [square]
