@@ -1045,9 +1045,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in _PLUGIN_COMMANDS:
-            from labeler.plugins import load_plugins
+            from labeler.plugins import folder_problem, load_plugins
 
             load_plugins()  # a broken plugin is reported by `labeler plugins list`, never raised
+            if folder_problem() and args.command != "plugins":  # `plugins list` says it itself
+                print(f"labeler: warning: {folder_problem()}", file=sys.stderr)
         return args.func(args)
     except LabelerError as e:
         print(f"labeler: error: {e}", file=sys.stderr)

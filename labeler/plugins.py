@@ -237,7 +237,29 @@ def _trusted_path() -> list[str]:
     ]
 
 
+_FOLDER_PROBLEM: list[str] = []
+"""Why the plugin folder could not be read at the last load (empty when it could)."""
+
+
+def folder_problem() -> str | None:
+    """A line for the user when the plugin folder exists but cannot be read: its plugins are
+    not loaded and every command goes on with the built-in ones (and entry points)."""
+    return _FOLDER_PROBLEM[0] if _FOLDER_PROBLEM else None
+
+
 def _folder_candidates(folder: Path) -> list[_Candidate]:
+    _FOLDER_PROBLEM.clear()
+    try:
+        return _list_folder(folder)
+    except OSError as e:  # unreadable: the built-ins must still work
+        why = e.strerror or str(e)
+        _FOLDER_PROBLEM.append(
+            f"plugin folder {folder} cannot be read ({why}); its plugins are not loaded"
+        )
+        return []
+
+
+def _list_folder(folder: Path) -> list[_Candidate]:
     if not folder.is_dir():
         return []
     out = []
@@ -500,12 +522,15 @@ def plugins_list_command(json_output: bool) -> int:
             "plugin_dir": str(plugin_dir()),
             "settings": str(settings_path()),
             "plugins": [s.to_dict() for s in statuses],
+            "plugin_dir_error": folder_problem(),
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
     for line in _table(statuses):
         print(line)
     print(f"\nplugin folder: {plugin_dir()}")
+    if folder_problem():
+        print(f"warning: {folder_problem()}")
     return 0
 
 

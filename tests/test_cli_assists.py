@@ -5,6 +5,7 @@ changes nothing."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,202 @@ def test_assist_from_a_real_process(proj):
     )  # fmt: skip
     assert out.returncode == 1 and out.stdout == "" and out.stderr.count("\n") == 1
     assert "outside the image" in out.stderr
+
+
+# -- attack on issue 18 ----------------------------------------------------------------------
+def test_assist_refuses_a_replaced_image_file_as_export_does(proj, capsys, photos, tmp_path):
+    shutil.copy(photos / "retina.jpg", photos / "coffee.jpg")
+    before = state(proj)
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 700, 700, 1400, 1400,
+                         "--write", "cup")  # fmt: skip
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.endswith("coffee.jpg: the image is 1411x1411 on disk but 600x400 in the project\n")
+    assert state(proj) == before
+    code, _, export_err = run(capsys, "export", proj, "--format", "yolo", "--out", tmp_path / "y")
+    assert code == 1 and "the image is 1411x1411 on disk but 600x400 in the project" in export_err
+
+
+def test_a_huge_image_id_is_no_image(proj, colour_proj, capsys):
+    huge = "99999999999999999999"
+    for argv in (
+        ("assist", proj, huge, "--box", 1, 1, 50, 50),
+        ("label", proj, huge, "cup"),
+        ("prelabel", colour_proj, "--accept", huge),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and err == f"labeler: error: no image '{huge}' in the project\n", err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "wand", "--point", 10, 10, "--box", 1, 1, 50, 50], "--box does not apply"),
+        (["--method", "wand", "--point", 10, 10, "--fg", 1, 1, 5, 5], "--fg does not apply"),
+        (["--method", "wand", "--point", 10, 10, "--bg", 1, 1, 5, 5], "--bg does not apply"),
+        (["--box", 10, 10, 200, 200, "--tolerance", 3], "--tolerance does not apply"),
+        (["--box", 10, 10, 200, 200, "--edges"], "--edges does not apply"),
+        (["--box", 10, 10, 200, 200, "--point", 5, 5], "--point does not apply"),
+    ],
+)
+def test_options_an_assist_would_ignore_are_refused(proj, capsys, args, message):
+    before = state(proj)
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", *args, "--write", "cup")
+    assert code == 1 and out == "" and err.count("\n") == 1 and message in err, err
+    assert state(proj) == before
+
+
+def test_a_negative_coordinate_in_exponent_form_is_a_number(proj, capsys):
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", "-1e3", 0, 300, 300)
+    assert code == 0, err
+    assert len(out.split()) >= 3
+
+
+def test_the_wand_on_a_one_pixel_image_speaks_of_the_point(tmp_path, capsys):
+    (tmp_path / "one").mkdir()
+    cv2.imwrite(str(tmp_path / "one" / "dot.png"), np.zeros((1, 1, 3), np.uint8))
+    path = tmp_path / "one.labeler"
+    for argv in (("init", path), ("import", path, tmp_path / "one")):
+        assert run(capsys, *argv)[0] == 0
+    code, out, err = run(capsys, "assist", path, "dot.png", "--method", "wand", "--point", 0, 0)
+    assert code == 1 and err.count("\n") == 1
+    assert "too small to fill from a point" in err and "box" not in err, err
+
+
+def test_write_reports_the_class_as_stored(proj, capsys):
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 130, 40, 460, 330,
+                         "--write", " CUP ", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["class"] == "cup"
+    code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 130, 40, 460, 330,
+                         "--write", " CUP ")  # fmt: skip
+    assert out.splitlines()[1].startswith("stored as shape") and "(cup)" in out, out
+
+
+def test_an_unreadable_plugin_folder_is_one_warning_and_assists_work(proj, capsys, monkeypatch):
+    from labeler import plugins
+
+    folder, real = plugins.plugin_dir(), Path.iterdir
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def iterdir(self):  # a folder with mode 000, as anyone but root meets it
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    plugins.unload_plugins()
+    try:
+        code, out, err = run(capsys, "assist", proj, "coffee.jpg", "--box", 130, 40, 460, 330)
+        assert code == 0, err
+        assert err == (
+            f"labeler: warning: plugin folder {folder} cannot be read (Permission denied);"
+            " its plugins are not loaded\n"
+        )
+        assert len(out.split()) >= 3
+        code, out, err = run(capsys, "plugins", "list")
+        assert code == 0 and "cannot be read (Permission denied)" in out and err == ""
+    finally:
+        plugins.unload_plugins()
+
+
+def _earlier_proposals(path: Path, n: int) -> None:
+    """Proposals of an earlier run for ``n`` unlabeled images, red for every one."""
+    with Project.open(path) as p:
+        red = p.require_class("red").id
+        unlabeled = [i.id for i in p.images() if "loose" in i.path][:n]
+        run_id = store.record_run(p, "old", 28, 0.9, 0.5, {})
+        store.write_proposals(p, run_id, [(i, red, 0.9, 0.1) for i in unlabeled])
+
+
+def test_merge_moves_proposals_and_remove_counts_them(colour_proj, capsys, tmp_path):
+    _earlier_proposals(colour_proj, 4)
+    assert run(capsys, "classes", colour_proj, "add", "green")[0] == 0
+    code, out, err = run(capsys, "classes", colour_proj, "merge", "red", "blue")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("4 pending proposal(s) moved too"), out
+    code, out, _ = run(capsys, "prelabel", colour_proj, "--list", "--json")
+    assert [r["class"] for r in json.loads(out)["proposals"]] == ["blue"] * 4
+    code, out, err = run(capsys, "classes", colour_proj, "remove", "blue", "--force", "--json")
+    assert code == 0 and json.loads(out)["deleted_proposals"] == 4, err
+    assert state(colour_proj)[1] == []
+
+
+def test_a_weak_run_says_how_many_earlier_proposals_it_removed(colour_proj, capsys):
+    _earlier_proposals(colour_proj, 5)
+    with Project.open(colour_proj) as p:  # labels as noise: every other image swaps class
+        red, blue = (p.require_class(n).id for n in ("red", "blue"))
+        with p.atomic():
+            p.conn.execute(
+                "UPDATE shapes SET class_id = CASE WHEN id % 2 = 0 THEN ? ELSE ? END", (red, blue)
+            )
+    code, out, err = run(capsys, "prelabel", colour_proj)
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert "too weak" in first and first.endswith(
+        "no proposals written; 5 earlier proposal(s) removed"
+    )
+    assert state(colour_proj)[1] == []
+
+
+def test_missing_labelled_files_are_listed_and_counted(colour_proj, capsys, tmp_path):
+    _earlier_proposals(colour_proj, 3)
+    gone = sorted((tmp_path / "lab" / "red").iterdir())[:10]  # 4 red ones are left
+    for f in gone:
+        f.unlink()
+    code, out, err = run(capsys, "prelabel", colour_proj, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not doc["offered"] and doc["reason"].startswith("too few readable labelled images")
+    assert doc["labelled_images"] == 18 and len(doc["unreadable"]) == 10
+    assert all("file not found" in line for line in doc["unreadable"])
+    assert doc["removed_proposals"] == 3 and doc["reason"].endswith("3 earlier proposal(s) removed")
+    assert state(colour_proj)[1] == []
+
+
+def test_a_replaced_file_gets_no_proposal_and_is_not_trained_on(colour_proj, capsys, tmp_path):
+    # A red photo replaced by a blue one of another size, and a labelled one by noise of
+    # the same size: both are reported as not the file imported.
+    blue = np.full((56, 56, 3), (210, 60, 30), np.uint8)
+    cv2.imwrite(str(tmp_path / "loose" / "red-0.png"), blue)
+    noise = np.random.default_rng(0).integers(0, 255, (40, 40, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "lab" / "red" / "0.png"), noise)
+    code, out, err = run(capsys, "prelabel", colour_proj, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["offered"] and doc["proposals"] == 5 and doc["labelled_images"] == 27
+    assert sorted(doc["unreadable"]) == [
+        "lab/red/0.png: the image changed on disk since import",
+        "loose/red-0.png: the image is 56x56 on disk but 40x40 in the project",
+    ]
+    code, out, _ = run(capsys, "prelabel", colour_proj, "--list", "--json")
+    assert "red-0.png" not in out
+
+
+def test_accept_twice_the_same_image_accepts_it_once(colour_proj, capsys):
+    assert run(capsys, "prelabel", colour_proj)[0] == 0
+    code, out, err = run(capsys, "prelabel", colour_proj, "--accept", "red-0.png", "red-0.png",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    assert [a["class"] for a in json.loads(out)["accepted"]] == ["red"]
+    code, out, err = run(capsys, "prelabel", colour_proj, "--accept", "red-1.png", "--list")
+    assert code == 1 and "--accept and --list" in err and err.count("\n") == 1
+
+
+def test_prelabel_counts_what_it_wrote_not_what_became_moot(colour_proj, capsys, monkeypatch):
+    from labeler.app import prelabel as app_prelabel
+
+    real = app_prelabel.run_prelabel
+
+    def labelling_meanwhile(p, **kw):
+        def progress(done, total):  # the features are read: someone labels a loose image
+            if done == total and not p.shapes(p.find_image("blue-2.png").id):
+                p.set_tag(p.find_image("blue-2.png").id, p.require_class("blue").id)
+
+        return real(p, **{**kw, "progress": progress})
+
+    monkeypatch.setattr(app_prelabel, "run_prelabel", labelling_meanwhile)
+    code, out, err = run(capsys, "prelabel", colour_proj, "--json")
+    assert code == 0, err
+    assert json.loads(out)["proposals"] == 5
+    code, out, _ = run(capsys, "prelabel", colour_proj, "--list", "--json")
+    assert len(json.loads(out)["proposals"]) == 5

@@ -4,6 +4,7 @@ any plugin, while one that fails when run is one line naming it."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -290,3 +291,96 @@ def test_any_request_gives_a_polygon_on_the_image_or_one_line(
     event("polygon")
     assert len(result.polygon) >= 3
     assert all(0 <= x <= w and 0 <= y <= h for x, y in result.polygon)
+
+
+# -- attack on issue 18: a replaced file, results with no area, huge outlines, exits ---------
+def test_a_replaced_image_file_is_refused_as_export_refuses_it(coffee, photos):
+    p, img = coffee
+    shutil.copy(photos / "retina.jpg", photos / "coffee.jpg")  # another photo, 1411 x 1411
+    with pytest.raises(LabelerError) as e:
+        run_assist(p, "coffee.jpg", "grabcut", AssistRequest(box=(700, 700, 1400, 1400)))
+    assert str(e.value) == f"{img.path}: the image is 1411x1411 on disk but 600x400 in the project"
+    # Same size, other pixels: the SHA-256 the project recorded tells.
+    pixels = cv2.imread(str(photos / "astronaut.jpg"))
+    cv2.imwrite(str(photos / "coffee.jpg"), cv2.resize(pixels, (600, 400)))
+    with pytest.raises(LabelerError, match="the image changed on disk since import"):
+        run_assist(p, "coffee.jpg", "grabcut", AssistRequest(box=(100, 100, 300, 300)))
+    assert p.shapes(img.id) == []
+
+
+BAD_RESULTS = """
+import numpy as np
+
+class Fixed:
+    needs = "box"
+    def __init__(self, name, fn):
+        self.name = self.title = name
+        self.fn = fn
+    def __call__(self, image, request):
+        return self.fn()
+
+def _raise(exc):
+    raise exc
+
+def register(api):
+    api.add_assist(Fixed("outside", lambda: [(1e6, 1e6), (1e6 + 10, 1e6), (1e6 + 10, 1e6 + 10)]))
+    api.add_assist(Fixed("line", lambda: [(1, 1), (2, 2), (3, 3)]))
+    api.add_assist(Fixed("exits", lambda: _raise(SystemExit(0))))
+    api.add_assist(Fixed("ctrl_c", lambda: _raise(KeyboardInterrupt())))
+    t = np.linspace(0, 2 * np.pi, 1_000_000, endpoint=False)
+    ring = np.stack([300 + 150 * np.cos(t), 200 + 100 * np.sin(t)], 1)
+    api.add_assist(Fixed("huge", lambda: ring))
+"""
+
+
+@pytest.mark.parametrize(
+    "method, message",
+    [
+        ("outside", "assist 'outside' returned a polygon with no area inside the image"),
+        ("line", "assist 'line' returned a polygon with no area inside the image"),
+        ("exits", "assist 'exits' failed: SystemExit"),
+        ("ctrl_c", "assist 'ctrl_c' failed: KeyboardInterrupt"),
+    ],
+)
+def test_a_plugin_result_with_no_area_or_an_exit_is_one_line(coffee, method, message):
+    p, img = coffee
+    write_plugin("bad_results", BAD_RESULTS)
+    assert {s.name: s for s in plugins.load_plugins()}["bad_results"].loaded
+    with pytest.raises(LabelerError) as e:
+        run_assist(p, "coffee.jpg", method, AssistRequest(box=(10, 10, 200, 200)))
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+    assert p.shapes(img.id) == []
+
+
+def test_a_million_vertex_outline_is_simplified_and_said(coffee):
+    p, img = coffee
+    write_plugin("bad_results", BAD_RESULTS)
+    plugins.load_plugins()
+    result = run_assist(p, "coffee.jpg", "huge", AssistRequest(box=(10, 10, 200, 200)))
+    assert 3 <= len(result.polygon) <= 1000 and result.simplified_from == 1_000_000
+    assert "returned 1000000 vertices; simplified to" in result.note
+    xs = [x for x, _ in result.polygon]
+    assert min(xs) == pytest.approx(150, abs=2) and max(xs) == pytest.approx(450, abs=2)
+
+
+def test_an_unreadable_plugin_folder_leaves_the_built_in_assists(coffee, monkeypatch):
+    p, img = coffee
+    write_plugin("squares", SQUARE)
+    folder, real = plugins.plugin_dir(), Path.iterdir
+
+    def iterdir(self):  # as a folder with mode 000 reads for anyone but root
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    statuses = plugins.load_plugins(reload=True)
+    assert [s.name for s in statuses] == ["labeler.builtin"] and statuses[0].loaded
+    assert plugins.folder_problem() == (
+        f"plugin folder {folder} cannot be read (Permission denied); its plugins are not loaded"
+    )
+    result = run_assist(p, "coffee.jpg", "grabcut", AssistRequest(box=(130, 40, 460, 330)))
+    assert len(result.polygon) >= 3
+    monkeypatch.setattr(Path, "iterdir", real)
+    plugins.load_plugins(reload=True)
+    assert plugins.folder_problem() is None and "square" in ASSISTS
