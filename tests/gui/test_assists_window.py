@@ -370,3 +370,26 @@ def test_a_plugin_s_assists_are_offered_in_the_toolbar_and_run_like_the_built_in
     assert "\n" not in win.statusBar().currentMessage()
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
     assert _shapes(scene_path, image) == [square]
+
+
+def test_enter_while_grabcut_runs_stores_the_polygon_once_found(qtbot, win, tools, scene_path):
+    image = win.current.id
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)
+    drag(qtbot, win, (35, 75), (185, 225))
+    assert tools.pending.running  # Enter comes before the result: the window did not wait
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(_shapes(scene_path, image)) == 1, timeout=15000)
+    assert _iou(_mask(_shapes(scene_path, image)[0].points), _disk(DISK)) > 0.85
+    assert tools.pending is None
+
+
+def test_going_to_another_image_drops_a_pending_grabcut(qtbot, win, tools, scene_path):
+    first = win.current.id
+    qtbot.keyClick(win.canvas, Qt.Key.Key_G)
+    drag(qtbot, win, (35, 75), (185, 225))
+    _found(qtbot, tools)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_D)
+    assert win.current.id != first and tools.pending is None
+    qtbot.keyClick(win.canvas, Qt.Key.Key_A)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    assert _shapes(scene_path, first) == []
