@@ -150,8 +150,10 @@ class PrelabelPanel(QDockWidget):
         return self.task
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        """Stop the run; what was written before stays as it was (a run writes at its end)."""
+        if self.task is not None and self.task.cancel():  # it had not begun: no callback
+            self._finished()
+            self.result.setText("Stopped; nothing was written.")
 
     def _progressed(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
@@ -173,8 +175,11 @@ class PrelabelPanel(QDockWidget):
         self.image_changed()
 
     def _failed(self, message: str) -> None:
+        stopped = self.task is not None and self.task.cancelled
         self._finished()
-        self.result.setText(f"Pre-labelling failed: {message}")
+        self.result.setText(
+            "Stopped; nothing was written." if stopped else f"Pre-labelling failed: {message}"
+        )
         self.result.setStyleSheet("color: #c5221f")
 
     # -- what the window tells it -----------------------------------------------------

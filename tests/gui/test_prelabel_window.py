@@ -134,3 +134,17 @@ def test_a_weak_model_says_so_and_nothing_is_proposed_or_accepted(qtbot, tmp_pat
         assert "no pending proposal" in w.statusBar().currentMessage()
     finally:
         w.close()
+
+
+def test_cancel_stops_the_run_and_writes_nothing(qtbot, good):
+    w, path = good
+    w.actions["prelabel"].trigger()
+    panel = w.prelabels
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert not panel.run_button.isEnabled()
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=30000)
+    assert panel.result.text() == "Stopped; nothing was written."
+    assert panel.last_report is None
+    with Project.open(path) as p:
+        assert store.pending_proposals(p) == [] and store.latest_run(p) is None
