@@ -273,7 +273,7 @@ class AssistTools(QObject):
             self._say(self._hint())
             self._ensure_pixels()
         else:
-            self.canvas.viewport().setCursor(self.canvas._tool_cursor())
+            self.canvas.viewport().setCursor(self.canvas.tool_cursor())
 
     def box_to_polygon(self) -> None:
         """G: convert the one selected box, else turn the GrabCut tool on."""
@@ -368,13 +368,7 @@ class AssistTools(QObject):
         return True
 
     def _panning(self, event: QMouseEvent) -> bool:
-        c = self.canvas
-        drag = getattr(c, "_drag", None)
-        return (
-            event.button() == Qt.MouseButton.MiddleButton
-            or bool(getattr(c, "_space", False))
-            or (drag is not None and drag.kind == "pan")
-        )
+        return event.button() == Qt.MouseButton.MiddleButton or self.canvas.panning()
 
     def _mouse(self, event: QMouseEvent) -> bool:
         t = event.type()
@@ -386,7 +380,7 @@ class AssistTools(QObject):
                 and self.canvas.tool == "polygon"
                 and not self._panning(event)
             ):
-                before = list(self.canvas._poly)
+                before = self.canvas.drawing_polygon()
                 self.canvas.mousePressEvent(event)
                 self._snap_last(before)
                 return True
@@ -623,7 +617,7 @@ class AssistTools(QObject):
 
     def _snap_last(self, before: list[QPointF]) -> None:
         """After a polygon-tool click: route the new segment along the strongest edge."""
-        poly = self.canvas._poly
+        poly = self.canvas.drawing_polygon()
         if len(poly) != len(before) + 1 or len(poly) < 2:
             return  # the click closed (or restarted) the polygon
         pixels = self._cached_pixels()
@@ -637,8 +631,7 @@ class AssistTools(QObject):
         except (AssistFailed, ValueError) as e:
             self._say(f"Edge snapping: {e}", 4000)
             return
-        poly[-1:] = [QPointF(x, y) for x, y in path[1:]]
-        self.canvas._show_polygon_preview(poly[-1])
+        self.canvas.route_last_segment([QPointF(x, y) for x, y in path[1:]])
 
     # -- running ----------------------------------------------------------------------
     def _cached_pixels(self) -> np.ndarray | None:

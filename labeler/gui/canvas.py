@@ -508,6 +508,24 @@ class Canvas(QGraphicsView):
         self._poly.append(pos)
         self._show_polygon_preview(pos)
 
+    def drawing_polygon(self) -> list[QPointF]:
+        """The vertices of the polygon being drawn (a copy; empty when none is)."""
+        return list(self._poly)
+
+    def route_last_segment(self, points: list[QPointF]) -> None:
+        """Replace the last vertex of the polygon being drawn with `points`, which end at it:
+        the segment from the vertex before follows them (edge snapping)."""
+        if len(self._poly) >= 2 and points:
+            self._poly[-1:] = points
+            self._show_polygon_preview(self._poly[-1])
+
+    def panning(self) -> bool:
+        """Space is held or a pan drag is under way (a tool in front lets these through)."""
+        return self._space or (self._drag is not None and self._drag.kind == "pan")
+
+    def tool_cursor(self) -> Qt.CursorShape:
+        return self._tool_cursor()
+
     def close_polygon(self) -> None:
         pts = [(p.x(), p.y()) for p in self._poly]
         self._poly = []
