@@ -204,7 +204,7 @@ class AssistBar(QToolBar):
 
 class AssistTools(QObject):
     """The assist tools of one window (see the module docstring). The window hands in itself;
-    what this reads of it: `canvas`, `session` (a `Session`) and `status` (a QStatusBar)."""
+    what this reads of it: `canvas`, `session` (a `Session`) and its status bar."""
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)

@@ -79,7 +79,7 @@ def report_text(report: PrelabelReport) -> str:
 
 class PrelabelPanel(QDockWidget):
     """The Pre-labels dock (Data → Pre-labels…). The window hands in itself; what this reads
-    of it: `session`, `status` (a QStatusBar), `sort_box` and `set_filter`."""
+    of it: `session`, its status bar, `sort_box` and `_apply_query`."""
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__("Pre-labels", window)
