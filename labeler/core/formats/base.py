@@ -6,6 +6,7 @@ tests iterate over them, so a format registered without a round trip test fails 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,8 @@ def clipped(shape: Shape, width: int, height: int) -> Shape:
 def in_image_shapes(it: ExportItem, keep_tags: bool = False) -> list[Shape]:
     """An item's shapes as every exporter writes them: each box or polygon clipped to the
     image, one with no area inside it left out (`in_image`; `no_area_note` counts them),
-    tags kept only when asked."""
+    tags kept only when asked. A multi-part instance left with one part is that part alone
+    (the formats' notes count multi-part instances)."""
     out = []
     for s in it.shapes:
         if s.kind == "tag":
@@ -121,7 +123,10 @@ def in_image_shapes(it: ExportItem, keep_tags: bool = False) -> list[Shape]:
                 out.append(s)
         elif (c := in_image(s, it.width, it.height)) is not None:
             out.append(c)
-    return out
+    before = Counter((s.class_id, s.group) for s in it.shapes if s.group is not None)
+    after = Counter((s.class_id, s.group) for s in out if s.group is not None)
+    lone = {k for k, n in after.items() if n == 1 and before[k] > 1}
+    return [s.in_group(None) if (s.class_id, s.group) in lone else s for s in out]
 
 
 def no_area_note(fmt: str, placed: Sequence[Placed]) -> list[str]:
