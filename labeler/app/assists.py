@@ -210,15 +210,15 @@ def _polygon(method: str, raw: object, width: int, height: int) -> tuple[list[Po
     arr = np.array(pts, np.float64)
     np.clip(arr[:, 0], 0.0, float(width), out=arr[:, 0])
     np.clip(arr[:, 1], 0.0, float(height), out=arr[:, 1])
+    if len(arr) > MAX_RETURNED:
+        arr = np.array(simplify(arr, MAX_RETURNED), np.float64).reshape(-1, 2)
     x, y = arr[:, 0], arr[:, 1]
     area = abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
-    if area < 1.0:
+    if len(arr) < 3 or area < 1.0:
         raise LabelerError(
             f"assist {method!r} returned a polygon with no area inside the image"
             f" ({width} x {height}); nothing stored"
         )
-    if len(arr) > MAX_RETURNED:
-        arr = np.array(simplify(arr, MAX_RETURNED), np.float64)
     return [(round(float(a), 2), round(float(b), 2)) for a, b in arr], len(pts)
 
 
