@@ -720,6 +720,41 @@ def cmd_assist(args: argparse.Namespace) -> int:
     return 0
 
 
+_PRELABEL_DEFAULTS: dict[str, Any] = {
+    "order": "uncertainty",
+    "min_per_class": 10,
+    "model": "features",
+    "arch": "resnet18",
+    "device": "auto",
+    "epochs": 30.0,
+    "resolution": 32,
+    "seed": 0,
+}
+_CNN_ONLY = ("arch", "device", "epochs", "resolution")
+
+
+def _prelabel_options(args: argparse.Namespace) -> None:
+    """Refuse in one line the options this run would ignore; then fill in the defaults."""
+    if args.accept and args.list:
+        raise LabelerError("--accept and --list do not go together: run one, then the other")
+    given = [k for k in _PRELABEL_DEFAULTS if getattr(args, k) is not None]
+    if args.accept or args.list:
+        where = "--accept" if args.accept else "--list"
+        unused = [k for k in given if not (args.list and k == "order")]
+    else:
+        where = "training"
+        unused = [k for k in given if k == "order"]
+        if args.model in (None, "features"):
+            where = "training (--model features)"
+            unused += [k for k in given if k in _CNN_ONLY]
+    if unused:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+        raise LabelerError(f"{flags} {'does' if len(unused) == 1 else 'do'} not apply to {where}")
+    for k, v in _PRELABEL_DEFAULTS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+
+
 def cmd_prelabel(args: argparse.Namespace) -> int:
     from labeler.app.prelabel import (
         CnnOptions,
@@ -731,8 +766,7 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
     )
     from labeler.store.proposals import latest_run
 
-    if args.accept and args.list:
-        raise LabelerError("--accept and --list do not go together: run one, then the other")
+    _prelabel_options(args)
     with _open(args.project) as p:
         names = {c.id: c.name for c in p.classes()}
 
@@ -834,20 +868,23 @@ def _add_assist_commands(command: Callable[..., argparse.ArgumentParser]) -> Non
     sp.add_argument("project")
     sp.add_argument("--accept", nargs="+", metavar="IMAGE", help="turn proposals into labels")
     sp.add_argument("--list", action="store_true", help="list the pending proposals")
-    sp.add_argument("--order", choices=["uncertainty", "image"], default="uncertainty")
-    sp.add_argument("--min-per-class", type=int, default=10, metavar="N")
+    # Defaults are None here and filled in by _prelabel_options, which refuses what a run
+    # would ignore (an option given with --accept, --epochs with the features model...).
+    sp.add_argument(
+        "--order", choices=["uncertainty", "image"], help="--list: uncertainty (default) or image"
+    )
+    sp.add_argument("--min-per-class", type=int, metavar="N", help="default 10")
     sp.add_argument(
         "--model",
         choices=["features", "cnn"],
-        default="features",
         help="features (the health classifier, seconds on the CPU; default) or cnn (the GAN's"
         " small classifier; a GPU when there is one)",
     )
-    sp.add_argument("--arch", choices=["resnet18", "tiny"], default="resnet18", help="cnn only")
-    sp.add_argument("--device", default="auto", help="cnn: auto (CUDA when present), cuda or cpu")
-    sp.add_argument("--epochs", type=float, default=30.0, help="cnn: passes per training")
-    sp.add_argument("--resolution", type=int, default=32, help="cnn: image side (8..256)")
-    sp.add_argument("--seed", type=_seed, default=0, help="0 to 2**63-1 (default 0)")
+    sp.add_argument("--arch", choices=["resnet18", "tiny"], help="cnn only (default resnet18)")
+    sp.add_argument("--device", help="cnn: auto (CUDA when present; default), cuda or cpu")
+    sp.add_argument("--epochs", type=float, help="cnn: passes per training (default 30)")
+    sp.add_argument("--resolution", type=int, help="cnn: image side (8..256, default 32)")
+    sp.add_argument("--seed", type=_seed, help="0 to 2**63-1 (default 0)")
 
 
 # -- parser -----------------------------------------------------------------------------

@@ -438,3 +438,19 @@ def test_prelabel_counts_what_it_wrote_not_what_became_moot(colour_proj, capsys,
     assert json.loads(out)["proposals"] == 5
     code, out, _ = run(capsys, "prelabel", colour_proj, "--list", "--json")
     assert len(json.loads(out)["proposals"]) == 5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--accept", "red-0.png", "--seed", 3], "--seed does not apply to --accept"),
+        (["--list", "--model", "cnn"], "--model does not apply to --list"),
+        (["--order", "image"], "--order does not apply to training"),
+        (["--epochs", 3, "--arch", "tiny"], "--arch, --epochs do not apply to training (--model"),
+    ],
+)
+def test_prelabel_options_a_run_would_ignore_are_refused(colour_proj, capsys, args, message):
+    before = state(colour_proj)
+    code, out, err = run(capsys, "prelabel", colour_proj, *args)
+    assert code == 1 and out == "" and err.count("\n") == 1 and message in err, err
+    assert state(colour_proj) == before
