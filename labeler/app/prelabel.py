@@ -62,7 +62,8 @@ class PrelabelReport:
     unreadable: list[str] = field(default_factory=list)
     run_id: int | None = None
     removed: int = 0
-    """Earlier pending proposals this run removed (it wrote none, or replaced them)."""
+    """Earlier pending proposals removed by a run that wrote none (a run that writes
+    proposals replaces them and leaves this 0)."""
 
     def to_dict(self) -> dict:
         return {
