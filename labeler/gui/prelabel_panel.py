@@ -10,6 +10,8 @@ never as a label on the canvas, the shape list or the counts, until it is accept
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -88,6 +90,8 @@ class PrelabelPanel(QDockWidget):
         self.session: Session = window.session  # type: ignore[attr-defined]
         self.jobs = JobRunner(parent=self)
         self.task: Job | None = None
+        self._stop = threading.Event()
+        self._run_no = 0
         self.last_report: PrelabelReport | None = None
         body = QWidget()
         col = QVBoxLayout(body)
@@ -135,10 +139,13 @@ class PrelabelPanel(QDockWidget):
             return None
         self.jobs.path = project.path
         model = self.model_box.currentData()
+        # Our own flag, not `Job.cancel`: a job cancelled just as its thread takes it never
+        # reports back, and the dock would wait forever. This one always runs and reports.
+        stop = self._stop = threading.Event()
 
         def work(job):
             return run_prelabel(
-                job.project, model=model, progress=job.progress, should_stop=job.should_stop
+                job.project, model=model, progress=job.progress, should_stop=stop.is_set
             )
 
         self.run_button.setEnabled(False)
@@ -146,14 +153,23 @@ class PrelabelPanel(QDockWidget):
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.result.setText("Training on the labelled images…")
-        self.task = self.jobs.start(work, self._done, self._failed, self._progressed)
+        self._run_no += 1
+        run_no = self._run_no
+
+        def current(callback):  # a run of a closed project reports to no one
+            return lambda *a: callback(*a) if run_no == self._run_no else None
+
+        self.task = self.jobs.start(
+            work, current(self._done), current(self._failed), current(self._progressed)
+        )
         return self.task
 
     def cancel(self) -> None:
         """Stop the run; what was written before stays as it was (a run writes at its end)."""
-        if self.task is not None and self.task.cancel():  # it had not begun: no callback
-            self._finished()
-            self.result.setText("Stopped; nothing was written.")
+        if self.task is not None:
+            self._stop.set()
+            self.cancel_button.setEnabled(False)
+            self.result.setText("Stopping…")
 
     def _progressed(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
@@ -175,7 +191,7 @@ class PrelabelPanel(QDockWidget):
         self.image_changed()
 
     def _failed(self, message: str) -> None:
-        stopped = self.task is not None and self.task.cancelled
+        stopped = self._stop.is_set()
         self._finished()
         self.result.setText(
             "Stopped; nothing was written." if stopped else f"Pre-labelling failed: {message}"
@@ -185,6 +201,8 @@ class PrelabelPanel(QDockWidget):
     # -- what the window tells it -----------------------------------------------------
     def project_changed(self) -> None:
         """Another project: stop a run on the last one and say what this one measured."""
+        self._stop.set()
+        self._run_no += 1
         self.jobs.stop()
         self._finished()
         self.last_report = None
@@ -226,4 +244,5 @@ class PrelabelPanel(QDockWidget):
             self.window_._apply_query()  # type: ignore[attr-defined]
 
     def shutdown(self) -> None:
+        self._stop.set()
         self.jobs.shutdown()
