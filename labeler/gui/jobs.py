@@ -103,7 +103,8 @@ class Job(QRunnable):
 
     def cancel(self) -> bool:
         """Ask the job to stop (its function sees `should_stop()`; what it returns still
-        comes back). True when it had not begun: then it never runs and never reports."""
+        comes back). True when it was taken off the queue: then it never runs and never
+        reports; False means it reports, as every job does."""
         self._stop.set()
         return self._dequeue(self)
 
@@ -112,8 +113,9 @@ class Job(QRunnable):
         return self._stop.is_set()
 
     def run(self) -> None:
-        if self._stop.is_set():
-            return
+        # Stopped before it began yet still run: `cancel()` could not take it off the queue
+        # (this thread had it), told its caller it will report, and the function sees
+        # `should_stop()` at once. Returning here left that caller waiting for ever.
         job = JobContext(
             self.path, self.signals.progressed.emit, self._stop.is_set, self.progress_every_s
         )

@@ -152,3 +152,23 @@ def test_stop_keeps_the_runner_and_shutdown_ends_it(qtbot, runner):
     assert result == "again"
     assert runner.shutdown()
     assert runner.start(lambda job: 1, print, print) is None
+
+
+def test_a_job_cancelled_as_its_thread_picks_it_up_still_reports(qtbot, runner, monkeypatch):
+    """cancel() says False when the job could not be taken off the queue (its thread had
+    picked it up): the caller then waits for its report. The job once returned without one,
+    and the pre-labels dock waited for ever with its runner busy."""
+    release = threading.Event()
+    runner.start(lambda job: release.wait(TIMEOUT / 1000), lambda r: None, lambda m: None)
+    reported = []
+    job = runner.start(
+        lambda job: "stopped early" if job.should_stop() else "ran",
+        reported.append,
+        reported.append,
+    )
+    monkeypatch.setattr(runner.pool, "tryTake", lambda j: False)  # the thread has it already
+    assert job.cancel() is False
+    release.set()
+    qtbot.waitUntil(lambda: bool(reported), timeout=TIMEOUT)
+    assert reported == ["stopped early"]
+    qtbot.waitUntil(lambda: not runner.busy(), timeout=TIMEOUT)
