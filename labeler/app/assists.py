@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 
@@ -33,6 +34,7 @@ from labeler.core.model import ImageRecord
 from labeler.core.shapes import Shape
 from labeler.store.edits import AddShapes
 from labeler.store.project import Project
+from labeler.store.queries import ImageRow
 
 __all__ = [
     "AssistRequest",
@@ -225,8 +227,14 @@ def _polygon(method: str, raw: object, width: int, height: int) -> tuple[list[Po
 def load_project_image(project: Project, ref: str) -> tuple[ImageRecord, np.ndarray]:
     """The image ``ref`` (id, path or file name) of the project, decoded upright."""
     record = project.find_image(ref)
+    return record, decode_checked(project.resolve(record), record)
+
+
+def decode_checked(file: str | os.PathLike[str], record: ImageRecord | ImageRow) -> np.ndarray:
+    """The pixels of ``file``, the project's image ``record``, decoded upright; refused in
+    one line when the file is not the one imported (the CLI and the window alike)."""
     try:
-        data = read_file_bytes(project.resolve(record))
+        data = read_file_bytes(file)
         pixels = decode(data)
     except (BadImage, OSError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
@@ -235,7 +243,7 @@ def load_project_image(project: Project, ref: str) -> tuple[ImageRecord, np.ndar
     check_size_on_disk(record.path, pixels.shape[1::-1], (record.width, record.height))
     if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
         raise LabelerError(f"{record.path}: the image changed on disk since import")
-    return record, pixels
+    return pixels
 
 
 def run_assist(project: Project, image: str, method: str, request: AssistRequest) -> AssistResult:

@@ -41,7 +41,13 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from labeler.app.assists import AssistRequest, Strokes, polygon_edit, run_assist_on
+from labeler.app.assists import (
+    AssistRequest,
+    Strokes,
+    decode_checked,
+    polygon_edit,
+    run_assist_on,
+)
 from labeler.app.session import Session
 from labeler.core.assists import (
     ASSISTS,
@@ -53,7 +59,6 @@ from labeler.core.assists import (
     snap_path,
 )
 from labeler.core.errors import LabelerError
-from labeler.core.images import load_image
 from labeler.core.shapes import Shape
 from labeler.gui.jobs import JobRunner
 from labeler.store.edits import AddShapes, DeleteShapes, Edit, ShapeChange, UpdateShapes
@@ -662,16 +667,17 @@ class AssistTools(QObject):
             self._decoding = None
             self._fail(message)
 
-        self.jobs.start(lambda _job: load_image(path), done, failed)
+        record = self.session.current  # the file must still be the image imported
+        self.jobs.start(lambda _job: decode_checked(path, record), done, failed)
 
     def _run(self, method: str, request: AssistRequest, on_done, on_failed) -> None:
         image_id, path = self._current_id(), self._path()
         if image_id is None or path is None:
             return
-        cached = self._cached_pixels()
+        cached, record = self._cached_pixels(), self.session.current
 
         def work(_job):
-            pixels = cached if cached is not None else load_image(path)
+            pixels = cached if cached is not None else decode_checked(path, record)
             return pixels, run_assist_on(pixels, method, request, image_id=image_id)
 
         def done(out) -> None:

@@ -278,6 +278,23 @@ def test_a_failing_assist_says_so_in_one_line_and_writes_nothing(
     assert _shapes(scene_path, image) == []
 
 
+def test_a_file_replaced_after_import_is_refused_and_nothing_is_written(
+    qtbot, win, tools, scene_path, tmp_path
+):
+    """The CLI refuses an assist on a replaced file (the outside attack's D1); the window
+    decoded the file on disk as it found it. Same size, other pixels: the hash tells."""
+    image = win.current.id
+    other = np.full((H, W, 3), 40, np.uint8)
+    cv2.circle(other, (300, 200), 50, (200, 200, 200), -1)
+    assert cv2.imwrite(str(tmp_path / "imgs" / "scene0.png"), other)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_W)
+    click(qtbot, win, 300, 200)
+    qtbot.waitUntil(lambda: tools.last_error != "", timeout=10000)
+    assert "changed on disk since import" in tools.last_error
+    assert "nothing was saved" in win.statusBar().currentMessage()
+    assert _shapes(scene_path, image) == []
+
+
 @pytest.mark.parametrize("zoom", [0.5, 1.0, 3.0])
 def test_a_selected_box_label_covers_none_of_its_handles(qtbot, win, zoom):
     win.canvas.set_zoom(zoom)
