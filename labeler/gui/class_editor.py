@@ -30,6 +30,19 @@ def taken_keys(window: QWidget) -> set[str]:
     return taken
 
 
+def command_using(window: QWidget, key: str) -> str | None:
+    """The window command (not a class) that single key ``key`` triggers, by its menu text;
+    None when no command uses it. A class given that key would make both ambiguous, and Qt
+    then triggers neither."""
+    classes = set(getattr(window, "_class_actions", ()))
+    for action in window.findChildren(QAction):
+        if action in classes:
+            continue
+        if any(seq.toString().upper() == key.upper() for seq in action.shortcuts()):
+            return action.text().replace("&", "").rstrip("…") or action.objectName()
+    return None
+
+
 def next_free_key(classes: Iterable[LabelClass], taken: set[str]) -> str | None:
     """The first of `CLASS_KEYS` no class and no action uses; None when all are used.
 
@@ -118,6 +131,12 @@ class ClassEditor:
         return done is not None
 
     def set_shortcut(self, class_id: int, key: str | None) -> bool:
+        command = command_using(self.window, key) if key else None
+        if command is not None:
+            self.error_box(
+                "Cannot set key", f"{key.upper()} is the key of “{command}”: choose another."
+            )
+            return False
         done = self._write(lambda s: s.update_class(class_id, shortcut=key), "Cannot set key")
         return done is not None
 

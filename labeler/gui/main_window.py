@@ -37,7 +37,7 @@ from labeler.core.shapes import Shape
 from labeler.gui.actions import ActionRegistry, app_settings
 from labeler.gui.assist_tools import AssistTools
 from labeler.gui.canvas import Canvas
-from labeler.gui.class_editor import ClassEditor
+from labeler.gui.class_editor import ClassEditor, command_using
 from labeler.gui.data_tools import DataTools
 from labeler.gui.dialogs import (
     CheatSheetDialog,
@@ -501,6 +501,14 @@ class MainWindow(QMainWindow, SessionView):
         self._class_actions = []
         for c in classes:
             if not c.shortcut:
+                continue
+            command = command_using(self, c.shortcut)
+            if command is not None:  # set before that command had the key: say so, not guess
+                self.statusBar().showMessage(
+                    f"Class {c.name}'s key {c.shortcut.upper()} is the key of “{command}”: "
+                    "give the class another key (Classes panel → Key…).",
+                    15000,
+                )
                 continue
             act = QAction(f"Class {c.name}", self)
             act.setShortcut(QKeySequence(c.shortcut))

@@ -167,3 +167,32 @@ def test_the_cheat_sheet_columns_line_up_across_sections(qtbot, cifar_like):
     xs = {d: left[d] for d in descriptions}
     assert len(set(xs.values())) == 1, xs
     w.close()
+
+
+def test_a_class_cannot_take_a_command_s_key(qtbot, cifar_like, monkeypatch):
+    """G is Box → polygon: a class keyed G would make both ambiguous and Qt triggers neither."""
+    w = open_window(qtbot, cifar_like)
+    errors = []
+    monkeypatch.setattr(w.class_editor, "error_box", lambda title, text: errors.append(text))
+    truck = next(c for c in w.session.classes.values() if c.name == "truck")
+    assert w.class_editor.set_shortcut(truck.id, "g") is False
+    assert errors and errors[0].startswith("G is the key of")
+    with Project.open(cifar_like) as p:
+        assert p.class_by_name("truck").shortcut is None
+    assert w.class_editor.set_shortcut(truck.id, "k") is True
+    w.close()
+
+
+def test_a_stored_class_key_that_a_command_uses_is_said_and_the_command_still_works(
+    qtbot, cifar_like
+):
+    with Project.open(cifar_like) as p:  # set elsewhere (the CLI, an older version)
+        p.update_class(p.class_by_name("truck").id, shortcut="R")
+    w = open_window(qtbot, cifar_like)
+    qtbot.waitUntil(lambda: "truck's key R" in w.statusBar().currentMessage())
+    assert w.current is not None and not w.current.status == "reviewed"
+    qtbot.waitUntil(w.canvas.has_pixels, timeout=5000)
+    qtbot.keyClick(w.canvas, Qt.Key.Key_R)  # R still marks the image reviewed
+    with Project.open(cifar_like) as p:
+        qtbot.waitUntil(lambda: p.image(w.current.id).status == "reviewed", timeout=3000)
+    w.close()
