@@ -98,16 +98,18 @@ def bench_next_image(n: int, pause_ms: int) -> None:
 
 
 def make_rows(path: Path, rows: int) -> None:
+    from labeler.store.name_key import name_key
     from labeler.store.project import Project
 
     with Project.create(path) as p:
         p.add_class("cat")
         p.add_class("dog")
         with p.atomic():
+            paths = (f"imgs/{i // 1000:03d}/img{i:06d}.jpg" for i in range(rows))
             p.conn.executemany(
-                "INSERT INTO images(path, sha256, width, height, format, bytes)"
-                " VALUES (?, ?, 640, 480, 'JPEG', 1000)",
-                ((f"imgs/{i // 1000:03d}/img{i:06d}.jpg", f"{i:064x}") for i in range(rows)),
+                "INSERT INTO images(path, name_key, sha256, width, height, format, bytes)"
+                " VALUES (?, ?, ?, 640, 480, 'JPEG', 1000)",
+                ((path, name_key(path), f"{i:064x}") for i, path in enumerate(paths)),
             )
             p.conn.executemany(
                 "INSERT INTO shapes(image_id, class_id, kind) VALUES (?, ?, 'tag')",

@@ -100,6 +100,7 @@ def ours(folder: Path, n: int) -> tuple[float, float]:
 
 
 def bench_stats(rows: int) -> float:
+    from labeler.store.name_key import name_key
     from labeler.store.project import Project
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,9 +111,12 @@ def bench_stats(rows: int) -> float:
         splits = rng.choice(["train", "val", "test", None], rows, p=[0.7, 0.1, 0.1, 0.1])
         with p.atomic():
             p.conn.executemany(
-                "INSERT INTO images(id, path, sha256, phash, width, height, format, bytes, split)"
-                " VALUES (?, ?, ?, ?, 640, 480, 'JPEG', 1000, ?)",
-                ((i, f"img/{i}.jpg", f"{i:064x}", i, splits[i - 1]) for i in range(1, rows + 1)),
+                "INSERT INTO images(id, path, name_key, sha256, phash, width, height, format,"
+                " bytes, split) VALUES (?, ?, ?, ?, ?, 640, 480, 'JPEG', 1000, ?)",
+                (
+                    (i, f"img/{i}.jpg", name_key(f"img/{i}.jpg"), f"{i:064x}", i, splits[i - 1])
+                    for i in range(1, rows + 1)
+                ),
             )
             cls = rng.choice(ids, rows)
             p.conn.executemany(

@@ -4,7 +4,8 @@
 and a bounded set of pages of rows, read when someone asks for a row, so start-up time and
 memory stay small. The "name" sort is the file name in natural order (`img2` before
 `img10`, numbers as numbers, case ignored), then the folder the same way: where a file
-lies, absolute or relative, does not move it to the top. It knows no Qt: the session
+lies, absolute or relative, does not move it to the top; SQL gives that order from an
+index on `images.name_key` (ADR 0101). It knows no Qt: the session
 navigates over it, and the window's list model is a view over the same object, told about
 changes through its `listener`.
 
@@ -14,48 +15,12 @@ changes through its `listener`.
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections import OrderedDict
 
 from labeler.store import queries
 from labeler.store.project import Project
 from labeler.store.queries import ImageQuery, ImageRow
-
-_DIGITS = re.compile(r"0*([0-9]+)")  # a run of digits, its leading zeros apart
-
-
-def _number(m: re.Match[str]) -> str:
-    digits = m.group(1)
-    return f"\x01{len(digits):03d}{digits}"
-
-
-def natural_key(text: str) -> str:
-    """A string that sorts `text` naturally under plain comparison: each run of digits
-    becomes a mark below any character, its length (3 digits) and its digits without
-    leading zeros, so `img2` sorts before `img10` (and `img.jpg` before `img1.jpg`, as text
-    before a number always does); case is ignored.
-
-    >>> sorted(["img10.jpg", "IMG2.jpg", "img1.jpg"], key=natural_key)
-    ['img1.jpg', 'IMG2.jpg', 'img10.jpg']
-    """
-    return _DIGITS.sub(_number, text.casefold())
-
-
-def name_order(listing: list[tuple[int, str]]) -> list[int]:
-    """Image ids by file name (natural order), then folder (natural order), then the exact
-    path and id, so the order is total and stable."""
-    folders: dict[str, str] = {}  # a few folders hold many files: key each once
-
-    def key(item: tuple[int, str]) -> tuple[str, str, str, int]:
-        image_id, path = item
-        folder, _, name = path.rpartition("/")
-        fk = folders.get(folder)
-        if fk is None:
-            fk = folders[folder] = natural_key(folder)
-        return natural_key(name), fk, path, image_id
-
-    return [image_id for image_id, _ in sorted(listing, key=key)]
 
 
 class ImageListListener:
@@ -85,11 +50,7 @@ class ImageList:
         self._pages: OrderedDict[int, list[ImageRow]] = OrderedDict()
 
     def _order(self) -> array[int]:
-        listing = queries.listing(self.project, self.query)
-        if self.query.sort == "name":
-            return array("q", name_order(listing))
-        # 8 bytes an image, where a list of ints costs about 36.
-        return array("q", (image_id for image_id, _ in listing))
+        return queries.ordered_ids(self.project, self.query)
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -35,6 +35,7 @@ from labeler.core.images import BadImage, ImageInfo, is_image_path, probe_file
 from labeler.core.model import validate_class_name
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.shapes import Shape
+from labeler.store.name_key import name_key
 from labeler.store.project import Project
 
 BATCH = 256  # images per transaction: small enough to lose little, large enough to be fast
@@ -373,8 +374,9 @@ class _Undo:
                             project.conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
                     for image_id, path, updated_at in reversed(self.relinks):
                         project.conn.execute(
-                            "UPDATE images SET path = ?, updated_at = ? WHERE id = ?",
-                            (path, updated_at, image_id),
+                            "UPDATE images SET path = ?, name_key = ?, updated_at = ?"
+                            " WHERE id = ?",
+                            (path, name_key(path), updated_at, image_id),
                         )
         except Exception as exc:
             return exc

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from labeler.store.name_key import name_key
+
 APPLICATION_ID = 0x4C41424C  # "LABL": tells our project files from other SQLite files
 
 
@@ -190,6 +192,33 @@ def _m0006_instance_groups(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0007_name_key(conn: sqlite3.Connection) -> None:
+    # The image list's natural "Name" order as an indexed column (ADR 0101), so the list
+    # reads its order from SQL instead of sorting every name in Python. Triggers refuse a
+    # write that adds an image or changes its path without setting its key, whoever writes:
+    # a forgotten key would put the image out of order in silence.
+    conn.execute("ALTER TABLE images ADD COLUMN name_key TEXT")
+    conn.executemany(
+        "UPDATE images SET name_key = ? WHERE id = ?",
+        [
+            (name_key(path), image_id)
+            for image_id, path in conn.execute("SELECT id, path FROM images")
+        ],
+    )
+    conn.execute("CREATE INDEX images_name_key ON images(name_key)")
+    # The key ends with its path after a \x01: a key made for another path is refused too.
+    wrong = (
+        "WHEN NEW.name_key IS NULL"
+        " OR substr(NEW.name_key, -length(NEW.path) - 1) IS NOT char(1) || NEW.path"
+        " BEGIN SELECT RAISE(ABORT, 'images.name_key does not match images.path"
+        " (set it with labeler.store.name_key)'); END"
+    )
+    conn.execute(f"CREATE TRIGGER images_name_key_insert BEFORE INSERT ON images {wrong}")
+    conn.execute(
+        f"CREATE TRIGGER images_name_key_update BEFORE UPDATE OF path, name_key ON images {wrong}"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m0001_initial,
     _m0002_settings_and_groups,
@@ -197,6 +226,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m0004_generators_and_suggestions,
     _m0005_prelabel_proposals,
     _m0006_instance_groups,
+    _m0007_name_key,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -35,6 +35,7 @@ from labeler.core.model import (
 )
 from labeler.core.shapes import Shape
 from labeler.store.migrations import APPLICATION_ID, SCHEMA_VERSION, apply_migrations
+from labeler.store.name_key import name_key
 
 PROJECT_SUFFIX = ".labeler"
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -465,13 +466,15 @@ class Project:
     ) -> int:
         if split is not None and split not in SPLITS:
             raise LabelerError(f"unknown split {split!r}; expected one of {SPLITS}")
+        stored = self.stored_path(path)
         with self.atomic():
             cur = self.conn.execute(
-                "INSERT INTO images(path, sha256, phash, width, height, format, bytes, channels,"
-                " provenance, provenance_info, source_group, split)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO images(path, name_key, sha256, phash, width, height, format, bytes,"
+                " channels, provenance, provenance_info, source_group, split)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    self.stored_path(path),
+                    stored,
+                    name_key(stored),
                     sha256,
                     None if phash is None else to_signed(phash),
                     width,
@@ -502,10 +505,11 @@ class Project:
         )
 
     def relink_image(self, image_id: int, new_path: str | os.PathLike[str]) -> None:
+        stored = self.stored_path(new_path)
         with self.atomic():
             self.conn.execute(
-                f"UPDATE images SET path = ?, updated_at = {_NOW} WHERE id = ?",
-                (self.stored_path(new_path), image_id),
+                f"UPDATE images SET path = ?, name_key = ?, updated_at = {_NOW} WHERE id = ?",
+                (stored, name_key(stored), image_id),
             )
 
     def set_status(self, image_id: int, status: str) -> None:

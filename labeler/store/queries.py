@@ -10,6 +10,7 @@ project of 100,000 images never materialises more than a few pages.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 from labeler.core.errors import LabelerError
@@ -17,7 +18,8 @@ from labeler.store.project import Project
 
 SORTS: tuple[str, ...] = ("name", "added", "class", "uncertainty")
 MAX_IDS = 10_000  # an `ids:` filter lists at most this many images (SQLite's variable limit)
-"""name: the stored path; added: date added; class: the first class (by class order)."""
+"""name: the file name in natural order, then the folder, then the path (`images.name_key`,
+ADR 0101); added: date added; class: the first class (by class order)."""
 
 _HAS_SHAPE = "EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = i.id)"
 _FIXED_FILTERS: dict[str, str] = {
@@ -30,7 +32,7 @@ _FIXED_FILTERS: dict[str, str] = {
     "split:unassigned": "i.split IS NULL",
 }
 _SORT_KEYS: dict[str, str] = {
-    "name": "i.path",
+    "name": "i.name_key",
     "added": "i.added_at",
     # Unlabeled images sort last: 1e9 is above any class position.
     "class": "COALESCE((SELECT MIN(c.position) FROM shapes s JOIN classes c"
@@ -112,13 +114,19 @@ def page(project: Project, query: ImageQuery, offset: int, limit: int) -> list[I
     return [_row(r) for r in rows]
 
 
-def listing(project: Project, query: ImageQuery) -> list[tuple[int, str]]:
-    """(id, path) of every image the query's filter lets through, in its order: one query
-    that a list re-sorts when its order is not SQL's (the window's natural name order)."""
+def ordered_ids(project: Project, query: ImageQuery) -> array[int]:
+    """The ids of every image the query's filter lets through, in its order (8 bytes an
+    image): one query, read through the sort's index where it has one."""
     where, args = query.where()
-    return project.conn.execute(
-        f"SELECT i.id, i.path FROM images i WHERE {where} ORDER BY {query.key()}, i.id", args
-    ).fetchall()
+    return array(
+        "q",
+        (
+            r[0]
+            for r in project.conn.execute(
+                f"SELECT i.id FROM images i WHERE {where} ORDER BY {query.key()}, i.id", args
+            )
+        ),
+    )
 
 
 def rows(project: Project, image_ids: list[int]) -> list[ImageRow]:

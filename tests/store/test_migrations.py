@@ -13,7 +13,9 @@ from labeler.core.errors import LabelerError
 from labeler.core.shapes import Shape, instances
 from labeler.store.edits import AddShapes, DeleteShapes
 from labeler.store.migrations import SCHEMA_VERSION
+from labeler.store.name_key import name_key
 from labeler.store.project import Project
+from labeler.store.queries import ImageQuery, ordered_ids
 
 
 def test_project_made_with_schema_5_opens_upgraded_with_its_shapes_alone(tmp_path):
@@ -65,3 +67,33 @@ def test_group_numbers_are_never_handed_out_twice_and_undo_restores_the_parts(pr
     assert [len(i) for i in instances(project.shapes(image))] == [2]
     with pytest.raises(LabelerError, match="tag is never part of a group"):
         Shape("tag", cat, (), None, g)
+
+
+def test_project_made_with_schema_6_opens_with_its_images_in_natural_name_order(tmp_path):
+    path = tmp_path / "old.labeler"
+    shutil.copy(TEST_DATA / "project_v6.labeler", path)
+    with Project.open(path) as p:
+        assert p.schema_version == SCHEMA_VERSION >= 7
+        by_id = {i.id: i.path for i in p.images()}
+        assert [by_id[i] for i in ordered_ids(p, ImageQuery())] == [
+            "b/0182.jpg",
+            "a/4870.jpg",
+            "a/IMG1.jpg",  # img1 three times: the exact path decides
+            "a/img01.jpg",
+            "a/img1.jpg",
+            "/elsewhere/img2.jpg",
+            "b/img10.jpg",
+            "big/n" + "9" * 40 + ".jpg",
+            "big/n1" + "0" * 40 + ".jpg",
+            "x2/same.jpg",
+            "x10/same.jpg",
+            "Ünïcode/éclair 3.png",
+            "Ünïcode/Éclair 20.png",
+        ]
+        keys = p.conn.execute("SELECT path, name_key FROM images").fetchall()
+        assert all(key == name_key(path) for path, key in keys)
+        # The other filters and what the image had are as they were.
+        assert len(ordered_ids(p, ImageQuery("labeled"))) == 1
+        assert p.stats()["classes"][0]["images"] == 1
+    backup = tmp_path / "old.labeler.schema6.bak"
+    assert sqlite3.connect(backup).execute("PRAGMA user_version").fetchone()[0] == 6
