@@ -267,8 +267,9 @@ class YoloImporter:
         """`read` of an export just written and read back (the check after export, ADR
         0096): ``data.yaml`` and the label files are parsed as `read` parses them, from
         ``files`` (their bytes as read back, by path below ``root``), and each image of
-        ``sizes`` (its path and the size its written header gave) is a record of the split
-        whose folder holds it, as listing the folders would find it. What the folders hold
+        ``sizes`` (its path and its size, which the export compared with the header of the
+        file it wrote) is a record of the split whose folder holds it, as listing the
+        folders would find it. What the folders hold
         beside these, the caller's listing of the export finds. An image outside every
         split folder is not read back, as `read` would not find it."""
         from labeler.core.images import is_image_path
