@@ -30,13 +30,15 @@ def taken_keys(window: QWidget) -> set[str]:
     return taken
 
 
+CLASS_ACTION = "labeler_class_key"  # marks the window's class-key actions
+
+
 def command_using(window: QWidget, key: str) -> str | None:
     """The window command (not a class) that single key ``key`` triggers, by its menu text;
     None when no command uses it. A class given that key would make both ambiguous, and Qt
     then triggers neither."""
-    classes = set(getattr(window, "_class_actions", ()))
     for action in window.findChildren(QAction):
-        if action in classes:
+        if action.property(CLASS_ACTION):  # a class's own key (old ones linger until deleted)
             continue
         if any(seq.toString().upper() == key.upper() for seq in action.shortcuts()):
             return action.text().replace("&", "").rstrip("…") or action.objectName()

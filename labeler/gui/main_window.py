@@ -37,7 +37,7 @@ from labeler.core.shapes import Shape
 from labeler.gui.actions import ActionRegistry, app_settings
 from labeler.gui.assist_tools import AssistTools
 from labeler.gui.canvas import Canvas
-from labeler.gui.class_editor import ClassEditor, command_using
+from labeler.gui.class_editor import CLASS_ACTION, ClassEditor, command_using
 from labeler.gui.data_tools import DataTools
 from labeler.gui.dialogs import (
     CheatSheetDialog,
@@ -511,6 +511,7 @@ class MainWindow(QMainWindow, SessionView):
                 )
                 continue
             act = QAction(f"Class {c.name}", self)
+            act.setProperty(CLASS_ACTION, True)
             act.setShortcut(QKeySequence(c.shortcut))
             act.triggered.connect(lambda _c=False, cid=c.id: self.session.pick_class(cid))
             self.addAction(act)

@@ -196,3 +196,16 @@ def test_a_stored_class_key_that_a_command_uses_is_said_and_the_command_still_wo
     with Project.open(cifar_like) as p:
         qtbot.waitUntil(lambda: p.image(w.current.id).status == "reviewed", timeout=3000)
     w.close()
+
+
+def test_adding_classes_never_says_a_class_clashes_with_itself(qtbot, cifar_like, monkeypatch):
+    """The old class-key actions linger until Qt deletes them: they are no command."""
+    w = open_window(qtbot, cifar_like)
+    said = []
+    w.statusBar().messageChanged.connect(said.append)
+    for name in ("cup", "person"):
+        monkeypatch.setattr(QInputDialog, "getText", lambda *a, n=name, **k: (n, True))
+        qtbot.mouseClick(w.class_panel.buttons["add"], Qt.MouseButton.LeftButton)
+    qtbot.wait(50)
+    assert not [m for m in said if "is the key of" in m]
+    w.close()
