@@ -202,10 +202,17 @@ def snap_path(image: np.ndarray, start: Point, end: Point, *, margin: float = 0.
     pts = [(cx1 + (float(px) + 0.5) / s, cy1 + (float(py) + 0.5) / s) for px, py in contour[:, 0]]
     if not pts:
         return [start, end]
-    # getContour runs from the end back to the start: give it in drawing order, exact ends.
-    pts.reverse()
+    # OpenCV 4.12's getContour runs from the map's source (start) to the target; older
+    # builds (and backward=True) run the other way. Orient by the ends, never by version:
+    # reversing it blindly stored each snapped stretch backwards (a zig-zag, issue 18).
+    if _dist(pts[0], start) + _dist(pts[-1], end) > _dist(pts[0], end) + _dist(pts[-1], start):
+        pts.reverse()
     simplified = _simplify_open(pts, max(1.0, 1.0 / s))
     return [start, *simplified[1:-1], end]
+
+
+def _dist(p: Point, q: Point) -> float:
+    return float(np.hypot(p[0] - q[0], p[1] - q[1]))
 
 
 def _bgr(img: np.ndarray) -> np.ndarray:

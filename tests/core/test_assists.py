@@ -83,6 +83,51 @@ def test_snap_path_follows_the_edge(disc):
     assert all(95 <= r <= 105 for r in radii)  # on the circle, not across the chord
 
 
+def test_snap_path_runs_from_start_to_end_in_order(disc):
+    """Issue 18: each snapped stretch was stored backwards (from A it jumped near B, ran back
+    to A, then jumped to B), so the polygon zig-zagged. The path must go A -> B."""
+    img, _ = disc
+    for start, end in [
+        ((300, 100), (400, 200)),
+        ((400, 200), (300, 300)),
+        ((200, 200), (300, 100)),
+    ]:
+        path = snap_path(img, start, end)
+        assert path[0] == start and path[-1] == end
+        inner = path[1:-1]
+        assert len(inner) >= 2
+        # The first bend is near A, the last near B.
+        assert np.hypot(inner[0][0] - start[0], inner[0][1] - start[1]) < np.hypot(
+            inner[0][0] - end[0], inner[0][1] - end[1]
+        )
+        assert np.hypot(inner[-1][0] - end[0], inner[-1][1] - end[1]) < np.hypot(
+            inner[-1][0] - start[0], inner[-1][1] - start[1]
+        )
+        # Monotone progress round the rim: the angle from A only grows towards B's.
+        a0 = np.arctan2(start[1] - 200, start[0] - 300)
+        turned = [np.unwrap([a0, np.arctan2(y - 200, x - 300)])[1] - a0 for x, y in path]
+        sign = np.sign(turned[-1])
+        steps = np.diff([t * sign for t in turned])
+        assert (steps > -0.02).all(), turned
+        # No segment of the path crosses another.
+        assert not any(
+            _cross(path[i], path[i + 1], path[j], path[j + 1])
+            for i in range(len(path) - 1)
+            for j in range(i + 2, len(path) - 1)
+        )
+
+
+def _cross(p1, p2, q1, q2) -> bool:
+    """Whether segments p1-p2 and q1-q2 properly cross."""
+
+    def side(a, b, c) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    d1, d2 = side(q1, q2, p1), side(q1, q2, p2)
+    d3, d4 = side(p1, p2, q1), side(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
 def test_real_photo_box_gives_a_plausible_polygon():
     img = cv2.imread(str(DEMO_PHOTOS / "coffee.jpg"))
     box = (90, 30, 520, 380)
