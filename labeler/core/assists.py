@@ -211,6 +211,36 @@ def snap_path(image: np.ndarray, start: Point, end: Point, *, margin: float = 0.
     return [start, *simplified[1:-1], end]
 
 
+def crosses(path: Sequence[Point], polyline: Sequence[Point], tolerance: float = 1.5) -> bool:
+    """Whether the inner part of `path` (its ends excluded) crosses `polyline` or runs along
+    it (a point within `tolerance` of it): a snapped closing segment that would make the
+    polygon cross or retrace itself."""
+    if len(path) < 3 or len(polyline) < 2:
+        return False
+    a = np.asarray(polyline, np.float64)
+    p1, p2 = a[:-1], a[1:]
+    d = p2 - p1
+    length2 = np.maximum((d**2).sum(1), 1e-12)
+    inner = np.asarray(path[1:-1], np.float64)
+    for q in inner:
+        t = np.clip(((q - p1) * d).sum(1) / length2, 0, 1)
+        if (np.hypot(*(p1 + t[:, None] * d - q).T) < tolerance).any():
+            return True
+
+    def side(o: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return (b[..., 0] - o[..., 0]) * (c[..., 1] - o[..., 1]) - (b[..., 1] - o[..., 1]) * (
+            c[..., 0] - o[..., 0]
+        )
+
+    route = np.asarray(path, np.float64)
+    for s1, s2 in zip(route[:-1], route[1:], strict=True):
+        c1, c2 = side(p1, p2, s1), side(p1, p2, s2)
+        c3, c4 = side(s1, s2, p1), side(s1, s2, p2)
+        if ((c1 * c2 < 0) & (c3 * c4 < 0)).any():
+            return True
+    return False
+
+
 def _dist(p: Point, q: Point) -> float:
     return float(np.hypot(p[0] - q[0], p[1] - q[1]))
 

@@ -55,6 +55,7 @@ from labeler.core.assists import (
     AssistFailed,
     Point,
     combine,
+    crosses,
     simplify,
     snap_path,
 )
@@ -350,6 +351,8 @@ class AssistTools(QObject):
                 return True
             if t == QEvent.Type.KeyPress and self._takes_key(event):  # type: ignore[arg-type]
                 return self._key(event)  # type: ignore[arg-type]
+            if t == QEvent.Type.KeyPress and self._closes_snapped(event):  # type: ignore[arg-type]
+                self._snap_closing()  # then the canvas closes the polygon with it
             return False
         if obj is self._viewport and t in (
             QEvent.Type.MouseButtonPress,
@@ -386,6 +389,8 @@ class AssistTools(QObject):
                 and not self._panning(event)
             ):
                 before = self.canvas.drawing_polygon()
+                if self.canvas.closes_polygon(self.canvas.mapToScene(event.position().toPoint())):
+                    self._snap_closing()
                 self.canvas.mousePressEvent(event)
                 self._snap_last(before)
                 return True
@@ -630,13 +635,45 @@ class AssistTools(QObject):
             self._ensure_pixels()
             self._say("Edge snapping: the image is still loading (a straight segment)", 3000)
             return
-        a, b = poly[-2], poly[-1]
+        path = self._snapped(pixels, poly[-2], poly[-1])
+        if path:
+            self.canvas.route_last_segment(path[1:])
+
+    def _closes_snapped(self, event: QKeyEvent) -> bool:
+        return (
+            self.mode is None
+            and self.snapping
+            and self.canvas.tool == "polygon"
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and len(self.canvas.drawing_polygon()) >= 3
+        )
+
+    def _snap_closing(self) -> None:
+        """The polygon is being closed (Enter, or a click on its first vertex): the closing
+        segment, last vertex back to the first, follows the edge like the others."""
+        poly = self.canvas.drawing_polygon()
+        pixels = self._cached_pixels()
+        if len(poly) < 3 or pixels is None:
+            return
+        path = self._snapped(pixels, poly[-1], poly[0])
+        if len(path) <= 2:
+            return
+        if crosses([(p.x(), p.y()) for p in path], [(p.x(), p.y()) for p in poly]):
+            # E.g. clicks along one side only: the edge path back runs over them.
+            self._say("Edge snapping: the closing segment stays straight (snapped, it would"
+                      " cross the polygon)", 4000)  # fmt: skip
+            return
+        self.canvas.route_last_segment(path[:-1])  # the last vertex, then the bends
+
+    def _snapped(self, pixels: np.ndarray, a: QPointF, b: QPointF) -> list[QPointF]:
+        """The edge path from `a` to `b`, both ends included, in that order; [] on failure
+        (said in the status bar; the segment stays straight)."""
         try:
             path = snap_path(pixels, (a.x(), a.y()), (b.x(), b.y()))
         except (AssistFailed, ValueError) as e:
             self._say(f"Edge snapping: {e}", 4000)
-            return
-        self.canvas.route_last_segment([QPointF(x, y) for x, y in path[1:]])
+            return []
+        return [QPointF(x, y) for x, y in path]
 
     # -- running ----------------------------------------------------------------------
     def _cached_pixels(self) -> np.ndarray | None:

@@ -500,13 +500,19 @@ class Canvas(QGraphicsView):
     # -- polygon drawing --------------------------------------------------------------
     def _polygon_click(self, pos: QPointF) -> None:
         pos = self._clamp(pos)
-        if len(self._poly) >= 3:
-            first = self._poly[0]
-            if math.hypot(first.x() - pos.x(), first.y() - pos.y()) <= self._handle_size() * 1.6:
-                self.close_polygon()
-                return
+        if self.closes_polygon(pos):
+            self.close_polygon()
+            return
         self._poly.append(pos)
         self._show_polygon_preview(pos)
+
+    def closes_polygon(self, pos: QPointF) -> bool:
+        """Whether a click at `pos` (scene) closes the polygon being drawn: it is on the
+        first vertex of one with three or more."""
+        if len(self._poly) < 3:
+            return False
+        first, pos = self._poly[0], self._clamp(pos)
+        return math.hypot(first.x() - pos.x(), first.y() - pos.y()) <= self._handle_size() * 1.6
 
     def drawing_polygon(self) -> list[QPointF]:
         """The vertices of the polygon being drawn (a copy; empty when none is)."""

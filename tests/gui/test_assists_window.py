@@ -245,9 +245,19 @@ def test_edge_snapping_routes_a_polygon_segment_along_the_object_edge(
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
     (poly,) = _shapes(scene_path, win.current.id, "polygon")
     assert len(poly.points) > 5  # the segments bend with the rim, not straight chords
-    between = [p for p in poly.points if p not in corners]
-    off_rim = [abs(np.hypot(x - cx, y - cy) - r) for x, y in between]
-    assert max(off_rim) < 5
+    # Each snapped stretch runs from its click to the next, in order: the vertices go round
+    # the rim one way (issue 18: they were all on the rim, but each stretch backwards, a
+    # zig-zag this test once let through because it never looked at the order).
+    i, j = poly.points.index(corners[0]), poly.points.index(corners[1])
+    k = poly.points.index(corners[2])
+    assert i < j < k
+    between = poly.points[i + 1 : k]
+    off_rim = [abs(np.hypot(x - cx, y - cy) - r) for x, y in between if (x, y) not in corners]
+    assert off_rim and max(off_rim) < 5
+    angles = np.unwrap([np.arctan2(y - cy, x - cx) for x, y in poly.points[i : k + 1]])
+    assert (np.diff(angles) > -0.05).all()  # clockwise on screen, never doubling back
+    # Closing would run back along the same rim: it stays the straight chord instead.
+    assert _self_crossings(poly.points) == [] and poly.points[-1] == corners[2]
     win.undo.undo()
     qtbot.keyClick(win.canvas, Qt.Key.Key_E)
     assert not tools.snapping
@@ -256,6 +266,64 @@ def test_edge_snapping_routes_a_polygon_segment_along_the_object_edge(
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
     (poly,) = _shapes(scene_path, win.current.id, "polygon")
     assert len(poly.points) == 3  # off: the clicks alone
+
+
+@pytest.mark.parametrize("close_by", ["enter", "first-vertex click"])
+def test_a_snapped_polygon_round_an_object_follows_its_edge_and_never_crosses_itself(
+    qtbot, win, tools, scene_path, close_by
+):
+    """Issue 18, as a user does it: P, E, five clicks round the object, close. The stored
+    polygon is a simple outline along the rim, the closing segment snapped too."""
+    (cx, cy), r = DISK
+    win.set_tool("polygon")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_E)
+    qtbot.waitUntil(lambda: tools._cached_pixels() is not None, timeout=5000)
+    # Round the disk, away from the neighbour that touches it on the right.
+    degrees = [150, 210, 260, 300, 90]
+    clicks = [
+        (round(cx + r * np.cos(np.radians(a))), round(cy + r * np.sin(np.radians(a))))
+        for a in degrees
+    ]
+    for x, y in clicks:
+        click(qtbot, win, x, y)
+    if close_by == "enter":
+        qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    else:
+        click(qtbot, win, *clicks[0])
+    (poly,) = _shapes(scene_path, win.current.id, "polygon")
+    assert _self_crossings(poly.points) == []
+    assert _iou(_mask(poly.points), _disk(DISK)) > 0.93  # the object, not a zig-zag
+    off_rim = [abs(np.hypot(x - cx, y - cy) - r) for x, y in poly.points]
+    assert max(off_rim) < 8 and np.mean(off_rim) < 2  # where the neighbour touches, a bit off
+    # The closing stretch (last click back to the first) bends with the rim too: vertices
+    # after the last click, none of them on the straight chord.
+    last = poly.points.index(tuple(float(v) for v in clicks[-1]))
+    closing = poly.points[last + 1 :]
+    assert len(closing) >= 2
+    chord_mid = ((clicks[-1][0] + clicks[0][0]) / 2, (clicks[-1][1] + clicks[0][1]) / 2)
+    assert np.hypot(chord_mid[0] - cx, chord_mid[1] - cy) < r - 5  # the chord cuts inside
+    assert all(abs(np.hypot(x - cx, y - cy) - r) < 5 for x, y in closing)
+
+
+def _self_crossings(points) -> list[tuple[int, int]]:
+    """Pairs of edges of the closed polygon that cross (adjacent edges share a vertex)."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+
+    def side(a, b, c) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    def cross(p1, p2, q1, q2) -> bool:
+        d1, d2 = side(q1, q2, p1), side(q1, q2, p2)
+        d3, d4 = side(p1, p2, q1), side(p1, p2, q2)
+        return d1 * d2 < 0 and d3 * d4 < 0
+
+    return [
+        (i, j)
+        for i in range(n)
+        for j in range(i + 2, n)
+        if not (i == 0 and j == n - 1) and cross(*edges[i], *edges[j])
+    ]
 
 
 def test_a_failing_assist_says_so_in_one_line_and_writes_nothing(
