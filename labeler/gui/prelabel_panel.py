@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -79,6 +81,36 @@ def report_text(report: PrelabelReport) -> str:
     return "\n".join(lines)
 
 
+class _Fitted(QScrollArea):
+    """The dock's body, scrolled when the dock is short: it asks for the height its wrapped
+    text needs at its width (up to 3/5 of the window), so the docks above give way and the
+    verdict lines are not cut off (issue 18: only the accuracy line showed)."""
+
+    def _needed(self) -> int:
+        body = self.widget()
+        width = max(self.viewport().width(), body.minimumSizeHint().width())
+        need = body.heightForWidth(width) if body.hasHeightForWidth() else -1
+        need = max(need, body.minimumSizeHint().height()) + 2 * self.frameWidth()
+        window = self.window()
+        return min(need, int(window.height() * 0.6)) if window is not self else need
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(super().minimumSizeHint().width(), self._needed())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(super().sizeHint().width(), self._needed())
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if obj is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # new text: perhaps more lines
+        return super().eventFilter(obj, event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()  # the text wraps to another height
+
+
 class PrelabelPanel(QDockWidget):
     """The Pre-labels dock (Data → Pre-labels…). The window hands in itself; what this reads
     of it: `session`, its status bar, `sort_box` and `_apply_query`."""
@@ -95,7 +127,7 @@ class PrelabelPanel(QDockWidget):
         self.last_report: PrelabelReport | None = None
         body = QWidget()
         col = QVBoxLayout(body)
-        intro = QLabel(
+        self.intro = intro = QLabel(
             "Trains a classifier on this project's image tags and proposes a class for each"
             " unlabeled image. A proposal is not a label until you accept it (Y)."
         )
@@ -103,6 +135,11 @@ class PrelabelPanel(QDockWidget):
         self.model_box = QComboBox()
         for text, key in MODELS:
             self.model_box.addItem(text, key)
+        # Narrower than its longest item: the dock's width decides, and the text wraps to it.
+        self.model_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_box.setMinimumContentsLength(16)
         self.run_button = QPushButton("Train and propose")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -116,14 +153,20 @@ class PrelabelPanel(QDockWidget):
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.current = QLabel("")
         self.current.setWordWrap(True)
-        self.order = QCheckBox("Order the image list by uncertainty (least sure first)")
+        self.order = QCheckBox("Order the image list by uncertainty")
+        self.order.setToolTip("The least sure proposal first; images without one after")
         for w in (intro, self.model_box):
             col.addWidget(w)
         col.addLayout(row)
         for w in (self.progress, self.result, self.current, self.order):
             col.addWidget(w)
         col.addStretch(1)
-        self.setWidget(body)
+        self.scroll = _Fitted()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(body)
+        self.setWidget(self.scroll)
         # The current image's proposal, in the status bar too (permanent, beside the tool).
         self.status_label = QLabel("")
         window.statusBar().addPermanentWidget(self.status_label)  # type: ignore[attr-defined]

@@ -148,3 +148,62 @@ def test_cancel_stops_the_run_and_writes_nothing(qtbot, good):
     assert panel.last_report is None
     with Project.open(path) as p:
         assert store.pending_proposals(p) == [] and store.latest_run(p) is None
+
+
+def _fully_shown(widget) -> bool:
+    """The widget's whole rect is inside every ancestor's (the scroll area's viewport, the
+    dock, the window): nothing of it is clipped off."""
+    top = widget.window()
+    rect = widget.rect().translated(widget.mapTo(top, widget.rect().topLeft()))
+    parent = widget.parentWidget()
+    while parent is not None:
+        shown = parent.rect().translated(parent.mapTo(top, parent.rect().topLeft()))
+        if not shown.contains(rect):
+            return False
+        parent = parent.parentWidget()
+    return True
+
+
+def test_the_dock_shows_all_its_text_at_the_default_window_size(qtbot, tmp_path):
+    """Issue 18: at 1280x820 the intro was sliced at top and bottom and, after training,
+    only the accuracy line showed; the verdict and the classes left out were hidden."""
+    path = _project(tmp_path, noise=True)
+    rng = np.random.default_rng(1)
+    few = tmp_path / "few"
+    for name, n in (("ship", 8), ("truck", 6)):
+        (few / name).mkdir(parents=True)
+        for k in range(n):
+            cv2.imwrite(str(few / name / f"{k}.png"), rng.integers(0, 255, (32, 32, 3), np.uint8))
+    with Project.open(path) as p:
+        import_folders(p, [few], labels_from_folders=True)
+    from labeler.gui.main_window import MainWindow
+
+    w = MainWindow(str(path), open_last=False)  # its own default size
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        assert (w.width(), w.height()) == (1280, 820)
+        w.actions["prelabel"].trigger()
+        panel = w.prelabels
+        labels = (panel.intro, panel.result, panel.current)
+
+        def all_shown() -> bool:
+            return all(
+                label.isVisible()
+                and label.height() >= label.heightForWidth(label.width())
+                and _fully_shown(label)
+                for label in labels
+            )
+
+        qtbot.waitUntil(all_shown, timeout=3000)
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.last_report is not None, timeout=60000)
+        text = panel.result.text()
+        assert "Too weak: nothing is proposed" in text
+        assert "Left out, too few labels: ship (8), truck (6)" in text
+        assert text.count("\n") == 2  # three lines, each wrapped to the dock's width
+        qtbot.waitUntil(all_shown, timeout=3000)
+        assert _fully_shown(panel.order)
+    finally:
+        w.close()
