@@ -302,6 +302,8 @@ class AssistTools(QObject):
         """Another image is shown: a GrabCut in progress on the last one is dropped."""
         if self.pending is not None and self._current_id() != self.pending.image_id:
             self.cancel()
+            # Its "Enter keeps the polygon" hint no longer holds (it stayed, issue 18).
+            self._say("GrabCut dropped: another image is shown; nothing was saved", 4000)
         if self.mode is not None or self.snapping:
             self._ensure_pixels()
 
@@ -450,6 +452,7 @@ class AssistTools(QObject):
                 if g.tolerance is None:
                     g.base = float(self.tolerance)
                 g.tolerance = float(min(hi, max(lo, round(g.base + dx / 2))))
+                self.bar.tolerance.setValue(int(g.tolerance))  # the slider follows the drag
                 self._say(f"Wand tolerance {g.tolerance:.0f}: release to fill", 3000)
 
     def _release(self, event: QMouseEvent, pos: QPointF) -> None:

@@ -221,6 +221,10 @@ def test_dragging_sideways_sets_the_wand_tolerance(qtbot, win, tools, scene_path
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
     for dx in (20, 40, 60):
         qtbot.mouseMove(vp, a + type(a)(dx, 0))
+        # The toolbar's slider and its label follow the drag, as the status bar does.
+        assert tools.bar.tolerance.value() == 4 + dx // 2
+        assert tools.bar.tolerance_label.text() == f"Wand tolerance {4 + dx // 2}"
+        assert win.statusBar().currentMessage().startswith(f"Wand tolerance {4 + dx // 2}:")
     qtbot.mouseRelease(
         vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a + type(a)(60, 0)
     )
@@ -473,8 +477,10 @@ def test_going_to_another_image_drops_a_pending_grabcut(qtbot, win, tools, scene
     qtbot.keyClick(win.canvas, Qt.Key.Key_G)
     drag(qtbot, win, (35, 75), (185, 225))
     _found(qtbot, tools)
+    assert "Enter keeps the polygon" in win.statusBar().currentMessage()
     qtbot.keyClick(win.canvas, Qt.Key.Key_D)
     assert win.current.id != first and tools.pending is None
+    assert "Enter keeps" not in win.statusBar().currentMessage()  # the hint went with it
     qtbot.keyClick(win.canvas, Qt.Key.Key_A)
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
     assert _shapes(scene_path, first) == []
