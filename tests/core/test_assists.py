@@ -13,6 +13,7 @@ from labeler.core.assists import (
     Strokes,
     box_to_polygon,
     combine,
+    crosses,
     magic_wand,
     snap_path,
 )
@@ -115,6 +116,14 @@ def test_snap_path_runs_from_start_to_end_in_order(disc):
             for i in range(len(path) - 1)
             for j in range(i + 2, len(path) - 1)
         )
+
+
+def test_crosses_tells_a_closing_path_that_would_cross_or_retrace_the_polygon():
+    drawn = [(0, 0), (10, 0), (10, 10)]  # three clicks; the polygon closes back to (0, 0)
+    assert not crosses([(10, 10), (3, 8), (0, 0)], drawn)  # round the outside: fine
+    assert crosses([(10, 10), (5, -3), (0, 0)], drawn)  # over the first edge
+    assert crosses([(10, 10), (10, 5), (0, 0)], drawn)  # back along the last edge
+    assert not crosses([(10, 10), (0, 0)], drawn)  # straight: nothing inside to cross
 
 
 def _cross(p1, p2, q1, q2) -> bool:
