@@ -10,12 +10,13 @@ this module never imports the window.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from labeler.app.session import Session
@@ -169,12 +170,67 @@ def conflicts(bindings: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     return {k: ids for k, ids in seen.items() if len(ids) > 1}
 
 
+REPEAT_GAP_MS = 30
+"""A press of a key less than this after its own release is the key's auto-repeat, not a new
+press. X repeats a held key as release/press pairs sent together (Qt marks them as a repeat
+only when both carry the same time, which Xvfb and xdotool do not promise); a person's
+fastest double tap leaves 50 ms or more between lifting the key and pressing it again."""
+
+_TRIGGER_MS = 100  # an action runs within the press that triggers it, long before this
+
+
+class HeldKeys(QObject):
+    """Tells a key's own press from the presses its auto-repeat makes, however the platform
+    reports them: Qt's auto-repeat flag, or a release and a press of the same key close
+    together (`REPEAT_GAP_MS`). Watches every key event of the application; the verdict on
+    the latest press is `repeating()`, read by an action that must act once per press.
+
+    Times are the events' own (ms) where the platform gives them, else this clock's."""
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.clock: Callable[[], float] = lambda: time.monotonic() * 1000
+        self._released: dict[int, float] = {}  # key -> when it was last released
+        self._press: tuple[float, bool] | None = None  # (clock when seen, whether a repeat)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        kind = event.type()
+        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            assert isinstance(event, QKeyEvent)
+            now = self.clock()
+            at = float(event.timestamp()) or now
+            key = event.key()
+            if kind == QEvent.Type.KeyRelease:
+                self._released[key] = at
+            else:
+                # The same press is seen more than once (its shortcut override, then the key
+                # press, each handed up to the parents); the verdict is the same each time.
+                last = self._released.get(key)
+                repeat = event.isAutoRepeat() or (
+                    last is not None and 0 <= at - last < REPEAT_GAP_MS
+                )
+                self._press = (now, repeat)
+        return False
+
+    def repeating(self) -> bool:
+        """Whether the key press being handled now is an auto-repeat (False when no key press
+        is being handled: a menu click)."""
+        if self._press is None:
+            return False
+        seen, repeat = self._press
+        return repeat and self.clock() - seen < _TRIGGER_MS
+
+
 class ActionRegistry:
     """The QActions built from `ACTIONS` for one window and its session."""
 
     def __init__(self, window: QMainWindow, session: Session) -> None:
         self.window = window
         self.session = session
+        self.held = HeldKeys(window)
         self.actions: dict[str, QAction] = {}
         for spec in ACTIONS:
             act = QAction(spec.title, window)
@@ -185,6 +241,11 @@ class ActionRegistry:
         self.apply_shortcuts()
 
     def _run(self, spec: ActionSpec) -> None:
+        if not spec.repeat and self.held.repeating():
+            # A held key acts once, however its repeats are reported; a checkable action
+            # has flipped its own tick already: set it back from the session.
+            self.update_enabled()
+            return
         if spec.enabled is None or spec.enabled(self.session):
             if spec.run is not None:
                 spec.run(self.session)

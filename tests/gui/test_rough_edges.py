@@ -20,6 +20,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from labeler.core.shapes import Shape
+from labeler.gui.actions import REPEAT_GAP_MS
 from labeler.store.project import Project
 
 NO = Qt.KeyboardModifier.NoModifier
@@ -105,8 +106,66 @@ def test_holding_space_pans_and_never_flips_the_reviewed_mark(qtbot, window, pro
     canvas.setFocus()
     _hold(canvas, Qt.Key.Key_R)  # R marks it: once, however long it is held
     assert _status(project_path, image) == "reviewed"
+    qtbot.wait(3 * REPEAT_GAP_MS)  # a person's next tap comes this much later at the least
     _key(qtbot, canvas, Qt.Key.Key_R)
     assert _status(project_path, image) == "new"
+
+
+def _fake_clock(window) -> list[float]:
+    """The window's key clock, moved by the test (ms): QTest's key events carry no time."""
+    now = [1000.0]
+    window.actions.held.clock = lambda: now[0]
+    return now
+
+
+def _hold_as_x(widget, key, now: list[float], repeats: int) -> None:
+    """Hold a key as X does with auto-repeat on and nothing marking the repeats: a press,
+    then every 40 ms a release and a press 1 ms apart, all unmarked; the release."""
+    text = ""  # shortcuts match on the key, not the text
+    QTest.simulateEvent(widget, True, key, NO, text, False)
+    now[0] += 660  # the auto-repeat delay
+    for _ in range(repeats):
+        QTest.simulateEvent(widget, False, key, NO, text, False)
+        now[0] += 1
+        QTest.simulateEvent(widget, True, key, NO, text, False)
+        now[0] += 39
+    QTest.simulateEvent(widget, False, key, NO, text, False)
+    now[0] += 400
+
+
+@pytest.mark.parametrize("x_like", [True, False], ids=["x-release-press-pairs", "qt-marked"])
+def test_a_held_key_acts_once_and_quick_taps_each_count(qtbot, window, project_path, x_like):
+    """R, L (lock zoom) and Multi-label act once per press, however the platform reports a
+    held key's repeats; taps a person makes (60 ms and more apart) each act."""
+    now = _fake_clock(window)
+    canvas, image = window.canvas, window.current.id
+    window.actions["multi_label"].setShortcut("M")  # no default key; bound as a user would
+    canvas.setFocus()
+
+    def hold(key):
+        if x_like:
+            _hold_as_x(canvas, key, now, repeats=5)  # 6 presses: an even count undoes itself
+        else:
+            _hold(canvas, key, repeats=5)
+            now[0] += 400
+
+    hold(Qt.Key.Key_R)
+    assert _status(project_path, image) == "reviewed"
+    assert window.undo.stack.count() == 1  # one edit, not six that cancel out
+    hold(Qt.Key.Key_L)
+    assert window.actions["lock_zoom"].isChecked() and canvas.zoom_locked
+    hold(Qt.Key.Key_M)
+    assert window.actions["multi_label"].isChecked()
+    with Project.open(project_path) as p:
+        assert p.multi_label
+    for expected in ("new", "reviewed", "new"):  # taps 60 ms apart: each one counts
+        QTest.simulateEvent(canvas, True, Qt.Key.Key_R, NO, "r", False)
+        now[0] += 30
+        QTest.simulateEvent(canvas, False, Qt.Key.Key_R, NO, "r", False)
+        now[0] += 60
+        assert _status(project_path, image) == expected
+    window.actions["review"].trigger()  # the menu, straight after a key: acts as well
+    assert _status(project_path, image) == "reviewed"
 
 
 # -- 2. New images open fitted unless the zoom is locked -------------------------------------
