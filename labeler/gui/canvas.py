@@ -248,7 +248,8 @@ class Canvas(QGraphicsView):
         size = self._handle_size()
         for item in self.items_by_id.values():
             item.set_handle_size(size)
-        self.zoom_changed.emit(self.zoom())
+        # 0: no image, so no zoom to speak of (the status bar shows "–").
+        self.zoom_changed.emit(self.zoom() if self.image_size[0] else 0.0)
 
     def _pixel_scale(self) -> float:
         """Image pixels per decoded pixel (8 while a 1/8 preview is shown)."""
@@ -280,6 +281,14 @@ class Canvas(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
 
     # -- painting extras --------------------------------------------------------------
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        # A scroll moves the pixels already drawn and paints only the strip that came in, so
+        # the chips and the message (pinned to the viewport, not to the image) would be
+        # smeared along with it: repaint the whole viewport when something is pinned there.
+        super().scrollContentsBy(dx, dy)
+        if self.tags or self.message:
+            self.viewport().update()
+
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if not (self.tags or self.message):
             return

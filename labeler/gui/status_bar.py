@@ -63,7 +63,8 @@ class StatusBar(QStatusBar):
         )
 
     def show_zoom(self, zoom: float) -> None:
-        self.zoom_label.setText(f"{zoom * 100:.0f}%")
+        """The zoom in percent; "–" with no image shown (zoom 0)."""
+        self.zoom_label.setText(f"{zoom * 100:.0f}%" if zoom > 0 else "–")
 
     def show_saved(self, text: str = "● saved") -> None:
         self.saved_label.setText(text)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from gui_helpers import click, drag, view_point
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 
 def _one_to_one(window):
@@ -159,3 +160,57 @@ def test_wheel_zooms_around_the_cursor(qtbot, window):
     assert c.zoom() > before
     under = c.mapToScene(p)
     assert abs(under.x() - 100) < 2 and abs(under.y() - 100) < 2
+
+
+def _chip_pixels(img, colour, rows: int) -> int:
+    """Pixels of the chip colour in the top rows of a view (chips are drawn in the top 40)."""
+    from PySide6.QtGui import QColor
+
+    want = QColor(colour).rgb()
+    return sum(
+        img.pixel(x, y) == want for y in range(min(rows, img.height())) for x in range(img.width())
+    )
+
+
+@pytest.mark.parametrize("how", ["middle-drag", "space-drag"])
+def test_a_tag_chip_stays_one_chip_while_panning(qtbot, window, how):
+    """The chip is pinned to the view: a pan scrolls the image under it and leaves no copies
+    of it on the screen (what the window shows, not a fresh render)."""
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtTest import QTest
+
+    c = window.canvas
+    c.setFocus()
+    qtbot.keyClick(c, Qt.Key.Key_1)  # tag tool: tag the image "cat"
+    colour = window.session.classes[window.current_class].colour
+    assert c.tags == [("cat", colour)]
+    c.set_zoom(4.0)
+    c.centerOn(200, 150)
+    qtbot.wait(50)
+
+    def screen():
+        QApplication.processEvents()
+        shot = QGuiApplication.primaryScreen().grabWindow(window.winId()).toImage()
+        top_left = c.viewport().mapTo(window, c.viewport().rect().topLeft())
+        return shot.copy(top_left.x(), top_left.y(), c.viewport().width(), c.viewport().height())
+
+    shot = screen()
+    one = _chip_pixels(shot, colour, 40)
+    assert one > 100 and _chip_pixels(shot, colour, 120) == one  # the chip, at its place
+    vp = c.viewport()
+    start = vp.rect().center()
+    button = Qt.MouseButton.MiddleButton if how == "middle-drag" else Qt.MouseButton.LeftButton
+    if how == "space-drag":
+        QTest.simulateEvent(c, True, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", False)
+    qtbot.mousePress(vp, button, Qt.KeyboardModifier.NoModifier, start)
+    for i in range(1, 7):  # right and down: the image moves away from the chip's corner
+        qtbot.mouseMove(vp, start + QPoint(9 * i, 7 * i))
+        QApplication.processEvents()  # painted at every step, as a real drag is
+    qtbot.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, start + QPoint(54, 42))
+    if how == "space-drag":
+        QTest.simulateEvent(c, False, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", False)
+    assert c.mapToScene(vp.rect().center()).x() < 200 - 5  # it panned
+    shot = screen()
+    # Still there, and no copy dragged along with the image (the blit of a scroll).
+    assert _chip_pixels(shot, colour, 40) == one
+    assert _chip_pixels(shot, colour, 120) == one
