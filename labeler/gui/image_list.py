@@ -205,10 +205,19 @@ class ImageListModel(QAbstractListModel, ImageListListener):
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
 
+class ImageListView(QListView):
+    """The image list. Typing does not jump to a row whose name starts with the key: a class
+    key (`4`) pressed while the list has the focus after a click must not move to another
+    image (4008.jpg) under the annotator's hands. Going to an image by name is Ctrl+G."""
+
+    def keyboardSearch(self, search: str) -> None:  # noqa: N802 (Qt's name)
+        return
+
+
 def make_list_view() -> QListView:
     """A list view that never measures every row: with uniform sizes, laying out 100,000 rows
     is arithmetic, not 100,000 size hints."""
-    view = QListView()
+    view = ImageListView()
     view.setUniformItemSizes(True)
     view.setIconSize(QSize(ICON_PX, ICON_PX))
     view.setSelectionMode(QListView.SelectionMode.SingleSelection)

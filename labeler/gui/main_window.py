@@ -101,6 +101,7 @@ class MainWindow(QMainWindow, SessionView):
         self._class_actions: list[QAction] = []
         self._stats_task = None
         self._stats_dirty = False
+        self._stats_images: int | None = None  # the image count the last stats read
         self.workers = Workers(threads=3, parent=self)
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())
@@ -294,6 +295,7 @@ class MainWindow(QMainWindow, SessionView):
         self.list_view.setModel(self.model)
         self.list_view.selectionModel().currentChanged.connect(self._on_row_changed)
         self.unsaved = None
+        self._stats_images = None
         self.prelabels.project_changed()
         self.status.show_saved("● all edits saved")
         self._schedule_stats(0)
@@ -367,8 +369,14 @@ class MainWindow(QMainWindow, SessionView):
             selection.clearCurrentIndex()
         elif self.model is not None:
             index = self.model.index(row)
+            # A click on the list made this row current already: the row is under the
+            # pointer, and moving the list mid-click would put another row there (the press
+            # selects one row, the release or a move another). Centre the row only when the
+            # image changed by other means (keys, Go to, a filter).
+            clicked = selection.currentIndex() == index
             selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-            self.list_view.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
+            if not clicked:
+                self.list_view.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
         same = image.id == self._shown_id  # shown again: the project changed under it
         self._shown_id = image.id
         self.canvas.set_image(image.width, image.height, keep_view=same)
@@ -414,6 +422,8 @@ class MainWindow(QMainWindow, SessionView):
         self._schedule_stats()
 
     def class_picked(self, label_class: LabelClass) -> None:
+        if self.status.currentMessage().startswith("Already tagged"):
+            self.status.clearMessage()  # about the key before: stale once another is pressed
         self.canvas.set_class(label_class.id, label_class.colour)
         self.class_panel.set_current(label_class.id)
         self._update_status()
@@ -572,6 +582,7 @@ class MainWindow(QMainWindow, SessionView):
             return
         self.session.refresh_classes()
         self._apply_query()
+        self._stats_images = None  # read again just now: the next count is the new normal
         self._schedule_stats(0)
 
     # -- stats ------------------------------------------------------------------------
@@ -590,6 +601,11 @@ class MainWindow(QMainWindow, SessionView):
 
     def _on_stats(self, stats: dict) -> None:
         self._stats_task = None
+        # Another process (the CLI) added or removed images: the count tells; the list,
+        # read before, would stay at "412 / 417" until the filter changed.
+        seen, self._stats_images = self._stats_images, stats["images"]
+        if seen is not None and seen != stats["images"]:
+            self.session.reload_list()
         self.stats = stats
         colours = {cid: c.colour for cid, c in self.session.classes.items()}
         self.chart.set_stats(stats, colours)

@@ -19,7 +19,8 @@ from labeler.store.project import Project
 SORTS: tuple[str, ...] = ("name", "added", "class", "uncertainty")
 MAX_IDS = 10_000  # an `ids:` filter lists at most this many images (SQLite's variable limit)
 """name: the file name in natural order, then the folder, then the path (`images.name_key`,
-ADR 0101); added: date added; class: the first class (by class order)."""
+ADR 0101); added: date added; class: the first class (by class order); uncertainty: the least
+sure pending proposal first. Every sort but name breaks ties by the natural name order."""
 
 _HAS_SHAPE = "EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = i.id)"
 _FIXED_FILTERS: dict[str, str] = {
@@ -41,6 +42,9 @@ _SORT_KEYS: dict[str, str] = {
     "uncertainty": "COALESCE((SELECT -p.uncertainty FROM proposals p WHERE p.image_id = i.id"
     f" AND NOT {_HAS_SHAPE}), 1)",
 }
+# Ties (images without a proposal, without a class, imported together) in natural name order,
+# not path order: blue2 before blue10.
+_TIE_BREAK = "i.name_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +72,11 @@ class ImageQuery:
         raise LabelerError(f"unknown image filter {self.filter!r}")
 
     def key(self) -> str:
+        """The ORDER BY expressions, comma-separated (row values compare them all)."""
         if self.sort not in _SORT_KEYS:
             raise LabelerError(f"unknown sort {self.sort!r}; expected one of {SORTS}")
-        return _SORT_KEYS[self.sort]
+        first = _SORT_KEYS[self.sort]
+        return first if first == _TIE_BREAK else f"{first}, {_TIE_BREAK}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +176,10 @@ def position_of(project: Project, query: ImageQuery, image_id: int) -> int | Non
     ).fetchone()
     if found is None:
         return None
+    marks = ", ".join("?" * (len(found) + 1))
     return project.conn.execute(
-        f"SELECT COUNT(*) FROM images i WHERE {where} AND ({key}, i.id) < (?, ?)",
-        (*args, found[0], image_id),
+        f"SELECT COUNT(*) FROM images i WHERE {where} AND ({key}, i.id) < ({marks})",
+        (*args, *found, image_id),
     ).fetchone()[0]
 
 
@@ -187,9 +194,10 @@ def next_unlabeled(project: Project, query: ImageQuery, after_image_id: int | No
             f"SELECT {key} FROM images i WHERE i.id = ?", (after_image_id,)
         ).fetchone()
         if cur is not None:
+            marks = ", ".join("?" * (len(cur) + 1))
             r = project.conn.execute(
-                f"{base} AND ({key}, i.id) > (?, ?) ORDER BY {key}, i.id LIMIT 1",
-                (*args, cur[0], after_image_id),
+                f"{base} AND ({key}, i.id) > ({marks}) ORDER BY {key}, i.id LIMIT 1",
+                (*args, *cur, after_image_id),
             ).fetchone()
             if r:
                 return r[0]

@@ -310,6 +310,7 @@ def test_a_filter_with_no_match_shows_an_empty_canvas_and_edits_nothing(
     assert window.current is None and not window.canvas.has_pixels()
     assert "No image matches this filter" in window.canvas.message
     assert window.pos_label.text() == "– / 0"
+    assert window.status.zoom_label.text() == "–"  # no image: no zoom (it said 2138%)
     window.canvas.setFocus()
     _key(qtbot, window.canvas, Qt.Key.Key_1)  # nothing to tag
     assert _tags(project_path, image) == []

@@ -373,3 +373,142 @@ def test_quitting_after_a_failed_edit_can_discard_it(qtbot, window, monkeypatch)
     other.execute("ROLLBACK")
     other.close()
     assert window.close() and window.project is None
+
+
+# -- issue 17, second round: the list, stale messages, outside imports, tie order ------------
+@pytest.fixture
+def long_list(tmp_path):
+    """60 images named 1000.jpg .. 1059.jpg and one 4008.jpg; classes cat, dog, bird (1-3)."""
+    from gui_helpers import make_images
+
+    from labeler.app.imports import import_folders
+
+    folder = tmp_path / "many"
+    for i, src in enumerate(make_images(folder, [(40, 30)] * 61)):
+        src.rename(folder / (f"{1000 + i}.jpg" if i < 60 else "4008.jpg"))
+    path = tmp_path / "long.labeler"
+    with Project.create(path) as p:
+        import_folders(p, [folder])
+        for name in ("cat", "dog", "bird"):
+            p.add_class(name)
+    return path
+
+
+@pytest.fixture
+def long_window(qtbot, long_list):
+    from labeler.gui.main_window import MainWindow
+
+    w = MainWindow(str(long_list), open_last=False)
+    qtbot.addWidget(w)
+    w.resize(1100, 750)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(w.canvas.has_pixels, timeout=5000)
+    yield w
+    w.close()
+
+
+def _shown_name(window) -> str:
+    return window.current.path.rsplit("/", 1)[-1]
+
+
+def _highlighted_name(window) -> str:
+    index = window.list_view.selectionModel().currentIndex()
+    assert index.row() == window.current_row
+    selected = window.list_view.selectionModel().selectedIndexes()
+    assert [i.row() for i in selected] == [index.row()]
+    return window.model.image_row(index.row()).name
+
+
+def test_a_click_on_the_list_shows_that_row_and_never_moves_the_list_under_it(qtbot, long_window):
+    w, view = long_window, long_window.list_view
+    view.scrollToTop()
+    from PySide6.QtTest import QTest
+
+    vp = view.viewport()
+    rows = [
+        r
+        for r in range(w.model.rowCount())
+        if vp.rect().contains(view.visualRect(w.model.index(r)))
+    ]
+    assert len(rows) > 5  # a list longer than the view, scrolled to the top
+    for row in (rows[-1], rows[-3], rows[1]):  # near the bottom edge, then higher up
+        at = view.visualRect(w.model.index(row)).center()
+        name = w.model.image_row(row).name
+        qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
+        QTest.qWait(20)
+        assert _shown_name(w) == name  # the canvas shows the row clicked
+        assert _highlighted_name(w) == name  # and the list highlights it
+        assert view.indexAt(at).row() == row  # still under the pointer: the list stayed put
+    # The list keeps the focus after a click; a key that is no command there (4: no class has
+    # it) does not jump to the image whose name starts with it (4008.jpg).
+    w.set_tool("box")
+    before = _shown_name(w)
+    qtbot.keyClick(view, Qt.Key.Key_4)
+    assert _shown_name(w) == before and _highlighted_name(w) == before
+    # Moving by keys still brings the shown row into view.
+    w.canvas.setFocus()
+    for _ in range(30):
+        qtbot.keyClick(w.canvas, Qt.Key.Key_D)
+    current = view.visualRect(w.model.index(w.current_row))
+    assert vp.rect().contains(current) and _highlighted_name(w) == _shown_name(w)
+
+
+def test_a_retag_clears_the_already_tagged_message(qtbot, window):
+    _key(qtbot, window, Qt.Key.Key_1)
+    _key(qtbot, window, Qt.Key.Key_1)
+    assert window.statusBar().currentMessage() == "Already tagged cat"
+    _key(qtbot, window, Qt.Key.Key_2)  # single-label: now a dog
+    assert "Already tagged" not in window.statusBar().currentMessage()
+
+
+def test_images_imported_by_the_cli_while_open_reach_the_list(
+    qtbot, window, project_path, tmp_path
+):
+    import subprocess
+    import sys
+
+    from gui_helpers import make_images
+
+    make_images(tmp_path / "more", [(60, 40)] * 3)
+    before = window.model.rowCount()
+    assert window.pos_label.text().endswith(f"/ {before}")
+    done = subprocess.run(
+        [sys.executable, "-m", "labeler", "import", str(project_path), str(tmp_path / "more")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    _key(qtbot, window, Qt.Key.Key_1)  # an edit: the window counts the dataset again
+    qtbot.waitUntil(lambda: getattr(window, "stats", {}).get("images") == before + 3)
+    qtbot.waitUntil(lambda: window.model.rowCount() == before + 3, timeout=3000)
+    assert window.pos_label.text().endswith(f"/ {before + 3}")
+    assert _highlighted_name(window) == _shown_name(window)  # still on the image tagged
+
+
+def test_least_sure_sort_puts_images_without_a_proposal_in_natural_order(qtbot, tmp_path):
+    from gui_helpers import make_images
+
+    from labeler.app.imports import import_folders
+    from labeler.gui.main_window import MainWindow
+
+    folder = tmp_path / "blue"
+    names = ["blue10.jpg", "blue1.jpg", "blue2.jpg", "blue0.jpg"]
+    for name, src in zip(names, make_images(folder, [(40, 30)] * 4), strict=True):
+        src.rename(folder / name)
+    path = tmp_path / "blue.labeler"
+    with Project.create(path) as p:
+        import_folders(p, [folder])
+        p.add_class("cat")
+    w = MainWindow(str(path), open_last=False)
+    qtbot.addWidget(w)
+    try:
+        w.set_filter("all", "uncertainty")
+        shown = [w.model.image_row(r).name for r in range(w.model.rowCount())]
+        assert shown == ["blue0.jpg", "blue1.jpg", "blue2.jpg", "blue10.jpg"]
+        w.session.go_to_row(2)
+        w.step(1)  # position and stepping follow the same order
+        assert _shown_name(w) == "blue10.jpg"
+    finally:
+        w.close()
