@@ -20,7 +20,8 @@ SORTS: tuple[str, ...] = ("name", "added", "class", "uncertainty")
 MAX_IDS = 10_000  # an `ids:` filter lists at most this many images (SQLite's variable limit)
 """name: the file name in natural order, then the folder, then the path (`images.name_key`,
 ADR 0101); added: date added; class: the first class (by class order); uncertainty: the least
-sure pending proposal first. Every sort but name breaks ties by the natural name order."""
+sure pending proposal first. class and uncertainty break ties by the natural name order;
+added by the order of adding (ids)."""
 
 _HAS_SHAPE = "EXISTS (SELECT 1 FROM shapes s WHERE s.image_id = i.id)"
 _FIXED_FILTERS: dict[str, str] = {
@@ -42,9 +43,11 @@ _SORT_KEYS: dict[str, str] = {
     "uncertainty": "COALESCE((SELECT -p.uncertainty FROM proposals p WHERE p.image_id = i.id"
     f" AND NOT {_HAS_SHAPE}), 1)",
 }
-# Ties (images without a proposal, without a class, imported together) in natural name order,
-# not path order: blue2 before blue10.
+# Ties (images without a proposal, without a class) in natural name order, not path order:
+# blue2 before blue10. Not for "added": images added in the same millisecond keep the order
+# they were added in (their ids), as a date-added sort promises.
 _TIE_BREAK = "i.name_key"
+_NO_TIE_BREAK = ("name", "added")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ class ImageQuery:
         if self.sort not in _SORT_KEYS:
             raise LabelerError(f"unknown sort {self.sort!r}; expected one of {SORTS}")
         first = _SORT_KEYS[self.sort]
-        return first if first == _TIE_BREAK else f"{first}, {_TIE_BREAK}"
+        return first if self.sort in _NO_TIE_BREAK else f"{first}, {_TIE_BREAK}"
 
 
 @dataclass(frozen=True, slots=True)
