@@ -374,8 +374,7 @@ class _Undo:
                             project.conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
                     for image_id, path, updated_at in reversed(self.relinks):
                         project.conn.execute(
-                            "UPDATE images SET path = ?, name_key = ?, updated_at = ?"
-                            " WHERE id = ?",
+                            "UPDATE images SET path = ?, name_key = ?, updated_at = ? WHERE id = ?",
                             (path, name_key(path), updated_at, image_id),
                         )
         except Exception as exc:

@@ -190,7 +190,7 @@ def test_a_stored_class_key_that_a_command_uses_is_said_and_the_command_still_wo
         p.update_class(p.class_by_name("truck").id, shortcut="R")
     w = open_window(qtbot, cifar_like)
     qtbot.waitUntil(lambda: "truck's key R" in w.statusBar().currentMessage())
-    assert w.current is not None and not w.current.status == "reviewed"
+    assert w.current is not None and w.current.status != "reviewed"
     qtbot.waitUntil(w.canvas.has_pixels, timeout=5000)
     qtbot.keyClick(w.canvas, Qt.Key.Key_R)  # R still marks the image reviewed
     with Project.open(cifar_like) as p:
