@@ -876,9 +876,9 @@ def _add_assist_commands(command: Callable[..., argparse.ArgumentParser]) -> Non
     sp.add_argument("--min-per-class", type=int, metavar="N", help="default 10")
     sp.add_argument(
         "--model",
-        choices=["features", "cnn"],
-        help="features (the health classifier, seconds on the CPU; default) or cnn (the GAN's"
-        " small classifier; a GPU when there is one)",
+        metavar="MODEL",
+        help="features (the health classifier, seconds on the CPU; default), cnn (the GAN's"
+        " small classifier; a GPU when there is one) or a plugin's pre-labeller",
     )
     sp.add_argument("--arch", choices=["resnet18", "tiny"], help="cnn only (default resnet18)")
     sp.add_argument("--device", help="cnn: auto (CUDA when present; default), cuda or cpu")
@@ -1074,7 +1074,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that use the registries plugins extend (ops, formats, health checks).
-_PLUGIN_COMMANDS = frozenset({"import", "export", "recipe", "health", "plugins", "gui", "assist"})
+_PLUGIN_COMMANDS = frozenset(
+    {"import", "export", "recipe", "health", "plugins", "gui", "assist", "prelabel"}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

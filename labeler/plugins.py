@@ -1,7 +1,8 @@
 """Plugins: where they come from, how they are loaded, and the API they register features with.
 
 A plugin is a Python module or package with a function ``register(api)``. ``api`` (a
-`PluginAPI`) adds augmentation ops, export formats, import formats, health checks and assists::
+`PluginAPI`) adds augmentation ops, export formats, import formats, health checks, assists and
+pre-labellers::
 
     from labeler.core.augment import Op, Range, register_op
 
@@ -59,6 +60,7 @@ from labeler.core.errors import LabelerError
 from labeler.core.files import atomic_write_text
 from labeler.core.formats import EXPORTERS, IMPORTERS
 from labeler.core.health import HEALTH_CHECKS, HealthCheck
+from labeler.core.prelabellers import PRELABELLERS, Prelabeller
 from labeler.core.registry import Registry
 
 ENTRY_POINT_GROUP = "labeler.plugins"
@@ -71,6 +73,7 @@ REGISTRIES: dict[str, Registry[Any]] = {
     "importers": IMPORTERS,
     "health_checks": HEALTH_CHECKS,
     "assists": ASSISTS,
+    "prelabellers": PRELABELLERS,
 }
 """Every registry a plugin can add to, by the name `Additions` and ``plugins list`` use."""
 KINDS = tuple(REGISTRIES)
@@ -86,6 +89,7 @@ class Additions:
     importers: tuple[str, ...] = ()
     health_checks: tuple[str, ...] = ()
     assists: tuple[str, ...] = ()
+    prelabellers: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """``"ops: fog; exporters: createml"``, or ``"nothing"``."""
@@ -159,6 +163,13 @@ class PluginAPI:
         ``title``, ``needs``, ``__call__(image, request) -> polygon``). Model files come with
         the plugin's package or from the user, never from a download."""
         return self._add("assists", getattr(assist, "name", ""), assist)
+
+    def add_prelabeller(self, prelabeller: Prelabeller) -> Prelabeller:
+        """A pre-labeller (``labeler.core.prelabellers``: ``name``, ``title``,
+        ``features(image)``, ``fit_predict(x, y, x_new, n_classes)``) for ``labeler prelabel
+        --model NAME`` and the Pre-labels dock. Labeler measures it on held-out labelled
+        images and offers its proposals only when it clears the bar its own models must."""
+        return self._add("prelabellers", getattr(prelabeller, "name", ""), prelabeller)
 
     def _add(self, kind: str, name: str, obj: Any) -> Any:
         # The registry applies the kind's rule. The same object twice is fine: op modules also

@@ -146,7 +146,10 @@ def test_unknown_image_and_project_are_one_line(proj, capsys, tmp_path):
         (["prelabel", proj, "--min-per-class", 1], "at least 5"),
         (["prelabel", proj, "--model", "cnn", "--epochs", "nan"], "--epochs must be above 0"),
         (["prelabel", proj, "--model", "cnn", "--resolution", 3], "--resolution must be 8..256"),
-        (["prelabel", proj, "--model", "sam"], "invalid choice: 'sam'"),
+        (
+            ["prelabel", proj, "--model", "sam"],
+            "unknown pre-label model 'sam'; known: features, cnn",
+        ),
     ):
         code, out, err = run(capsys, *argv)
         assert code in (1, 2) and out == "" and err.count("\n") == 1, (argv, err)

@@ -445,6 +445,7 @@ def test_plugins_list_prints_a_table_and_json(user_dir, capsys):
             "importers": [],
             "health_checks": ["test.too_few"],
             "assists": [],
+            "prelabellers": [],
         },
         "enabled": True,
         "loaded": True,

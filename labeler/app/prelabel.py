@@ -31,6 +31,7 @@ from labeler.core.errors import LabelerError
 from labeler.core.formats.export import check_size_on_disk
 from labeler.core.health.classifier import image_features
 from labeler.core.images import BadImage, decode, read_file_bytes, read_header
+from labeler.core.prelabellers import PRELABELLERS, feature_row, probabilities
 from labeler.core.progress import ShouldStop
 from labeler.store import proposals as store
 from labeler.store.project import Project
@@ -104,6 +105,22 @@ def _none_offered(project: Project, reason: str, **kw) -> PrelabelReport:
     return PrelabelReport(False, reason, removed=removed, **kw)
 
 
+class PrelabellerFailed(LabelerError):
+    """A plugin's pre-labeller failed: the run stops (every image would fail alike)."""
+
+
+def _plugin_call(model: str, fn: Callable, *args):
+    # A plugin's bug, SystemExit and KeyboardInterrupt included, is one line naming it.
+    try:
+        return fn(*args)
+    except LabelerError as e:
+        raise PrelabellerFailed(f"pre-labeller {model!r}: {e}") from None
+    except BaseException as e:  # noqa: BLE001 - a plugin must never end the program unsaid
+        text = str(e).strip().splitlines()
+        why = f"{type(e).__name__}: {text[-1]}" if text else type(e).__name__
+        raise PrelabellerFailed(f"pre-labeller {model!r} failed: {why}") from None
+
+
 def _read_features(data: bytes, record, model: str, cnn: CnnOptions) -> np.ndarray:
     """One image's training row, after checking the file is the one imported (a replaced
     file is refused as export refuses it: `check_size_on_disk`, then its SHA-256)."""
@@ -117,6 +134,13 @@ def _read_features(data: bytes, record, model: str, cnn: CnnOptions) -> np.ndarr
         side = (cnn.resolution, cnn.resolution)
         small = cv2.resize(img, side, interpolation=cv2.INTER_AREA)  # IMREAD_COLOR: BGR
         return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    if model in PRELABELLERS:
+        plugin = PRELABELLERS.get(model)
+        raw = _plugin_call(model, plugin.features, decode(data))
+        try:
+            return feature_row(model, raw)
+        except LabelerError as e:
+            raise PrelabellerFailed(str(e)) from None
     return image_features(decode(data, reduced=4))
 
 
@@ -176,8 +200,9 @@ def run_prelabel(
     (done, total) over the images read, then, for the CNN, over the trainings."""
     from labeler.ml.prelabel import MODEL, prelabel
 
-    if model not in MODELS:
-        raise LabelerError(f"unknown pre-label model {model!r}; known: {', '.join(MODELS)}")
+    if model not in MODELS and model not in PRELABELLERS:
+        known = ", ".join([*MODELS, *PRELABELLERS.keys()])
+        raise LabelerError(f"unknown pre-label model {model!r}; known: {known}")
     cnn = cnn or CnnOptions()
     if model == "cnn":
         check_cnn_options(cnn)
@@ -210,6 +235,8 @@ def run_prelabel(
         try:
             data = read_file_bytes(project.resolve(record))
             feats[image_id] = _read_features(data, record, model, cnn)
+        except PrelabellerFailed:
+            raise
         except BadImage as e:
             unreadable.append(f"{record.path}: {e}")
         except LabelerError as e:  # another file than the one imported; names its path
@@ -241,6 +268,26 @@ def run_prelabel(
             result = prelabel_cnn(
                 x, y, x_new.astype(np.uint8), len(kept), folds=FOLDS, seed=seed,
                 epochs=cnn.epochs, arch=cnn.arch, device=cnn.device, progress=progress,
+                should_stop=should_stop,
+            )  # fmt: skip
+        except Stopped as e:
+            raise Cancelled(str(e)) from None
+    elif model in PRELABELLERS:
+        from labeler.ml.prelabel import Stopped, prelabel_with
+
+        plugin, n = PRELABELLERS.get(model), len(kept)
+
+        def fit_predict(xa: np.ndarray, ya: np.ndarray, xb: np.ndarray) -> np.ndarray:
+            raw = _plugin_call(model, plugin.fit_predict, xa, ya, xb, n)
+            try:
+                return probabilities(model, raw, len(xb), n)
+            except LabelerError as e:
+                raise PrelabellerFailed(str(e)) from None
+
+        name = f"plugin:{model}"
+        try:
+            result = prelabel_with(
+                fit_predict, x, y, x_new, n, folds=FOLDS, seed=seed, progress=progress,
                 should_stop=should_stop,
             )  # fmt: skip
         except Stopped as e:

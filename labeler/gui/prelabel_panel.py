@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from labeler.app.prelabel import PrelabelReport, proposal_edit, run_prelabel
 from labeler.app.session import Session
 from labeler.core.errors import LabelerError
+from labeler.core.prelabellers import PRELABELLERS
 from labeler.gui.jobs import Job, JobRunner
 from labeler.store import proposals as store
 
@@ -135,6 +136,8 @@ class PrelabelPanel(QDockWidget):
         self.model_box = QComboBox()
         for text, key in MODELS:
             self.model_box.addItem(text, key)
+        for key, plugin in PRELABELLERS.items():  # a plugin's model, measured like ours
+            self.model_box.addItem(f"{plugin.title} (plugin)", key)
         # Narrower than its longest item: the dock's width decides, and the text wraps to it.
         self.model_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon

@@ -144,6 +144,38 @@ def prelabel(
     return _result(held_out, labels, probs, n_classes, folds)
 
 
+def prelabel_with(
+    fit_predict: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    unlabeled: np.ndarray,
+    n_classes: int,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop | None = None,
+) -> PrelabelResult:
+    """The same measurement with any model: ``fit_predict(x, y, x_new)`` trains on rows ``x``
+    with labels ``y`` and returns (len(x_new), n_classes) probabilities (a plugin's
+    pre-labeller, checked by its caller). Called once per held-out fold, then on everything."""
+    labels = _check(labels, n_classes, folds)
+    fold = stratified_folds(labels, folds, seed)
+    held_out = np.zeros((len(labels), n_classes))
+    for f in range(folds):
+        test = fold == f
+        if test.any():
+            held_out[test] = fit_predict(labelled[~test], labels[~test], labelled[test])
+        if should_stop is not None and should_stop():
+            raise Stopped("pre-labelling cancelled; nothing was written")
+        if progress is not None:
+            progress(f + 1, folds + 1)
+    probs = fit_predict(labelled, labels, unlabeled) if len(unlabeled) else np.zeros((0, n_classes))
+    if progress is not None:
+        progress(folds + 1, folds + 1)
+    return _result(held_out, labels, probs, n_classes, folds)
+
+
 def prelabel_cnn(
     labelled: np.ndarray,
     labels: np.ndarray,

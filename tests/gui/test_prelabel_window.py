@@ -207,3 +207,37 @@ def test_the_dock_shows_all_its_text_at_the_default_window_size(qtbot, tmp_path)
         assert _fully_shown(panel.order)
     finally:
         w.close()
+
+
+def test_a_plugin_s_pre_labeller_is_offered_in_the_dock_and_measured(qtbot, tmp_path):
+    from labeler.core.prelabellers import PRELABELLERS
+
+    class MeanColour:  # a site's model: mean colour, nearest class centroid
+        name, title = "mean-colour", "Mean colour"
+
+        def features(self, image):
+            return image.reshape(-1, 3).mean(axis=0)
+
+        def fit_predict(self, x, y, x_new, n_classes):
+            c = np.stack([x[y == k].mean(axis=0) for k in range(n_classes)])
+            d = ((x_new[:, None] - c[None]) ** 2).sum(-1)
+            return np.exp(-(d - d.min(axis=1, keepdims=True)) / 500.0)
+
+    before = PRELABELLERS.snapshot()
+    PRELABELLERS.register("mean-colour", MeanColour())
+    try:
+        w = _open(qtbot, _project(tmp_path, noise=False))
+        w.actions["prelabel"].trigger()
+        box = w.prelabels.model_box
+        box.setCurrentIndex(box.findData("mean-colour"))
+        assert box.currentText() == "Mean colour (plugin)"
+        qtbot.mouseClick(w.prelabels.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: w.prelabels.last_report is not None, timeout=60000)
+        assert w.prelabels.last_report.offered
+        with Project.open(w.session.project.path) as p:
+            from labeler.store import proposals as store
+
+            assert store.latest_run(p).model == "plugin:mean-colour"
+        w.close()
+    finally:
+        PRELABELLERS.restore(before)
