@@ -125,23 +125,15 @@ def prelabel(
     every fold holds each class out once). The whitening is fitted on all features, labelled
     and unlabeled, without labels, as the health check fits it.
     """
-    labels = _check(labels, n_classes, folds)
     everything = np.concatenate([labelled, unlabeled]) if len(unlabeled) else labelled
     x_all = _whiten(everything.astype(np.float64))
     x, x_new = x_all[: len(labelled)], x_all[len(labelled) :]
-    fold = stratified_folds(labels, folds, seed)
-    held_out = np.zeros((len(labels), n_classes))
-    for f in range(folds):
-        test = fold == f
-        if test.any():
-            w, b = fit_logistic(x[~test], labels[~test], n_classes)
-            held_out[test] = _softmax(x[test] @ w + b)
-    if len(x_new):
-        w, b = fit_logistic(x, labels, n_classes)
-        probs = _softmax(x_new @ w + b)
-    else:
-        probs = np.zeros((0, n_classes))
-    return _result(held_out, labels, probs, n_classes, folds)
+
+    def fit_predict(xa: np.ndarray, ya: np.ndarray, xb: np.ndarray) -> np.ndarray:
+        w, b = fit_logistic(xa, ya, n_classes)
+        return _softmax(xb @ w + b)
+
+    return prelabel_with(fit_predict, x, labels, x_new, n_classes, folds=folds, seed=seed)
 
 
 def prelabel_with(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -247,18 +247,8 @@ class YoloImporter:
         for name in names:
             if name is not None:
                 result.add_class(name)
-        seen: dict[str, str] = {}
-        for split in SPLITS:
-            for folder in _split_folders(root, yaml_path, data, split, label, result):
-                key = os.path.realpath(folder)
-                if key in seen:
-                    result.problems.append(
-                        f"{label}: {split}: folder {display(root, folder)} is {seen[key]}'s"
-                        f" too; its images are imported once, as {seen[key]}"
-                    )
-                    continue
-                seen[key] = split
-                _read_folder(root, folder, split, names, result)
+        for split, folder in _distinct_split_folders(root, yaml_path, data, label, result):
+            _read_folder(root, folder, split, names, result)
         return result
 
     def read_written(
@@ -289,19 +279,9 @@ class YoloImporter:
             if name is not None:
                 result.add_class(name)
         folders: list[tuple[str, str]] = []  # (folder below root, POSIX, with "/"; split)
-        seen: dict[str, str] = {}
-        for split in SPLITS:
-            for folder in _split_folders(root, root / label, data, split, label, result):
-                key = os.path.realpath(folder)
-                if key in seen:
-                    result.problems.append(
-                        f"{label}: {split}: folder {display(root, folder)} is {seen[key]}'s"
-                        f" too; its images are imported once, as {seen[key]}"
-                    )
-                    continue
-                seen[key] = split
-                rel = inside(root, folder)
-                folders.append(("" if rel == "." else rel + "/", split))
+        for split, folder in _distinct_split_folders(root, root / label, data, label, result):
+            rel = inside(root, folder)
+            folders.append(("" if rel == "." else rel + "/", split))
         for rel, (w, h) in sizes.items():
             split = next((s for f, s in folders if rel.startswith(f)), None)
             if split is None or not is_image_path(rel):
@@ -464,6 +444,25 @@ def _names(data: dict, label: str, result: ImportResult) -> list[str | None]:
         first.setdefault(name, i)
         out.append(name)
     return out
+
+
+def _distinct_split_folders(
+    root: Path, yaml_path: Path, data: dict, label: str, result: ImportResult
+) -> Iterator[tuple[str, Path]]:
+    """(split, folder) for every split's folders, each folder once: one that a later split
+    names again is reported and its images stay with the first split."""
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        for folder in _split_folders(root, yaml_path, data, split, label, result):
+            key = os.path.realpath(folder)
+            if key in seen:
+                result.problems.append(
+                    f"{label}: {split}: folder {display(root, folder)} is {seen[key]}'s"
+                    f" too; its images are imported once, as {seen[key]}"
+                )
+                continue
+            seen[key] = split
+            yield split, folder
 
 
 def _split_folders(
