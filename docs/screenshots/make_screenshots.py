@@ -28,7 +28,7 @@ def main() -> None:
     empty = tmp / "empty.labeler"
     Project.create(empty).close()
     w = MainWindow(str(empty), open_last=False)
-    w.resize(1500, 900)
+    # the default window size (1280x820), as a user first sees it
     w.show()
     settle(app)
     w.grab().save(str(OUT / "empty-project.png"))
@@ -36,7 +36,7 @@ def main() -> None:
 
     path = build_demo(tmp)
     w = MainWindow(str(path), open_last=False)
-    w.resize(1500, 900)
+    # the default window size (1280x820), as a user first sees it
     w.show()
     settle(app, 1.0)
     for name, file, tool, select in (
