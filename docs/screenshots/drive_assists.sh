@@ -6,25 +6,8 @@
 #
 #     docs/screenshots/drive_assists.sh [OUT_DIR]      # default: docs/screenshots
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${1:-$REPO/docs/screenshots}
-TMP=$(mktemp -d)
-export DISPLAY=:$((90 + RANDOM % 100))
-Xvfb "$DISPLAY" -screen 0 1400x900x24 -nolisten tcp & XVFB=$!
-trap 'kill $APP $XVFB 2>/dev/null; rm -rf "$TMP"' EXIT
-PYTHON=${PYTHON:-$REPO/.venv/bin/python}
-PROJECT=$(cd "$TMP" && "$PYTHON" -c "
-import sys; sys.path.insert(0, '$REPO/docs/screenshots')
-from pathlib import Path
-if __name__ == '__main__':
-    from shots import build_demo
-    print(build_demo(Path('$TMP')))" | tail -1)
-HOME=$TMP XDG_CONFIG_HOME=$TMP/.config "$PYTHON" -P -m labeler gui "$PROJECT" & APP=$!
-X=xdotool
-W=$($X search --sync --name "Labeler" | head -1)
-sleep 4
-$X windowfocus --sync "$W"  # no window manager gives it the focus
-shot() { sleep 1.5; import -window root -crop 1280x820+0+0 +repage "$OUT/$1"; }
+SHOT_WAIT=1.5
+source "$(dirname "$0")/drive_common.sh"
 $X key ctrl+g; sleep 1; $X type --delay 30 coffee.jpg; $X key Return; sleep 1.5
 # The demo's cup box (60,20)-(480,330) is at 1.14x from (273,193) on screen: select it, press
 # G, and GrabCut outlines the cup inside it (previewed dashed, not yet stored).
