@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from testdata import fork_cli_unprivileged
 
 LABELER = Path(sys.executable).parent / "labeler"
 W, H = 451, 300  # the attacker's chelsea.jpg
-NOBODY = 65534
 
 
 def cli(*argv, cwd=None, ok: bool = True) -> subprocess.CompletedProcess:
@@ -282,28 +282,13 @@ def _as_nobody(*argv: str) -> tuple[int, str, str]:
 
     import labeler.app.health  # noqa: F401
     import labeler.store.queries  # noqa: F401
-    from labeler.cli import build_parser, main
+    from labeler.cli import build_parser
 
     build_parser()
     with tempfile.TemporaryDirectory() as d:
         os.chmod(d, 0o777)
         out_path, err_path = Path(d) / "out", Path(d) / "err"
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - child
-            code = 70
-            try:
-                with open(out_path, "w") as out, open(err_path, "w") as err:
-                    os.dup2(out.fileno(), 1)
-                    os.dup2(err.fileno(), 2)
-                    sys.stdout, sys.stderr = os.fdopen(1, "w"), os.fdopen(2, "w")
-                    if os.geteuid() == 0:
-                        os.setgid(NOBODY)
-                        os.setuid(NOBODY)
-                    code = main(list(argv))
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-            finally:
-                os._exit(code)
+        pid = fork_cli_unprivileged(argv, out_path, err_path)
         _, status = os.waitpid(pid, 0)
         return os.waitstatus_to_exitcode(status), out_path.read_text(), err_path.read_text()
 

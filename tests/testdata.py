@@ -27,3 +27,35 @@ def perfect_detections(gt, anns, iou: str) -> list[dict]:
             d["segmentation"] = mask_utils.merge(rles)
         dets.append(d)
     return dets
+
+
+NOBODY = 65534  # the unprivileged user and group: root reads and writes anything
+
+
+def fork_cli_unprivileged(argv, out_path: Path, err_path: Path) -> int:
+    """Fork a child that runs ``labeler ARGV`` (in-process ``main``) as `NOBODY` when we are
+    root, its stdout and stderr in the two files; returns the child's pid for the caller to
+    wait on. The modules the command needs must be imported before (the child may not be
+    able to read the interpreter's library)."""
+    import os
+    import sys
+
+    from labeler.cli import main
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 70
+        try:
+            with open(out_path, "w") as out, open(err_path, "w") as err:
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                sys.stdout, sys.stderr = os.fdopen(1, "w"), os.fdopen(2, "w")
+                if os.geteuid() == 0:
+                    os.setgid(NOBODY)
+                    os.setuid(NOBODY)
+                code = main(list(argv))
+                sys.stdout.flush()
+                sys.stderr.flush()
+        finally:
+            os._exit(code)
+    return pid

@@ -19,7 +19,6 @@ import os
 import shutil
 import signal
 import stat
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testdata import fork_cli_unprivileged
 
 import labeler.app.annotations  # noqa: F401 - loaded before the child drops privileges
 import labeler.app.imports
@@ -37,7 +37,6 @@ from labeler.app.imports import LINKED_FOLDER, NOT_UTF8, shown_path
 from labeler.cli import main
 from labeler.store.project import Project
 
-NOBODY = 65534
 HANG_S = 60  # an import of a few dozen tiny files that takes this long is hung
 SUFFIXES = [".png", ".jpg", ".JPG", ".jpeg", ".bmp", ".tif", ".webp", ".PNG"]
 FOLDER_NAMES = ["a", "B", "sub dir", "ünï", "nl\nf", "bad\udcfe", ".hid", "img.jpg"]
@@ -185,22 +184,7 @@ def _run_unprivileged(base: Path, *argv: str) -> tuple[int, str, str]:
     A child still running after `HANG_S` is killed and the test fails: an import must never
     hang (a FIFO opened for reading blocks until a writer comes)."""
     out_path, err_path = base / "out.txt", base / "err.txt"
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 70
-        try:
-            with open(out_path, "w") as out, open(err_path, "w") as err:
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
-                sys.stdout, sys.stderr = os.fdopen(1, "w"), os.fdopen(2, "w")
-                if os.geteuid() == 0:
-                    os.setgid(NOBODY)
-                    os.setuid(NOBODY)
-                code = main(list(argv))
-                sys.stdout.flush()
-                sys.stderr.flush()
-        finally:
-            os._exit(code)
+    pid = fork_cli_unprivileged(argv, out_path, err_path)
     deadline = time.monotonic() + HANG_S
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
