@@ -34,19 +34,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     memory). Raises `HeldFile` for a project file this process has open, and OSError when
     the file cannot be read."""
     refuse_held(path)  # a link to the open project is not a file of ours (ADR 0081)
-    return sha256_written(path)[0]
-
-
-def sha256_written(path: str | os.PathLike[str]) -> tuple[str, bytes, bool]:
-    """Hex SHA-256 of a file, its first block (1 MiB) and whether that block is all of it,
-    so a caller that also needs the header (an image's size) reads the file once.
-
-    Without `refuse_held`: only for a file this process has just written into a new folder
-    of its own (an export's temporary folder), which is a new file or a hard link to a
-    source `link_or_copy` has checked. The check costs a ``realpath`` per file, about as
-    much as hashing a photo."""
-    got = read_written(path)
-    return got.sha256, got.head, got.whole
+    return read_written(path).sha256
 
 
 class WrittenFile(NamedTuple):
@@ -74,10 +62,16 @@ def signature(st: os.stat_result) -> Signature:
 
 
 def read_written(path: str | os.PathLike[str]) -> WrittenFile:
-    """`sha256_written` with the file's `signature`, taken on the descriptor it was read
-    through (no second lookup of the path), so a later ``lstat`` tells whether the file is
-    still what was read. Refuses (``OSError``) a symbolic link and what is not a regular
-    file; the same rule as `sha256_written` on what it may be given."""
+    """Hex SHA-256 of a file, its first block (1 MiB), whether that block is all of it (so
+    a caller that also needs the header, an image's size, reads the file once) and its
+    `signature`, taken on the descriptor it was read through (no second lookup of the
+    path), so a later ``lstat`` tells whether the file is still what was read. Refuses
+    (``OSError``) a symbolic link and what is not a regular file.
+
+    Without `refuse_held`: only for a file this process has just written into a new folder
+    of its own (an export's temporary folder), which is a new file or a hard link to a
+    source `link_or_copy` has checked. The check costs a ``realpath`` per file, about as
+    much as hashing a photo."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
     with open(fd, "rb", buffering=0) as f:
         st = os.fstat(fd)
