@@ -45,7 +45,6 @@ from labeler.core.formats._io import (
     head_orientation,
     link_or_copy,
     size_from_head,
-    write_text,
     write_upright,
 )
 from labeler.core.formats.base import Exporter, Placed, get_exporter, get_importer
@@ -604,10 +603,7 @@ def _write_manifest(
             }
             for p in placed
         ],
-        "annotation_files": [
-            {"file": f, "sha256": hashlib.sha256(got.data).hexdigest()}
-            for f, got in sorted(texts.items())
-        ],
+        "annotation_files": [{"file": f, "sha256": got.sha256} for f, got in sorted(texts.items())],
         "tool": TOOL,
     }
     try:
@@ -615,7 +611,7 @@ def _write_manifest(
     except (TypeError, ValueError) as e:
         raise LabelerError(f"the manifest cannot be written as JSON: {e}") from None
     data = (text + "\n").encode("utf-8")
-    write_text(root / MANIFEST, text + "\n")
+    (root / MANIFEST).write_bytes(data)
     return data
 
 
@@ -682,9 +678,11 @@ def _json_value(v: Any, indent: int) -> str:
 
 
 class ReadBack(NamedTuple):
-    """An annotation file as read back from the export: its bytes and `signature`."""
+    """An annotation file as read back from the export: its bytes, their SHA-256 (for the
+    manifest and the last check, hashed once) and its `signature`."""
 
     data: bytes
+    sha256: str
     signature: Signature
 
 
@@ -707,7 +705,7 @@ def _read_back(root: Path, files: Sequence[str]) -> tuple[dict[str, ReadBack], l
                 continue
             with open(fd, "rb", buffering=0, closefd=False) as f:
                 data = f.readall()
-            texts[rel] = ReadBack(data, signature(st))
+            texts[rel] = ReadBack(data, hashlib.sha256(data).hexdigest(), signature(st))
         except OSError as e:
             problems.append(f"{rel}: written but cannot be read back: {e.strerror or e}")
         finally:
@@ -768,7 +766,7 @@ def _check_tree(
         p.path: (written[p.path].signature, written[p.path].sha256) for p in placed
     }
     for rel, got in texts.items():
-        want[rel] = (got.signature, hashlib.sha256(got.data).hexdigest())
+        want[rel] = (got.signature, got.sha256)
     want[MANIFEST] = (None, hashlib.sha256(manifest).hexdigest())
     diffs: list[str] = []
     seen: set[str] = set()
