@@ -361,10 +361,5 @@ class _Classes:
             if not images:
                 lines.append(f"{reason}; the class is not created (no shape uses it)")
                 continue
-            unique = list(dict.fromkeys(images))
-            more = f" and {len(unique) - 5} more" if len(unique) > 5 else ""
-            lines.append(
-                f"{reason}; its {len(images)} shape(s) are not imported, on {len(unique)}"
-                f" image(s): {', '.join(unique[:5])}{more}"
-            )
+            lines.append(f"{reason}; its {len(images)} shape(s) are not imported{_on(images)}")
         return lines
