@@ -19,7 +19,7 @@ from labeler.core.formats import (
     unused_files,
 )
 from labeler.core.formats._io import one_line, shown
-from labeler.core.formats.model import MIN_AREA, ImportedShape, ImportRecord, in_image
+from labeler.core.formats.model import MIN_AREA, ImportRecord, in_image
 from labeler.core.model import validate_class_name
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.shapes import Shape, instances
@@ -224,11 +224,12 @@ def _add_instances(
         class_id = classes.id_of(s.class_name, rec.path)
         if class_id is None:
             continue
-        shape = in_image(s.to_shape(class_id), width, height)
+        given = s.to_shape(class_id)
+        shape = in_image(given, width, height)
         if shape is None:
-            tally.refused(rec.path, s, width, height)
+            tally.refused(rec.path, given, width, height)
             continue
-        if shape.points != s.to_shape(class_id).points:
+        if shape.points != given.points:
             tally.clipped.append(rec.path)
         if s.group is None:
             order.append((False, [shape]))
@@ -267,8 +268,8 @@ class _Tally:
         self.no_area: list[str] = []
         self.outside: list[str] = []
 
-    def refused(self, image: str, s: ImportedShape, width: int, height: int) -> None:
-        x1, y1, x2, y2 = s.to_shape(0).bbox() or (0, 0, 0, 0)
+    def refused(self, image: str, s: Shape, width: int, height: int) -> None:
+        x1, y1, x2, y2 = s.bbox() or (0, 0, 0, 0)
         if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
             self.outside.append(image)
         else:
