@@ -173,9 +173,6 @@ class Canvas(QGraphicsView):
         self.selection_changed.emit()
         self.viewport().update()
 
-    def shape_items(self) -> list[ShapeItem]:
-        return list(self.items_by_id.values())
-
     def selected_items(self) -> list[ShapeItem]:
         return [i for i in self.items_by_id.values() if i.isSelected()]
 
