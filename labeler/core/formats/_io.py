@@ -36,6 +36,7 @@ from labeler.core.images import (
     BadImage,
     check_pixels,
     file_header,
+    is_image_path,
     quiet_native_stderr,
     read_file_bytes,
     read_header,
@@ -667,8 +668,6 @@ def image_files_among(root: Path, paths: Sequence[Path], problems: list[str]) ->
     is not (a FIFO, a socket, a broken link), or whose name is not UTF-8 (the project cannot
     store it), is reported in ``problems`` and left out: nothing named like an image is
     skipped without a word."""
-    from labeler.core.images import is_image_path
-
     found = []
     for path in paths:
         if not is_image_path(path):

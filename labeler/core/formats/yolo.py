@@ -50,6 +50,7 @@ from labeler.core.formats._io import (
 )
 from labeler.core.formats.base import Placed, as_box, in_image_shapes, no_area_note
 from labeler.core.formats.model import SPLITS, ExportItem, ImportedShape, ImportRecord, ImportResult
+from labeler.core.images import is_image_path
 from labeler.core.shapes import Shape, bridged_outline, instances, union_bbox
 
 
@@ -262,8 +263,6 @@ class YoloImporter:
         folders would find it. What the folders hold
         beside these, the caller's listing of the export finds. An image outside every
         split folder is not read back, as `read` would not find it."""
-        from labeler.core.images import is_image_path
-
         result = ImportResult()
         label = "data.yaml"
         if label not in files:
