@@ -56,7 +56,7 @@ from labeler.gui.panels import ClassPanel, DatasetChart, ShapeList
 from labeler.gui.prelabel_panel import PrelabelPanel
 from labeler.gui.status_bar import StatusBar
 from labeler.gui.undo import UndoAdapter
-from labeler.gui.workers import ImageLoader, Workers
+from labeler.gui.workers import ImageLoader
 from labeler.store.edits import Edit
 from labeler.store.project import Project
 from labeler.store.queries import ImageQuery, ImageRow
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow, SessionView):
         self._stats_task = None
         self._stats_dirty = False
         self._stats_images: int | None = None  # the image count the last stats read
-        self.workers = Workers(threads=3, parent=self)
+        self.workers = JobRunner(threads=3, parent=self)  # image decodes and thumbnails
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())
         self.jobs = JobRunner(threads=2, parent=self)  # stats and import, on the open project
