@@ -47,7 +47,7 @@ def main() -> None:
         w.set_tool(tool)
         settle(app, 1.0)
         if select:
-            items = w.canvas.shape_items()
+            items = list(w.canvas.items_by_id.values())
             if items:
                 items[-1].setSelected(True)
         settle(app, 0.4)
