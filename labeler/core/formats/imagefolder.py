@@ -182,12 +182,7 @@ def _read_level(
 
 
 def _read_class(root: Path, class_dir: Path, split: str | None, result: ImportResult) -> None:
-    try:  # a class folder may be a link, but not to a folder outside the dataset
-        inside(root, class_dir)
-    except FormatProblem:
-        result.problems.append(
-            f"{shown_path(root, class_dir)}: refused: a symbolic link to a folder outside the dataset"
-        )
+    if not _within(root, class_dir, result):
         return
     result.add_class(class_dir.name)
     for image in image_files_among(
@@ -199,12 +194,7 @@ def _read_class(root: Path, class_dir: Path, split: str | None, result: ImportRe
 def _beside_splits(root: Path, folder: Path, splits: Sequence[str], result: ImportResult) -> None:
     """A folder beside train/val/test (``valid/``, ``extra/``) is neither a split nor a class
     we could trust: its images are imported without either, and counted."""
-    try:
-        inside(root, folder)
-    except FormatProblem:
-        result.problems.append(
-            f"{shown_path(root, folder)}: refused: a symbolic link to a folder outside the dataset"
-        )
+    if not _within(root, folder, result):
         return
     images = image_files_among(root, walk_files(root, folder, result.problems), result.problems)
     if images:
@@ -214,6 +204,19 @@ def _beside_splits(root: Path, folder: Path, splits: Sequence[str], result: Impo
         )
     for image in images:
         _add(root, image, None, None, result)
+
+
+def _within(root: Path, folder: Path, result: ImportResult) -> bool:
+    """Whether ``folder`` lies inside the dataset; a folder may be a link, but one to a folder
+    outside it is refused, reported in ``result``."""
+    try:
+        inside(root, folder)
+    except FormatProblem:
+        result.problems.append(
+            f"{shown_path(root, folder)}: refused: a symbolic link to a folder outside the dataset"
+        )
+        return False
+    return True
 
 
 def _is_folder(entry: os.DirEntry | Path) -> bool:
