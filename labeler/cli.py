@@ -17,10 +17,13 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from labeler import __version__
 from labeler.core.errors import LabelerError
+
+if TYPE_CHECKING:  # the CLI imports the formats only when a command needs them
+    from labeler.core.formats import Detection
 
 
 # -- output helpers ---------------------------------------------------------------------
@@ -107,7 +110,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise LabelerError("an empty SOURCE was given (it would mean the current folder)")
     found = choose_format(args.sources, args.format, args.labels_from_folders, args.copy)
     if found.format != FOLDER:
-        return _import_annotations(args, found.format)
+        return _import_annotations(args, found)
     with _open(args.project) as p:
         bar = ProgressBar("importing")
         report = import_folders(
@@ -147,14 +150,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_annotations(args: argparse.Namespace, fmt: str) -> int:
+def _import_annotations(args: argparse.Namespace, found: Detection) -> int:
     from labeler.app.annotations import import_annotations
 
     if args.labels_from_folders or args.copy:
         raise LabelerError("--labels-from-folders and --copy apply to folder imports only")
-    asked = "auto" if args.format == "auto" else fmt  # the report then says why it chose fmt
     with _open(args.project) as p:
-        report = import_annotations(p, args.sources[0], asked, progress=ProgressBar("importing"))
+        # `found` says why it chose the format when it was asked for "auto"
+        report = import_annotations(p, args.sources[0], found, progress=ProgressBar("importing"))
 
         def human() -> None:
             fmt = report.format

@@ -119,7 +119,7 @@ class AnnotationImportReport:
 def import_annotations(
     project: Project,
     root: str | os.PathLike[str],
-    fmt: str = "auto",
+    fmt: str | Detection = "auto",
     *,
     progress: ProgressFn = no_progress,
     should_stop: ShouldStop = never_stop,
@@ -130,10 +130,13 @@ def import_annotations(
     keeps its shapes and gains only those it does not have, so a re-run adds nothing. A
     malformed file or a path outside the dataset is reported and the rest goes on; a class
     name the project cannot hold is reported once, with the images whose shapes it costs.
-    An explicit format that finds nothing to import raises `LabelerError`.
+    An explicit format that finds nothing to import raises `LabelerError`. ``fmt`` may be
+    the `Detection` that `choose_format` made, so the folder is not detected twice.
     """
     base = Path(root).absolute()
-    if fmt == "auto":
+    if isinstance(fmt, Detection):
+        detection = fmt
+    elif fmt == "auto":
         if not base.is_dir():
             raise LabelerError(f"{base} is not a folder")
         detection = explain_format(base)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
@@ -77,6 +78,9 @@ SORTS: tuple[tuple[str, str], ...] = (
     ("Class", "class"),
     ("Least sure proposal", "uncertainty"),  # pre-labels: label these first
 )
+
+if TYPE_CHECKING:  # the formats load when an import starts, not with the window
+    from labeler.core.formats import Detection
 
 
 def _session_attr(name: str) -> property:
@@ -631,7 +635,7 @@ class MainWindow(QMainWindow, SessionView):
             self.error_box("Cannot import this folder", str(e))
             return
         if found.format != FOLDER:  # a dataset with annotations: the CLI's own choice
-            self.start_annotation_import(folder, found.format)
+            self.start_annotation_import(folder, found)
             return
         tags = ask_labels_from_folders(self, folder)
         if tags is not None:
@@ -649,17 +653,18 @@ class MainWindow(QMainWindow, SessionView):
 
         return self._run_import("Importing images…", work)
 
-    def start_annotation_import(self, folder: str, fmt: str):
+    def start_annotation_import(self, folder: str, found: Detection):
         """Import a dataset with its annotations (COCO, YOLO, VOC, labelme, CVAT, CSV, ...) on
-        a worker, as `labeler import` does; the report says what was found and left out."""
+        a worker, as `labeler import` does, in the format `choose_format` found; the report
+        says what was found and left out."""
         from labeler.app.annotations import import_annotations
 
         def work(job: JobContext):
             return import_annotations(
-                job.project, folder, "auto", progress=job.progress, should_stop=job.should_stop
+                job.project, folder, found, progress=job.progress, should_stop=job.should_stop
             )
 
-        return self._run_import(f"Importing a {fmt} dataset…", work)
+        return self._run_import(f"Importing a {found.format} dataset…", work)
 
     def _run_import(self, label: str, work):
         if self.session.project is None:
