@@ -18,7 +18,6 @@ over `MAX_RETURNED` vertices is simplified to that many, and the result says so.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -28,7 +27,7 @@ import numpy as np
 
 from labeler.core.assists import ASSISTS, AssistFailed, AssistRequest, Point, Strokes, simplify
 from labeler.core.errors import LabelerError
-from labeler.core.formats.export import check_size_on_disk
+from labeler.core.formats.export import check_is_imported
 from labeler.core.images import BadImage, decode, read_file_bytes
 from labeler.core.model import ImageRecord
 from labeler.core.shapes import Shape
@@ -240,9 +239,7 @@ def decode_checked(file: str | os.PathLike[str], record: ImageRecord | ImageRow)
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise LabelerError(f"{record.path}: {why}") from None
     # A replaced file: a polygon in its pixels would not fit the image the project knows.
-    check_size_on_disk(record.path, pixels.shape[1::-1], (record.width, record.height))
-    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
-        raise LabelerError(f"{record.path}: the image changed on disk since import")
+    check_is_imported(record, data, pixels.shape[1::-1])
     return pixels
 
 

@@ -19,7 +19,6 @@ shapes only, until `accept_proposal` turns one into a tag, as one undoable edit.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.core.formats.export import check_size_on_disk
+from labeler.core.formats.export import check_is_imported
 from labeler.core.health.classifier import image_features
 from labeler.core.images import BadImage, decode, read_file_bytes, read_header
 from labeler.core.prelabellers import PRELABELLERS, feature_row, probabilities
@@ -125,9 +124,7 @@ def _read_features(data: bytes, record, model: str, cnn: CnnOptions) -> np.ndarr
     """One image's training row, after checking the file is the one imported (a replaced
     file is refused as export refuses it: `check_size_on_disk`, then its SHA-256)."""
     _, w, h, _, _ = read_header(data)
-    check_size_on_disk(record.path, (w, h), (record.width, record.height))
-    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
-        raise LabelerError(f"{record.path}: the image changed on disk since import")
+    check_is_imported(record, data, (w, h))
     if model == "cnn":
         r = _reduction(record.width, record.height, cnn.resolution)
         img = decode(data, reduced=r)

@@ -56,6 +56,7 @@ from labeler.core.formats.model import (
     class_table,
     imported_instances,
 )
+from labeler.core.model import ImageRecord
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.core.shapes import instances
 
@@ -557,6 +558,16 @@ def check_size_on_disk(name: str, size: tuple[int, int], recorded: tuple[int, in
     if tuple(size) != tuple(recorded):
         (w, h), (rw, rh) = size, recorded
         raise LabelerError(f"{name}: the image is {w}x{h} on disk but {rw}x{rh} in the project")
+
+
+def check_is_imported(record: ImageRecord, data: bytes, size: tuple[int, int]) -> None:
+    """A one-line `LabelerError` when ``data``, read from the project's image ``record`` and
+    ``size`` upright, is not the file imported: its size (`check_size_on_disk`), then its
+    SHA-256. What assists and pre-labels read goes through this (any record with ``path``,
+    ``width``, ``height`` and ``sha256`` will do: the window hands in its list row)."""
+    check_size_on_disk(record.path, size, (record.width, record.height))
+    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
+        raise LabelerError(f"{record.path}: the image changed on disk since import")
 
 
 def _orientation(dst: Path, got: WrittenFile) -> int:
