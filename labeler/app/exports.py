@@ -109,7 +109,7 @@ def export_file_names(images: Sequence[ImageRecord]) -> dict[int, str]:
     The manifest maps every export name back to its image id and project path. Example:
     ``cat.jpg`` (id 3) and ``photos/cat.png`` (id 9) give ``{3: "cat.jpg", 9: "cat-9.png"}``.
     """
-    safe = {i.id: _safe_name(Path(i.path).name) for i in images}
+    safe = {i.id: _safe_name(os.path.basename(i.path)) for i in images}
     groups: dict[str, list[int]] = {}
     for image_id in sorted(safe):
         groups.setdefault(name_key(safe[image_id]), []).append(image_id)

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from math import isfinite
 from typing import Literal
 
 import numpy as np
@@ -47,6 +48,16 @@ class Shape:
     group: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        pts_in = self.points
+        if self.kind == "box" and self.group is None and type(pts_in) is tuple and len(pts_in) == 2:
+            # The common case, checked without the general loops (an export builds one
+            # Shape per stored box and one per box read back).
+            (ax, ay), (bx, by) = pts_in
+            ax, ay, bx, by = float(ax), float(ay), float(bx), float(by)
+            if isfinite(ax) and isfinite(ay) and isfinite(bx) and isfinite(by):
+                box = ((min(ax, bx), min(ay, by)), (max(ax, bx), max(ay, by)))
+                object.__setattr__(self, "points", box)
+                return
         if self.kind not in SHAPE_KINDS:
             raise LabelerError(f"unknown shape kind {self.kind!r}; expected one of {SHAPE_KINDS}")
         pts = tuple((float(x), float(y)) for x, y in self.points)
@@ -102,6 +113,9 @@ class Shape:
         """(x1, y1, x2, y2) of the shape, or None for a tag."""
         if self.kind == "tag":
             return None
+        if self.kind == "box":  # its corners are normalised
+            (x1, y1), (x2, y2) = self.points
+            return (x1, y1, x2, y2)
         xs = [p[0] for p in self.points]
         ys = [p[1] for p in self.points]
         return (min(xs), min(ys), max(xs), max(ys))
@@ -137,7 +151,9 @@ class Shape:
     # -- storage ------------------------------------------------------------------------
     def geometry_json(self) -> str:
         """The geometry as stored in the project: a compact JSON list of [x, y] pairs."""
-        return json.dumps([[_num(x), _num(y)] for x, y in self.points], separators=(",", ":"))
+        # What json.dumps(..., separators=(",", ":")) writes, without its machinery: the
+        # numbers are finite ints and floats, whose str() is their JSON.
+        return "[" + ",".join(f"[{_num(x)},{_num(y)}]" for x, y in self.points) + "]"
 
     @classmethod
     def from_row(

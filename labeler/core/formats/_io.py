@@ -73,6 +73,11 @@ def safe_relpath(name: str) -> str:
     """
     if not isinstance(name, str) or not name.strip() or "\x00" in name:
         raise FormatProblem(f"bad file name {name!r}")
+    if "\\" not in name and name[0] != "/" and name[1:2] != ":":
+        # A clean POSIX name (what exports hand in, per image) comes back as it is.
+        parts = name.split("/")
+        if "" not in parts and "." not in parts and ".." not in parts:
+            return name
     posix = name.replace("\\", "/")
     if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
         raise FormatProblem(f"file name {name!r} is absolute; it must be inside the dataset")
@@ -469,11 +474,15 @@ def _open_regular(path: Path) -> BinaryIO | None:
 
 
 def size_from_head(
-    path: Path, got: tuple[bytes, bool] | None, label: str | None = None
+    path: Path,
+    got: tuple[bytes, bool] | None,
+    label: str | None = None,
+    orientation: int | None = None,
 ) -> tuple[int, int]:
     """`image_size` of ``path`` given its first bytes as `read_head` returns them (a caller
     that reads the whole file anyway, to hash it, passes what it read); the file is read
-    again only where a header goes beyond them."""
+    again only where a header goes beyond them. ``orientation`` is `head_orientation` of
+    the same bytes, when the caller has it already."""
     name = label if label is not None else str(path)
     try:
         size = None if got is None else _head_size(path, *got)
@@ -486,7 +495,9 @@ def size_from_head(
             check_pixels(w, h)
     except BadImage as e:
         raise BadImage(f"{name}: {e}") from None
-    return (h, w) if head_orientation(path, got) in (5, 6, 7, 8) else (w, h)
+    if orientation is None:
+        orientation = head_orientation(path, got)
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def head_orientation(path: Path, got: tuple[bytes, bool] | None) -> int:

@@ -123,6 +123,8 @@ def in_image_shapes(it: ExportItem, keep_tags: bool = False) -> list[Shape]:
                 out.append(s)
         elif (c := in_image(s, it.width, it.height)) is not None:
             out.append(c)
+    if all(s.group is None for s in out):
+        return out
     before = Counter((s.class_id, s.group) for s in it.shapes if s.group is not None)
     after = Counter((s.class_id, s.group) for s in out if s.group is not None)
     lone = {k for k, n in after.items() if n == 1 and before[k] > 1}

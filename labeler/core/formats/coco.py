@@ -224,8 +224,19 @@ class CocoImporter:
         0096): the COCO files `read` would pick are parsed from their bytes as read back
         (``files``), and an image's path is kept inside ``root`` by its name, without a
         ``realpath`` per image (the check's listing of the export refuses a link there).
-        ``sizes`` is not needed: COCO states each image's size, which the check compares."""
+        The folder of a file's images is found as `read` finds it, by where its first image
+        is, the images being those of ``sizes`` (what the export wrote; the check's listing
+        proves the folder holds exactly these), so the parse need not wait for them to be
+        written. Their sizes are not needed: COCO states each image's size, which the check
+        compares."""
         result = ImportResult()
+
+        def written(path: Path) -> bool:
+            try:
+                return _inside_by_name(root, path) in sizes
+            except FormatProblem:
+                return False
+
         for path in _annotation_files(root, result.problems):
             label = display(root, path)
             data = files.get(path.relative_to(root).as_posix())
@@ -233,7 +244,7 @@ class CocoImporter:
                 if data is None:
                     raise FormatProblem(f"{label}: not read back")
                 doc = parse_json(decode_text(data, label), label)
-                _read_document(root, path, label, doc, result, _inside_by_name)
+                _read_document(root, path, label, doc, result, _inside_by_name, written)
             except FormatProblem as e:
                 result.problems.append(str(e))
         return result
@@ -290,6 +301,7 @@ def _read_document(
     doc: Any,
     result: ImportResult,
     contained: Callable[[Path, Path], str] = inside,
+    is_file: Callable[[Path], bool] = Path.is_file,
 ) -> None:
     if not isinstance(doc, dict):
         raise FormatProblem(f"{label}: expected a JSON object at the top")
@@ -298,7 +310,7 @@ def _read_document(
     else:
         subsets = _subsets(path.stem)
     split = next((split_of(s) for s in subsets if split_of(s)), None)
-    images = _images(root, path.parent, subsets, doc, label, result, contained)
+    images = _images(root, path.parent, subsets, doc, label, result, contained, is_file)
     try:
         cats = _categories(doc, label, result)
         annotations = _list(doc, "annotations", label)
@@ -388,9 +400,10 @@ def _images(
     label: str,
     result: ImportResult,
     contained: Callable[[Path, Path], str] = inside,
+    is_file: Callable[[Path], bool] = Path.is_file,
 ) -> dict[int, tuple[str, int, int, str]]:
     entries = _list(doc, "images", label)
-    image_dir = _image_dir(root, base, subsets, entries)
+    image_dir = _image_dir(root, base, subsets, entries, is_file)
     images: dict[int, tuple[str, int, int, str]] = {}
     for k, img in enumerate(entries):
         where = f"{label}: images[{k}]"
@@ -418,13 +431,19 @@ def _images(
     return images
 
 
-def _image_dir(root: Path, base: Path, subsets: list[str], entries: list[Any]) -> Path:
+def _image_dir(
+    root: Path,
+    base: Path,
+    subsets: list[str],
+    entries: list[Any],
+    is_file: Callable[[Path], bool] = Path.is_file,
+) -> Path:
     first = next((e.get("file_name") for e in entries if isinstance(e, dict)), None)
     candidates = [p for s in subsets for p in (root / "images" / s, root / s)]
     candidates += [root / "images", base, root]
     for folder in candidates:
         try:
-            if isinstance(first, str) and (folder / first).is_file():
+            if isinstance(first, str) and is_file(folder / first):
                 return folder
         except (OSError, ValueError):  # a NUL or an over-long name
             continue

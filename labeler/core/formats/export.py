@@ -202,6 +202,13 @@ def _build(
     # lock, and more threads only queue on both (ADR 0096). map() keeps the order, so the
     # report and manifest stay identical.
     batches = [placed[i : i + _BATCH] for i in range(0, len(placed), _BATCH)]
+    # The images' folders first: the check below parses the annotation files while the
+    # images are still being written, and an importer finds a split by its folder.
+    for folder in sorted({os.path.dirname(p.path) for p in placed} - {""}):
+        try:
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _cannot_write(final_dir / folder, e) from None
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
         try:
             annotations = pool.submit(exporter.write, placed, classes, root, final_dir)
@@ -215,6 +222,15 @@ def _build(
             except OSError as e:
                 raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
             texts, problems = _read_back(root, report.files)
+            # Parsed and compared with what was placed here too, on this thread while the
+            # others hash: an importer's ``read_written`` takes the images' paths and sizes
+            # from ``placed``, not from the folder. One that reads the folder itself waits.
+            read_back = _parse_written(exporter, root, texts, placed)
+            diffs = (
+                None
+                if read_back is None
+                else problems + _verify(exporter, placed, names, read_back)
+            )
             done = 0
             for batch, got in zip(batches, results, strict=True):
                 for p, w in zip(batch, got, strict=True):
@@ -247,10 +263,9 @@ def _build(
     # Every image was read back whole when it was hashed, its header giving the size that
     # `_write_image` compared with the project's. Last, a listing of the folder with an
     # lstat per file proves that nothing changed, went or came since it was read.
-    read_back = _parse_written(exporter, root, texts, placed)
-    if read_back is None:  # an importer that reads the folder itself
+    if diffs is None:  # an importer that reads the folder itself
         read_back = get_importer(exporter.importer).read(root)
-    diffs = problems + _verify(exporter, placed, names, read_back)
+        diffs = problems + _verify(exporter, placed, names, read_back)
     if not diffs:
         diffs = _check_tree(root, placed, written, texts, manifest_text)
     _raise_diffs(diffs)
@@ -530,14 +545,16 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
         else:
             how = link_or_copy(it.source_path, dst)
         got = _read_written(dst, final_dir / p.path)
+        turn = _orientation(dst, got)
         # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
         # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
-        if how != "reencoded" and not it.prerendered and _orientation(dst, got) != 1:
+        if how != "reencoded" and not it.prerendered and turn != 1:
             os.unlink(dst)
             write_upright(it.source_path, dst)
             how = "reencoded"
             got = _read_written(dst, final_dir / p.path)
-        w, h = size_from_head(dst, (got.head, got.whole))
+            turn = _orientation(dst, got)
+        w, h = size_from_head(dst, (got.head, got.whole), orientation=turn)
     except OSError as e:
         if not it.source_path.is_file():
             raise LabelerError(

@@ -41,8 +41,10 @@ class ExportItem:
     prerendered: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source_path", Path(self.source_path))
-        object.__setattr__(self, "shapes", tuple(self.shapes))
+        if not isinstance(self.source_path, Path):
+            object.__setattr__(self, "source_path", Path(self.source_path))
+        if type(self.shapes) is not tuple:
+            object.__setattr__(self, "shapes", tuple(self.shapes))
         try:
             clean = safe_relpath(self.file_name)
         except FormatProblem as e:
