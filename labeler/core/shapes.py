@@ -164,7 +164,8 @@ class Shape:
         id: int | None = None,
         group: int | None = None,
     ) -> Shape:
-        pts = tuple((float(x), float(y)) for x, y in json.loads(geometry or "[]"))
+        # The [x, y] lists as they are: __post_init__ makes each a pair of floats.
+        pts = tuple(json.loads(geometry or "[]"))
         return cls(kind, class_id, pts, id, group)  # type: ignore[arg-type]
 
 

@@ -856,7 +856,10 @@ def _compare_shapes(p: Placed, got: Sequence[Any], names: dict[int, str], tol: f
                 f"{p.path}: shapes {dict(sorted(want.items()))} written, "
                 f"{dict(sorted(have.items()))} read back"
             ]
-    if len(instances(p.shapes)) != imported_instances(got):  # parts regrouped (ADR 0095)
+    grouped = any(s.group is not None for s in p.shapes) or any(
+        g.group is not None for g in got
+    )  # without parts, every shape is an instance and the counts above match
+    if grouped and len(instances(p.shapes)) != imported_instances(got):  # ADR 0095
         n, m = len(instances(p.shapes)), imported_instances(got)
         return [f"{p.path}: {n} instance(s) written, {m} read back"]
     if paired:
@@ -880,10 +883,13 @@ def _compare_shapes(p: Placed, got: Sequence[Any], names: dict[int, str], tol: f
 
 
 def _close(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]], tol: float) -> bool:
-    return len(a) == len(b) and all(
-        math.isclose(x1, x2, abs_tol=tol) and math.isclose(y1, y2, abs_tol=tol)
-        for (x1, y1), (x2, y2) in zip(a, b, strict=True)
-    )
+    if len(a) != len(b):
+        return False
+    isclose = math.isclose
+    for (x1, y1), (x2, y2) in zip(a, b, strict=True):
+        if not (isclose(x1, x2, abs_tol=tol) and isclose(y1, y2, abs_tol=tol)):
+            return False
+    return True
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
