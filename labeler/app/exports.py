@@ -200,13 +200,16 @@ def export_project(
         "multiplier": multiplier,
         "strip_metadata": strip_metadata,
     }
-    fp = fingerprint(items, classes, options)
-    manifest = {
-        "tool": "labeler",
-        "tool_version": __version__,
-        "project": project.path.name,
-        "fingerprint": fp,
-    } | options
+    manifest: dict[str, Any] = {}
+
+    def version_record() -> dict[str, Any]:
+        """The manifest's version record; `export_dataset` asks for it while the images are
+        being written, so the fingerprint does not hold them up."""
+        fp = fingerprint(items, classes, options)
+        tool = {"tool": "labeler", "tool_version": __version__, "project": project.path.name}
+        manifest.update(tool | {"fingerprint": fp} | options)
+        return manifest
+
     # Augmented copies are written beside the target so the export can hard-link them.
     created = make_parents(target.parent)
     tmp: LockedDir | None = None
@@ -227,7 +230,7 @@ def export_project(
             classes,
             target,
             overwrite=overwrite,
-            manifest=manifest,
+            manifest=version_record,
             progress=progress,
             should_stop=should_stop,
             strip_metadata=strip_metadata,
@@ -240,6 +243,7 @@ def export_project(
             tmp.release()
         if not ok:
             remove_created(created)
+    fp = manifest["fingerprint"]
     # The splits the export assigned and its version record land together or not at all.
     with project.atomic():
         if plan is not None:

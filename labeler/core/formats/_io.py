@@ -361,6 +361,9 @@ def write_text(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
     """`write_text` for many (relative path, text) pairs, one after another. Creating a file
     is kernel work that holds a lock on its folder: threads only queue there (4 threads
@@ -368,8 +371,20 @@ def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
     hashing an export runs beside this."""
     for folder in sorted({(root / rel).parent for rel, _ in files}):
         folder.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0)
     for rel, text in files:
-        (root / rel).write_bytes(text.encode("utf-8"))
+        # A new file (the folder is the export's own): no buffered file object per label.
+        path = root / rel
+        fd = os.open(path, flags, 0o666)
+        try:
+            data = text.encode("utf-8")
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError as e:
+            e.filename = e.filename or os.fspath(path)
+            raise
+        finally:
+            os.close(fd)
 
 
 def num(v: float) -> int | float:

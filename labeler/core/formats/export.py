@@ -25,7 +25,7 @@ import time
 import unicodedata
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path, PurePosixPath
@@ -91,7 +91,7 @@ def export_dataset(
     classes: Sequence[tuple[int, str]],
     out_dir: str | os.PathLike[str],
     overwrite: bool = False,
-    manifest: Mapping[str, Any] | None = None,
+    manifest: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     progress: ProgressFn | None = None,
     should_stop: ShouldStop | None = None,
     strip_metadata: bool = False,
@@ -102,7 +102,9 @@ def export_dataset(
     ``classes`` is ``[(class_id, name)]`` in the order the export numbers them.
     ``manifest`` is the caller's version description (name, seed, recipe, time...); it is
     written verbatim under ``"version"`` in ``manifest.json`` and is the only place a
-    timestamp may enter. ``project_paths`` maps an item's ``image_id`` to the image's path
+    timestamp may enter. It may be a function that returns it, called on this thread while
+    the images are written (a fingerprint of the version need not hold them up).
+    ``project_paths`` maps an item's ``image_id`` to the image's path
     in the project; the manifest lists it, with the id, beside each exported file, so an
     export name leads back to its image. ``progress(done, total)`` is called after each
     image and step; ``should_stop()`` is polled between them. Raises ``LabelerError`` for
@@ -161,7 +163,7 @@ def _build(
     names: dict[int, str],
     root: Path,
     final_dir: Path,
-    manifest: Mapping[str, Any],
+    manifest: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
     tick: ProgressFn,
     stop: ShouldStop,
     strip_metadata: bool,
@@ -215,8 +217,7 @@ def _build(
             results = pool.map(write_some, batches)
             # The check (ADR 0096). Every annotation file is read back from disk once, after
             # all were written, here while the images are still being hashed: its bytes are
-            # hashed for the manifest and parsed by the format's importer once the images
-            # are there too (an importer looks for them).
+            # hashed for the manifest and parsed by the format's importer.
             try:
                 report.files = sorted(annotations.result())
             except OSError as e:
@@ -231,6 +232,7 @@ def _build(
                 if read_back is None
                 else problems + _verify(exporter, placed, names, read_back)
             )
+            version = manifest() if callable(manifest) else manifest
             done = 0
             for batch, got in zip(batches, results, strict=True):
                 for p, w in zip(batch, got, strict=True):
@@ -254,7 +256,7 @@ def _build(
     report.warnings += list(notes(placed)) if callable(notes) else []
     try:
         manifest_text = _write_manifest(
-            root, exporter.name, manifest, classes, placed, written, texts, project_paths
+            root, exporter.name, version, classes, placed, written, texts, project_paths
         )
     except OSError as e:
         raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
