@@ -88,7 +88,10 @@ def read_written(path: str | os.PathLike[str]) -> WrittenFile:
         whole = n <= HEAD_KEEP
         while n:
             h.update(buf[:n])
-            n = os.readv(fd, [buf])
+            # All the size the descriptor gave is read: no read for the end of the file. A
+            # file that grows after this is no longer the file read (another size in its
+            # `signature`), which is what a caller compares.
+            n = 0 if n == st.st_size < len(buf) else os.readv(fd, [buf])
             whole = whole and not n
     finally:
         os.close(fd)

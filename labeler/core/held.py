@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+from stat import S_ISLNK
 
 from labeler.core.errors import LabelerError
 
@@ -63,13 +64,23 @@ def is_held(path: str | os.PathLike[str]) -> bool:
     holds, or its `-wal`, `-shm` or `-journal` companion."""
     if not _held:
         return False
-    key = _key(path)
-    if key is not None and key in _held:
-        return True
-    # A companion file is only reached by its own name or through a link to it; the
-    # realpath (an lstat per path component) is paid only then.
-    if not os.fspath(path).endswith(_COMPANIONS) and not os.path.islink(path):
-        return False
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        st = None
+    if st is not None and not S_ISLNK(st.st_mode):  # one lstat says all for a plain file
+        if (st.st_dev, st.st_ino) in _held:
+            return True
+        if not os.fspath(path).endswith(_COMPANIONS):
+            return False
+    else:
+        key = _key(path)
+        if key is not None and key in _held:
+            return True
+        # A companion file is only reached by its own name or through a link to it; the
+        # realpath (an lstat per path component) is paid only then.
+        if not os.fspath(path).endswith(_COMPANIONS) and st is None:
+            return False
     real = os.path.realpath(path)
     for suffix in _COMPANIONS:
         if real.endswith(suffix):

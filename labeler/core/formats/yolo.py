@@ -138,7 +138,13 @@ def _as_polygon(s: Shape) -> Shape:
 
 def label_path(image_path: str) -> str:
     """Ultralytics' rule: the last ``images`` folder becomes ``labels``, suffix ``.txt``."""
-    parts = list(PurePosixPath(image_path).with_suffix(".txt").parts)
+    folder, _, name = image_path.rpartition("/")
+    if image_path.startswith("/") or name in ("", ".", ".."):  # not an image's own path
+        parts = list(PurePosixPath(image_path).with_suffix(".txt").parts)
+    else:  # the same without a PurePath per label file (an export asks for thousands)
+        dot = name.rfind(".")
+        stem = name[:dot] if 0 < dot < len(name) - 1 else name  # PurePath's suffix rule
+        parts = [*(p for p in folder.split("/") if p and p != "."), stem + ".txt"]
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "images":
             parts[i] = "labels"
