@@ -498,6 +498,9 @@ def _gan_progress(kind: str, device: str | None = None) -> Callable[[dict], None
         if not noted[0]:
             noted[0] = True
             _device_note(device)  # type: ignore[arg-type]
+        if info.get("estimated_s") is not None:  # said once, before the training starts
+            print(_estimate_line(kind, info), file=sys.stderr)
+            return
         now = time.monotonic()
         if now - last[0] < 2.0:
             return
@@ -516,6 +519,26 @@ def _gan_progress(kind: str, device: str | None = None) -> Callable[[dict], None
                   file=sys.stderr)  # fmt: skip
 
     return report
+
+
+def _estimate_line(kind: str, info: dict) -> str:
+    """The measured estimate of a classifier training, before it starts (issue 15)."""
+    from labeler.app.gan_session import duration
+
+    est, dev, arch = info["estimated_s"], info.get("device", ""), info.get("arch")
+    if kind == "suggest":
+        line = (
+            f"training the suggestion classifier ({arch}, {info.get('steps')} steps on {dev}):"
+            f" about {duration(est)}"
+        )
+    else:
+        line = (
+            f"training {info.get('trainings')} classifiers ({info.get('steps')} steps each):"
+            f" about {duration(est)}"
+        )
+    if arch == "resnet18" and str(dev).startswith("cpu") and est > 300:
+        line += "; --arch small trains many times faster on a CPU"
+    return line
 
 
 def _device_note(device: str) -> None:
@@ -564,6 +587,8 @@ def cmd_gan(args: argparse.Namespace) -> int:
             )  # fmt: skip
 
             def human() -> None:
+                if data.get("cancelled"):
+                    print("cancelled: nothing was suggested")
                 print(f"{len(data['suggestions'])} suggestion(s) waiting for review")
                 for name, c in data["per_class"].items():
                     print(
@@ -577,23 +602,38 @@ def cmd_gan(args: argparse.Namespace) -> int:
             _gan_review(args, p)
         elif args.action == "evaluate":
             data = jobs.evaluate(
-                p, epochs=args.epochs, device=args.device, arch=args.arch,
-                progress=_gan_progress("evaluate", device),
+                p, epochs=args.epochs, device=args.device, arch=args.arch, seeds=args.seeds,
+                gen_weight=args.gen_weight, progress=_gan_progress("evaluate", device),
             )  # fmt: skip
-
-            def human() -> None:
-                print(f"{'training set':<22}{'accuracy':>9}{'macro recall':>13}"
-                      f"{'thin recall':>12}{'thin F1':>9}")  # fmt: skip
-                for name, r in data["rows"].items():
-                    print(
-                        f"{name:<22}{r['accuracy']:>9.3f}{r['macro_recall']:>13.3f}"
-                        f"{r['thin_recall']:>12.3f}{r['thin_f1']:>9.3f}"
-                    )
-                if "verdict" in data:
-                    print(data["verdict"]["text"])
-
-            emit(args, data, human)
+            emit(args, data, lambda: _print_evaluation(data))
     return 0
+
+
+def _print_evaluation(data: dict) -> None:
+    """The rows as mean ± spread over the seeds, the best baseline marked, then the verdict."""
+    seeds = data.get("seeds", [])
+    print(
+        f"{len(seeds)} seed(s) {seeds}; each cell: mean ± {data.get('spread', 'std')} over seeds;"
+        f" {data['budget']['steps']} steps of {data['budget']['batch_size']} on {data['device']}"
+    )
+    cols = (("accuracy", "accuracy"), ("macro_recall", "macro recall"),
+            ("thin_recall", "thin recall"), ("thin_f1", "thin F1"))  # fmt: skip
+    print(f"{'training set':<24}" + "".join(f"{t:>16}" for _k, t in cols))
+    for name, summary in data["summary"].items():
+        mark = " *" if name == data.get("best_baseline") else ""
+        cells = "".join(
+            f"{summary[k]['mean']:>9.3f} ±{summary[k]['spread']:.3f}"
+            if k in summary
+            else f"{'—':>16}"
+            for k, _t in cols
+        )
+        print(f"{name + mark:<24}{cells}")
+    if data.get("best_baseline"):
+        print("* best baseline (highest mean thin recall)")
+    if data.get("verdict"):
+        print(data["verdict"]["text"])
+    else:
+        print("No accepted generated images: only the baselines were trained.")
 
 
 def _check_gan_numbers(args: argparse.Namespace) -> None:
@@ -601,10 +641,18 @@ def _check_gan_numbers(args: argparse.Namespace) -> None:
     for flag, value in (
         ("--steps", args.steps), ("--minutes", args.minutes), ("--batch-size", args.batch_size),
         ("--epochs", args.epochs), ("--classifier-epochs", args.classifier_epochs),
-        ("--accept-top", args.accept_top),
+        ("--accept-top", args.accept_top), ("--seeds", args.seeds),
     ):  # fmt: skip
         if value is not None and not (math.isfinite(value) and value > 0):
             raise LabelerError(f"{flag} must be a positive number, not {value}")
+    from labeler.ml.evaluate import MAX_SEEDS
+
+    if args.seeds > MAX_SEEDS:
+        raise LabelerError(f"--seeds must be 1..{MAX_SEEDS}, not {args.seeds}")
+    if args.gen_weight is not None and not (
+        math.isfinite(args.gen_weight) and 0 <= args.gen_weight <= 1
+    ):
+        raise LabelerError(f"--gen-weight must be between 0 and 1, not {args.gen_weight}")
 
 
 def _int(text: str) -> int:
@@ -1053,10 +1101,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--arch",
         default="resnet18",
-        choices=["resnet18", "tiny"],
-        help="the small classifier (tiny for CPU trials)",
+        choices=["resnet18", "small", "tiny"],
+        help="suggest/evaluate: the classifier (small: a ResNet-8 for CPUs; tiny for trials)",
     )
     sp.add_argument("--epochs", type=float, help="evaluate: training budget per classifier")
+    sp.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="evaluate: train every row with this many seeds (mean ± std; a verdict needs 2+)",
+    )
+    sp.add_argument(
+        "--gen-weight",
+        type=float,
+        metavar="W",
+        help="evaluate: a generated image's weight in the loss, 0..1 (default 0.5)",
+    )
     sp.add_argument("--accept", type=int, nargs="+", metavar="ID", help="review: accept these")
     sp.add_argument("--reject", type=int, nargs="+", metavar="ID", help="review: reject these")
     sp.add_argument(

@@ -279,3 +279,48 @@ def test_auto_falling_back_to_a_folder_import_says_why_in_text_and_json(capsys, 
     data = run_json(capsys, "import", path, photos)
     assert data["format"] == "folder" and data["detection"]["asked"] == "auto"
     assert data["detection"]["unused"] and data["already_present"] > 0
+
+
+def test_gan_evaluate_prints_rows_over_seeds_and_the_verdict_against_the_best_baseline(
+    capsys, proj
+):
+    import torch
+
+    torch.set_num_threads(2)
+    run_json(capsys, "split", proj, "--ratios", "0.6", "0.2", "0.2", "--seed", "1")
+    tiny = ("--device", "cpu", "--arch", "tiny")
+    code, _, err = run(capsys, "gan", "train", proj, "--steps", "2", "--width", "tiny",
+                       "--batch-size", "8", "--device", "cpu")  # fmt: skip
+    assert code == 0, err
+    run_json(capsys, "gan", "suggest", proj, "--target", "max", "--classifier-epochs", "1",
+             "--p-min", "0", *tiny)  # fmt: skip
+    assert run_json(capsys, "gan", "review", proj, "--accept-top", "2")["images"]
+    before = digest(proj)
+    for flags, message in (
+        (("--seeds", "0"), "--seeds must be a positive number, not 0"),
+        (("--seeds", "99"), "--seeds must be 1..20, not 99"),
+        (("--gen-weight", "-1"), "--gen-weight must be between 0 and 1, not -1.0"),
+        (("--gen-weight", "nan"), "--gen-weight must be between 0 and 1, not nan"),
+    ):
+        code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", *flags, *tiny)
+        assert code == 1 and out == "" and err == f"labeler: error: {message}\n", err
+    assert digest(proj) == before  # refused: nothing changed
+    code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", "--seeds", "2", *tiny)
+    assert code == 0, err
+    # Before any training: how long the classifiers will take, measured.
+    assert "training 10 classifiers (" in err and "about" in err
+    assert "2 seed(s) [0, 1]; each cell: mean ± std over seeds" in out
+    for name in ("real ", "real_balanced", "real_logit_adjusted", "real_drw", "real_plus_gen"):
+        assert name in out
+    verdict = out.strip().splitlines()[-1]
+    assert re.match(r"(Better|Worse|No measurable difference)\b.*best baseline", verdict)
+    data = run_json(capsys, "gan", "evaluate", proj, "--epochs", "1", "--seeds", "2",
+                    "--gen-weight", "0.25", *tiny)  # fmt: skip
+    assert data["verdict"]["outcome"] in ("better", "no measurable difference", "worse")
+    assert data["verdict"]["best_baseline"] == data["best_baseline"]
+    assert data["rows"]["real_plus_generated"]["gen_weight"] == 0.25
+    s = data["summary"]["real_drw"]["thin_recall"]
+    assert set(s) >= {"mean", "spread"} and len(s["values"]) == 2
+    one = run_json(capsys, "gan", "evaluate", proj, "--epochs", "1", "--seeds", "1", *tiny)
+    assert one["verdict"]["outcome"] == "not measurable"
+    assert digest(proj) == before  # evaluating writes nothing to the project

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,20 +174,53 @@ def _classifier_path(project: Project, ts: TrainSet, arch: str) -> Path:
     return gan_folder(project) / f"classifier-{arch}-{ts.fingerprint()[:16]}.pt"
 
 
-def _classifier(project: Project, ts: TrainSet, device: str, epochs: float, arch: str):
-    """The suggestion classifier for this train set, trained once and cached by fingerprint."""
-    from labeler.ml.classifier import load_classifier, save_classifier, train_classifier
+def _classifier(
+    project: Project,
+    ts: TrainSet,
+    device: str,
+    epochs: float,
+    arch: str,
+    progress: ProgressDict | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The suggestion classifier for this train set, trained once and cached by fingerprint,
+    and what it cost: before a training starts, `progress` gets its measured estimate
+    (``{"stage": "classifier", "estimated_s", "steps", "arch", "device"}``)."""
+    from labeler.ml.classifier import (
+        default_batch_size,
+        estimate_training_seconds,
+        load_classifier,
+        save_classifier,
+        train_classifier,
+    )
+    from labeler.ml.device import resolve_device
 
     path = _classifier_path(project, ts, arch)
+    info: dict[str, Any] = {"arch": arch, "epochs": epochs, "cached": path.exists()}
     if path.exists():
-        return load_classifier(path, device=device)
-    clf = train_classifier(
-        ts.images, ts.labels, len(ts.class_ids), epochs=epochs, balanced=True, seed=0,
-        device=device, arch=arch,
+        return load_classifier(path, device=device), info
+    dev = str(resolve_device(device)[0])
+    batch = default_batch_size(dev)
+    steps = max(1, math.ceil(epochs * len(ts.images) / batch))
+    n_classes = len(ts.class_ids)
+    est = estimate_training_seconds(
+        len(ts.images), n_classes, steps, batch_size=batch, arch=arch, device=dev,
+        resolution=ts.images.shape[1],
     )  # fmt: skip
+    info |= {"steps": steps, "batch_size": batch, "device": dev, "estimated_s": est}
+    if progress is not None:
+        progress({"stage": "classifier", **info})
+    started = time.monotonic()
+    clf = train_classifier(
+        ts.images, ts.labels, n_classes, epochs=epochs, balanced=True, seed=0,
+        device=device, arch=arch, should_stop=should_stop,
+    )  # fmt: skip
+    info["train_s"] = time.monotonic() - started
+    if clf.budget is None:  # stopped part-way: not worth keeping
+        return clf, info
     path.parent.mkdir(parents=True, exist_ok=True)
     save_classifier(clf, path)
-    return clf
+    return clf, info
 
 
 def suggest(
@@ -213,7 +248,10 @@ def suggest(
     if ts.class_ids != gen.class_ids:
         raise LabelerError("the classes changed since the generator was trained: train it again")
     require_recorded_checkpoint(project, gen)
-    clf = _classifier(project, ts, device, classifier_epochs, arch)
+    clf, clf_info = _classifier(project, ts, device, classifier_epochs, arch, progress, should_stop)
+    if should_stop is not None and should_stop():
+        return {"per_class": {}, "suggestions": [], "cancelled": True, "classifier": clf_info,
+                "memorisation_rejected": 0}  # fmt: skip
     # Counts that already include accepted and pending samples, so rounds do not overshoot.
     counts = np.bincount(ts.labels, minlength=len(ts.class_ids))
     extra = load_split(project, "train", gen.resolution, generated=True)
@@ -253,6 +291,7 @@ def suggest(
         for i, s in zip(ids, result.suggestions, strict=True)
     ]
     data["cancelled"] = bool(should_stop and should_stop())
+    data["classifier"] = clf_info
     data["memorisation_rejected"] = sum(
         v.get("rejected_memorised", 0) for v in data["per_class"].values()
     )
@@ -267,16 +306,23 @@ def evaluate(
     device: str = "auto",
     arch: str = "resnet18",
     resolution: int | None = None,
-    seed: int = 0,
+    seeds: int | Sequence[int] = 3,
+    gen_weight: float | None = None,
+    batch_size: int | None = None,
     heldout_split: str = "val",
     progress: ProgressDict | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Real only vs real + balancing vs real + accepted generated, on the real held-out split.
+    """The baselines (plain, balanced, logit-adjusted, DRW) and real + accepted generated
+    images with the best baseline's recipe, over `seeds`, scored on the real held-out split;
+    the verdict compares the generated row with the best baseline (`labeler.ml.evaluate`).
 
     Stopping raises `LabelerError`: scores of half-trained classifiers would mislead."""
+    from labeler.ml.evaluate import DEFAULT_GEN_WEIGHT, check_gen_weight, check_seeds
     from labeler.ml.evaluate import evaluate as run_evaluate
 
+    seeds = check_seeds(seeds)  # refused before any image is read
+    gen_weight = check_gen_weight(DEFAULT_GEN_WEIGHT if gen_weight is None else gen_weight)
     gen = latest_generator(project)
     res = resolution or (gen.resolution if gen else 32)
     ts = load_split(project, "train", res)
@@ -285,8 +331,8 @@ def evaluate(
     if len(held.images) == 0:
         raise LabelerError(f"no labelled real images in the {heldout_split} split to score on")
     generated = load_split(project, "train", res, generated=True)
-    # The suggestion classifier of this very train set stands in for the real-balanced row when
-    # it was trained with that row's budget (evaluate checks); it saves one of three trainings.
+    # The suggestion classifier of this very train set stands in for the balanced row at seed
+    # 0 when it was trained with that row's budget (evaluate checks); it saves one training.
     cached = _classifier_path(project, ts, arch)
     reuse = None
     if cached.exists():
@@ -299,10 +345,10 @@ def evaluate(
     data = run_evaluate(
         (ts.images, ts.labels), (held.images, held.labels), len(ts.class_ids),
         generated=(generated.images, generated.labels) if len(generated.images) else None,
-        steps=steps, epochs=epochs, seed=seed, device=device, progress=progress, arch=arch,
-        should_stop=should_stop, reuse=reuse,
+        steps=steps, epochs=epochs, seeds=seeds, device=device, progress=progress, arch=arch,
+        should_stop=should_stop, reuse=reuse, gen_weight=gen_weight, batch_size=batch_size,
     )  # fmt: skip
-    if should_stop is not None and should_stop():
+    if data.get("stopped") or (should_stop is not None and should_stop()):
         raise LabelerError("evaluation cancelled; nothing was reported")
     data["classes"] = ts.class_names
     data["heldout_split"] = heldout_split

@@ -31,13 +31,21 @@ THIN_RATIO = 2.0
 EVAL_ROWS = (
     ("real", "Real"),
     ("real_balanced", "Balanced"),
+    ("real_logit_adjusted", "Logit-adjusted"),
+    ("real_drw", "DRW"),
     ("real_plus_generated", "+ Generated"),
 )
 EVAL_ROW_TIPS = (
-    "Trained on the real train images only",
-    "Real train images, sampled class-balanced",
-    "Real train images plus the accepted generated ones, class-balanced",
+    "Real train images, plain cross-entropy",
+    "Real train images, every class drawn equally often",
+    "Real train images, logit-adjusted loss (Menon et al. 2021; the same as Balanced Softmax)",
+    "Real train images, deferred re-weighting: class weights for the last quarter of the steps",
+    "Real train images plus the accepted generated ones (each weighing half a real image in the"
+    " loss), trained with the best baseline's recipe",
 )
+GUI_SEEDS = 2
+"""Seeds the panel's evaluation runs by default: the fewest a verdict can come from (the CLI
+runs 3); the panel says so beside the control."""
 EVAL_COLUMNS = (
     ("accuracy", "Accuracy"),
     ("macro_recall", "Macro recall"),
@@ -234,9 +242,20 @@ def suggestion_options(
     }
 
 
-def evaluation_options(*, epochs: int, device: str, arch: str) -> dict[str, Any]:
+def evaluation_options(
+    *, epochs: int, device: str, arch: str, seeds: int = GUI_SEEDS
+) -> dict[str, Any]:
     """The keyword arguments for `labeler.app.gan.evaluate`."""
-    return {"epochs": float(epochs), "device": device, "arch": arch}
+    return {"epochs": float(epochs), "device": device, "arch": arch, "seeds": int(seeds)}
+
+
+def evaluation_start_text(options: dict[str, Any]) -> str:
+    """What the panel says when an evaluation starts, before the estimate arrives."""
+    seeds = options.get("seeds", GUI_SEEDS)
+    return (
+        f"Training {len(EVAL_ROWS) - 1} baselines and the generated row, {seeds}"
+        f" seed{'s' if seeds != 1 else ''} each; measuring how long it will take…"
+    )
 
 
 # -- what the panel remembers ------------------------------------------------------------------
@@ -252,6 +271,12 @@ class GanSession:
     train_budget: dict[str, Any] = field(default_factory=dict)
     first_step: int | None = None
     deciding: set[int] = field(default_factory=set)
+    estimate: str = ""  # the running job's measured estimate, kept beside its progress
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "job_kind":  # a new job (or none) forgets the last one's estimate
+            object.__setattr__(self, "estimate", "")
+        object.__setattr__(self, name, value)
 
     def on_cpu(self, chosen: str, device_in_use: str | None = None) -> bool:
         """Whether the CPU warning shows: the device a running job reported, else the choice
@@ -289,11 +314,18 @@ class GanSession:
 
     def job_progress(self, info: dict[str, Any]) -> str | None:
         """The status line for a suggestion or evaluation report (None: nothing to say)."""
+        if info.get("estimated_s") is not None:
+            self.estimate = estimate_text(self.job_kind, info)
+            return self.estimate
         if self.job_kind == "suggest" and "classes" in info:
             return f"Generating: class {info['classes_done']} of {info['classes']}…"
         if self.job_kind == "evaluate" and "row" in info:
             row = dict(EVAL_ROWS).get(info["row"], info["row"])
-            return f"{row}: step {info.get('step', 0)} of {info.get('steps', '?')}…"
+            text = f"{row}, seed {info.get('seed', 0)}: step {info.get('step', 0)} of"
+            text += f" {info.get('steps', '?')}"
+            if info.get("trainings"):
+                text += f" (training {info.get('training', 1)} of {info['trainings']})"
+            return text + "…" + (f" {self.estimate}" if self.estimate else "")
         return None
 
     def failure_text(self, message: str) -> str:
@@ -365,27 +397,57 @@ def suggestion_details(data: dict[str, Any]) -> str:
     )
 
 
+def estimate_text(kind: str | None, info: dict[str, Any]) -> str:
+    """The measured estimate of the classifier training(s) a job is about to run."""
+    took = duration(float(info["estimated_s"]))
+    if kind == "suggest":
+        text = (
+            f"Training the suggestion classifier ({info.get('arch')}, {info.get('steps')}"
+            f" steps): about {took}."
+        )
+    else:
+        text = f"{info.get('trainings', '?')} classifier trainings: about {took} in all."
+    if info.get("arch") == "resnet18" and str(info.get("device", "")).startswith("cpu"):
+        text += " On a CPU the small classifier trains many times faster."
+    return text
+
+
 def evaluation_cells(data: dict[str, Any]) -> list[list[str]]:
-    """The evaluation table's text, one row per `EVAL_ROWS`, one column per `EVAL_COLUMNS`."""
-    rows = data.get("rows", {})
+    """The evaluation table's text, one row per `EVAL_ROWS`, one column per `EVAL_COLUMNS`:
+    mean ± spread over the seeds (the spread left out for one seed)."""
+    summary = data.get("summary", {})
     return [
-        [_score(rows.get(key, {}).get(col)) for col, _t in EVAL_COLUMNS] for key, _t in EVAL_ROWS
+        [_score(summary.get(key, {}).get(col)) for col, _t in EVAL_COLUMNS] for key, _t in EVAL_ROWS
     ]
 
 
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
+def _score(value: dict[str, float] | None) -> str:
+    if value is None:
+        return "—"
+    if len(value.get("values", ())) < 2:
+        return f"{value['mean']:.3f}"
+    return f"{value['mean']:.3f} ± {value['spread']:.3f}"
 
 
 def evaluation_status(data: dict[str, Any]) -> str:
-    """Where the scores come from, a note when row 3 is empty, and the verdict."""
-    rows = data.get("rows", {})
-    note = "" if "real_plus_generated" in rows else " No accepted suggestions yet: row 3 empty."
-    verdict = data.get("verdict", {}).get("text", "")
-    return (
+    """Where the scores come from, the seeds, the best baseline, and the verdict."""
+    summary = data.get("summary", {})
+    seeds = data.get("seeds", [0])
+    n = len(seeds)
+    parts = [
         f"Scored on the real {data.get('heldout_split', 'val')} split, on"
-        f" {data.get('device', '?')}.{note} {verdict}".strip()
-    )
+        f" {data.get('device', '?')}; {n} seed{'s' if n != 1 else ''}"
+        + (f", each cell mean ± {data.get('spread', 'std')}." if n > 1 else ".")
+    ]
+    best = data.get("best_baseline")
+    if best:
+        parts.append(f"Best baseline: {dict(EVAL_ROWS).get(best, best)}.")
+    if "real_plus_generated" not in summary:
+        parts.append("No accepted suggestions yet: the + Generated row is empty.")
+    verdict = (data.get("verdict") or {}).get("text", "")
+    if verdict:
+        parts.append(verdict)
+    return " ".join(parts)
 
 
 def tile_caption(scores: dict[str, float]) -> str:

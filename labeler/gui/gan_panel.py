@@ -291,6 +291,7 @@ class GanPanel(QDialog, GanPanelUi):
             epochs=self.eval_epochs_spin.value(),
             device=self.device_box.currentText(),
             arch=self.arch_box.currentText(),
+            seeds=self.eval_seeds_spin.value(),
         )
 
         def evaluate(job: JobContext) -> dict[str, Any]:
@@ -303,7 +304,7 @@ class GanPanel(QDialog, GanPanelUi):
                 should_stop=job.should_stop,
             )
 
-        self.eval_status.setText("Training three classifiers…")
+        self.eval_status.setText(gan_session.evaluation_start_text(options))
         return self._start_job(
             "evaluate", evaluate, self._evaluation_done, self._show_job_progress, PROGRESS_EVERY_S
         )

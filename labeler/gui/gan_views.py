@@ -39,6 +39,7 @@ from labeler.app.gan_session import (
     EVAL_COLUMNS,
     EVAL_ROW_TIPS,
     EVAL_ROWS,
+    GUI_SEEDS,
     NO_GENERATOR,
     TILE_SIDE,
     sample_names,
@@ -307,8 +308,11 @@ class GanPanelUi:
         target = QHBoxLayout()
         target.addWidget(self.target_box)
         target.addWidget(self.target_spin, 1)
-        self.arch_box = _combo(["resnet18", "tiny"], "resnet18")
-        self.arch_box.setToolTip("The small classifier that scores suggestions (tiny on a CPU)")
+        self.arch_box = _combo(["resnet18", "small", "tiny"], "resnet18")
+        self.arch_box.setToolTip(
+            "The classifier that scores suggestions and is trained by Evaluate: resnet18 on a"
+            " GPU, small (a ResNet-8) on a CPU, tiny for quick trials"
+        )
         self.clf_epochs_spin = _spin(1, 500, 30)
         self.p_min_spin = QDoubleSpinBox()
         self.p_min_spin.setRange(0.0, 1.0)
@@ -333,9 +337,16 @@ class GanPanelUi:
     def _build_evaluate(self) -> QWidget:
         box = QGroupBox("Evaluate")
         self.eval_epochs_spin = _spin(1, 500, 30)
+        self.eval_seeds_spin = _spin(1, 20, GUI_SEEDS)
+        self.eval_seeds_spin.setToolTip(
+            "Every row is trained once per seed and shown as mean ± standard deviation. A verdict"
+            f" needs at least 2 seeds; the panel runs {GUI_SEEDS} by default to save time,"
+            " the command line (labeler gan evaluate --seeds) 3."
+        )
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setToolTip(
-            "Train the classifier three ways and score each on the real val split"
+            "Train the classifier with four baselines and with the accepted generated images,"
+            " once per seed, and score each on the real val split"
         )
         self.eval_status = QLabel()
         self.eval_status.setWordWrap(True)
@@ -356,7 +367,7 @@ class GanPanelUi:
             + 2
         )
         self.eval_table.setFixedHeight(
-            self.eval_table.horizontalHeader().sizeHint().height() + 3 * 30 + 4
+            self.eval_table.horizontalHeader().sizeHint().height() + len(EVAL_ROWS) * 30 + 4
         )
         for r, tip in enumerate(EVAL_ROW_TIPS):
             self.eval_table.setRowHeight(r, 30)
@@ -364,8 +375,13 @@ class GanPanelUi:
         epochs = QHBoxLayout()
         epochs.addWidget(QLabel("Epochs per classifier"))
         epochs.addWidget(self.eval_epochs_spin, 1)
+        seeds = QHBoxLayout()
+        self.eval_seeds_label = QLabel(f"Seeds ({GUI_SEEDS} by default; the CLI runs 3)")
+        seeds.addWidget(self.eval_seeds_label)
+        seeds.addWidget(self.eval_seeds_spin, 1)
         col = QVBoxLayout(box)
         col.addLayout(epochs)
+        col.addLayout(seeds)
         col.addWidget(self.evaluate_button)
         col.addWidget(self.eval_table)
         col.addWidget(self.eval_status)

@@ -56,11 +56,16 @@ def test_suggestion_target_is_a_rule_or_the_count(target, expected):
         "classifier_epochs": 3.0,
         "p_min": 0.25,
     }
-    assert gs.evaluation_options(epochs=2, device="cpu", arch="resnet18") == {
+    assert gs.evaluation_options(epochs=2, device="cpu", arch="small", seeds=3) == {
         "epochs": 2.0,
         "device": "cpu",
-        "arch": "resnet18",
+        "arch": "small",
+        "seeds": 3,
     }
+    # The panel runs fewer seeds than the CLI unless asked, and says so when it starts.
+    default = gs.evaluation_options(epochs=2, device="cpu", arch="small")
+    assert default["seeds"] == gs.GUI_SEEDS == 2
+    assert "2 seeds each" in gs.evaluation_start_text(default)
 
 
 def test_cpu_warning_follows_the_choice_the_probe_and_the_running_device():
@@ -92,9 +97,25 @@ def test_job_progress_and_failure_read_as_sentences():
     assert s.job_progress({"classes_done": 1, "classes": 3}) == "Generating: class 1 of 3…"
     assert s.job_progress({"row": "real"}) is None
     s.job_kind = "evaluate"
-    assert s.job_progress({"row": "real_balanced", "step": 4, "steps": 9}) == (
-        "Balanced: step 4 of 9…"
+    assert s.job_progress({"row": "real_balanced", "seed": 1, "step": 4, "steps": 9}) == (
+        "Balanced, seed 1: step 4 of 9…"
     )
+    # The measured estimate comes first and stays beside the progress until the job ends.
+    first = {"row": "real", "seed": 0, "step": 0, "steps": 9, "trainings": 10, "training": 0,
+             "estimated_s": 150.0, "arch": "resnet18", "device": "cpu"}  # fmt: skip
+    estimate = s.job_progress(first)
+    assert estimate.startswith("10 classifier trainings: about 2.5 min in all.")
+    assert "small classifier trains many times faster" in estimate
+    later = {"row": "real_drw", "seed": 2, "step": 5, "steps": 9, "trainings": 10, "training": 9}
+    assert s.job_progress(later) == f"DRW, seed 2: step 5 of 9 (training 9 of 10)… {estimate}"
+    s.job_kind = "suggest"  # a new job forgets the last one's estimate
+    assert s.estimate == ""
+    clf = {"stage": "classifier", "estimated_s": 42, "arch": "small", "steps": 90,
+           "device": "cpu"}  # fmt: skip
+    assert (
+        s.job_progress(clf) == "Training the suggestion classifier (small, 90 steps): about 42 s."
+    )
+    s.job_kind = "evaluate"
     assert s.failure_text("no generator yet") == "Evaluating failed: no generator yet"
     s.job_kind = None
     assert s.failure_text("boom") == "The job failed: boom"
@@ -133,15 +154,33 @@ def test_results_in_words():
     )
 
 
-def test_evaluation_table_and_status():
-    rows = {"real": {"accuracy": 0.5, "thin_f1": 0.25}, "real_balanced": {"accuracy": 0.75}}
-    data = {"rows": rows, "device": "cpu", "verdict": {"text": "Balanced helps."}}
+def test_evaluation_table_shows_mean_and_spread_and_the_verdict():
+    def cell(values):
+        spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return {"mean": float(np.mean(values)), "spread": spread, "values": values}
+
+    summary = {
+        "real": {"accuracy": cell([0.5, 0.6]), "thin_f1": cell([0.25, 0.25])},
+        "real_logit_adjusted": {"accuracy": cell([0.75, 0.75]), "thin_recall": cell([0.5, 0.4])},
+    }
+    data = {
+        "summary": summary, "device": "cpu", "seeds": [0, 1], "spread": "std",
+        "best_baseline": "real_logit_adjusted",
+        "verdict": {"outcome": "worse", "text": "Worse: the best baseline does better."},
+    }  # fmt: skip
     cells = gs.evaluation_cells(data)
-    assert cells[0] == ["0.500", "—", "—", "0.250"] and cells[2] == ["—"] * 4
+    rows = ["real", "real_balanced", "real_logit_adjusted", "real_drw", "real_plus_generated"]
+    assert [k for k, _t in gs.EVAL_ROWS] == rows and len(cells) == len(rows)
+    assert cells[0] == ["0.550 ± 0.071", "—", "—", "0.250 ± 0.000"]
+    assert cells[2][2] == "0.450 ± 0.071" and cells[4] == ["—"] * 4
     assert gs.evaluation_status(data) == (
-        "Scored on the real val split, on cpu. No accepted suggestions yet: row 3 empty."
-        " Balanced helps."
+        "Scored on the real val split, on cpu; 2 seeds, each cell mean ± std. Best baseline:"
+        " Logit-adjusted. No accepted suggestions yet: the + Generated row is empty. Worse: the"
+        " best baseline does better."
     )
+    one = {"summary": {"real": {"accuracy": cell([0.5])}}, "seeds": [0], "device": "cpu"}
+    assert gs.evaluation_cells(one)[0][0] == "0.500"  # no spread to show with one seed
+    assert gs.evaluation_status(one).startswith("Scored on the real val split, on cpu; 1 seed.")
 
 
 def test_tile_words():

@@ -175,13 +175,19 @@ def test_select_all_and_bulk_reject_then_evaluate(qtbot, suggested, opened):
     assert len(rejected.args[1]) == n and panel.grid.count() == 0
     assert not store.list_suggestions(suggested, status="pending", class_id=cid)
 
+    assert panel.eval_seeds_spin.value() == 2  # fewer than the CLI's 3, and it says so
+    assert panel.eval_seeds_label.text() == "Seeds (2 by default; the CLI runs 3)"
     with qtbot.waitSignal(panel.evaluation_finished, timeout=TIMEOUT) as done:
         qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
-    assert set(done.args[0]["rows"]) == {"real", "real_balanced"}
-    assert float(panel.eval_table.item(0, 0).text()) == pytest.approx(
-        done.args[0]["rows"]["real"]["accuracy"], abs=1e-3
-    )
-    assert panel.eval_table.item(2, 0).text() == "—"
+    data = done.args[0]
+    baselines = {"real", "real_balanced", "real_logit_adjusted", "real_drw"}
+    assert set(data["summary"]) == baselines and data["seeds"] == [0, 1]
+    mean, spread = panel.eval_table.item(0, 0).text().split(" ± ")
+    accuracy = data["summary"]["real"]["accuracy"]
+    assert float(mean) == pytest.approx(accuracy["mean"], abs=1e-3)
+    assert float(spread) == pytest.approx(accuracy["spread"], abs=1e-3)
+    assert panel.eval_table.item(4, 0).text() == "—"  # nothing accepted: no generated row
+    assert "2 seeds" in panel.eval_status.text() and "Best baseline" in panel.eval_status.text()
 
 
 def test_evaluation_states_whether_generated_samples_helped(qtbot, labelled, opened):
@@ -189,13 +195,18 @@ def test_evaluation_states_whether_generated_samples_helped(qtbot, labelled, ope
 
     panel = opened(labelled)
     metrics = ("accuracy", "macro_recall", "thin_recall", "thin_f1")
-    rows = {
-        name: {m: v for m in metrics}
-        for name, v in (("real", 0.1), ("real_balanced", 0.5), ("real_plus_generated", 0.4))
+    means = (("real", 0.1), ("real_balanced", 0.5), ("real_logit_adjusted", 0.45),
+             ("real_drw", 0.3), ("real_plus_generated", 0.4))  # fmt: skip
+    summary = {
+        name: {m: {"mean": v, "spread": 0.01, "values": [v - 0.01, v, v + 0.01]} for m in metrics}
+        for name, v in means
     }
-    panel._evaluation_done({"rows": rows, "verdict": verdict(rows), "device": "cpu"})
-    assert panel.eval_table.item(2, 2).text() == "0.400"
-    assert "lower thin-class recall by 0.100" in panel.eval_status.text()
+    data = {"summary": summary, "verdict": verdict(summary), "device": "cpu", "seeds": [0, 1, 2],
+            "best_baseline": "real_balanced"}  # fmt: skip
+    panel._evaluation_done(data)
+    assert panel.eval_table.item(4, 2).text() == "0.400 ± 0.010"
+    assert panel.eval_status.text().endswith(data["verdict"]["text"])
+    assert "Worse: the best baseline (real balanced)" in panel.eval_status.text()
 
 
 def test_errors_read_as_messages(qtbot, labelled, opened):

@@ -1,4 +1,5 @@
-"""KID/FID, per-class reports, the small classifier and the three-way evaluation."""
+"""KID/FID, per-class reports, the small classifier and the evaluation's rows (the baselines
+and the verdict in detail: test_gan_evaluate.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from labeler.core.errors import LabelerError
 from labeler.ml.classifier import load_classifier, save_classifier, train_classifier
-from labeler.ml.evaluate import evaluate, verdict
+from labeler.ml.evaluate import GENERATED, ROWS, evaluate
 from labeler.ml.metrics import classification_report, fid, kid
 
 
@@ -72,7 +73,7 @@ def test_resnet18_classifier_is_adapted_to_small_images():
     assert net.head.in_features == 512
 
 
-def test_evaluate_reports_three_rows_and_generation_metrics(mini):
+def test_evaluate_reports_every_row_and_generation_metrics(mini):
     images, labels = mini
     rng = np.random.default_rng(0)
     held = rng.permutation(len(images))[:30]
@@ -87,11 +88,11 @@ def test_evaluate_reports_three_rows_and_generation_metrics(mini):
         device="cpu",
         arch="tiny",
     )
-    assert list(out["rows"]) == ["real", "real_balanced", "real_plus_generated"]
+    assert list(out["rows"]) == list(ROWS)
     assert out["rows"]["real_plus_generated"]["generated_images"] == 4
-    assert out["budget"]["steps"] == 2 and "thin_f1" in out["rows"]["real"]
+    assert out["budget"]["steps"] == 2 and "thin_f1" in out["rows"]["real"]["seeds"][0]
     assert out["generation"]["per_class"][2]["kid"] is not None
-    assert out["verdict"]["text"].startswith("Generated samples")
+    assert out["verdict"]["text"].startswith("Not measurable with one seed")
     json.dumps(out)
     # One row alone (the others known from a run with the same budget): only it is trained.
     kw = dict(generated=(fake, np.full(4, 2)), steps=2, batch_size=16, device="cpu", arch="tiny")
@@ -99,42 +100,42 @@ def test_evaluate_reports_three_rows_and_generation_metrics(mini):
     assert list(one["rows"]) == ["real"] and one["rows"]["real"] == out["rows"]["real"]
     with pytest.raises(LabelerError, match="rows must be"):
         evaluate((images, labels), (images[held], labels[held]), 3, rows=("fake",), **kw)
-
-
-def test_verdict_compares_generated_with_the_balanced_baseline_not_with_plain_real():
-    def rows(real, bal, gen):
-        return {
-            "real": {"thin_recall": real},
-            "real_balanced": {"thin_recall": bal},
-            "real_plus_generated": {"thin_recall": gen},
-        }
-
-    worse = verdict(rows(0.0, 0.504, 0.404))  # the CIFAR-10-LT CPU run's figures
-    assert not worse["helps"] and "lower" in worse["text"] and "0.100" in worse["text"]
-    # Beating plain real training is not enough: balancing alone did better.
-    assert not verdict(rows(0.1, 0.5, 0.45))["helps"]
-    better = verdict(rows(0.0, 0.50, 0.56))
-    assert better["helps"] and "raise" in better["text"]
-    assert "do not change" in verdict(rows(0.0, 0.5, 0.502))["text"]
-    assert verdict({"real": {"thin_recall": 0.1}}) is None
+    # The generated row alone needs the recipe it would have taken from the best baseline.
+    with pytest.raises(LabelerError, match="generated_recipe"):
+        evaluate((images, labels), (images[held], labels[held]), 3, rows=(GENERATED,), **kw)
+    alone = evaluate(
+        (images, labels), (images[held], labels[held]), 3, rows=(GENERATED,),
+        generated_recipe=out["best_baseline"], **kw,
+    )  # fmt: skip
+    assert alone["rows"][GENERATED]["seeds"] == out["rows"][GENERATED]["seeds"]
+    assert alone["verdict"] is None
 
 
 def test_evaluate_reuses_a_classifier_only_when_it_was_trained_with_the_rows_budget(mini):
     images, labels = mini
     held = np.random.default_rng(1).permutation(len(images))[:40]
-    kw = dict(steps=6, batch_size=16, device="cpu", arch="tiny", seed=3)
-    fresh = evaluate((images, labels), (images[held], labels[held]), 3, **kw)
-    same = train_classifier(images, labels, 3, balanced=True, **kw)
-    reused = evaluate((images, labels), (images[held], labels[held]), 3, reuse=same, **kw)
+    kw = dict(steps=6, batch_size=16, device="cpu", arch="tiny")
+    rows = ("real_balanced",)
+    fresh = evaluate((images, labels), (images[held], labels[held]), 3, seeds=(3,), rows=rows, **kw)
+    same = train_classifier(images, labels, 3, balanced=True, seed=3, **kw)
+    reused = evaluate(
+        (images, labels), (images[held], labels[held]), 3, seeds=(3,), rows=rows, reuse=same, **kw
+    )
     # The stand-in gives the very report a fresh training would: nothing about the row changes.
     assert reused["reused"] == "real_balanced" and "reused" not in fresh
     assert reused["rows"]["real_balanced"] == fresh["rows"]["real_balanced"]
-    # Any difference in budget (seed, sampling) or an early stop means it is trained afresh.
-    other_seed = train_classifier(images, labels, 3, balanced=True, **{**kw, "seed": 4})
-    unbalanced = train_classifier(images, labels, 3, balanced=False, **kw)
-    stopped = train_classifier(images, labels, 3, balanced=True, should_stop=lambda: True, **kw)
-    for clf in (other_seed, unbalanced, stopped):
-        out = evaluate((images, labels), (images[held], labels[held]), 3, reuse=clf, **kw)
+    # Any difference in budget (seed, sampling, loss) or an early stop: trained afresh.
+    other_seed = train_classifier(images, labels, 3, balanced=True, seed=4, **kw)
+    unbalanced = train_classifier(images, labels, 3, balanced=False, seed=3, **kw)
+    drw = train_classifier(images, labels, 3, balanced=True, seed=3, loss="drw", **kw)
+    stopped = train_classifier(
+        images, labels, 3, balanced=True, seed=3, should_stop=lambda: True, **kw
+    )
+    for clf in (other_seed, unbalanced, drw, stopped):
+        out = evaluate(
+            (images, labels), (images[held], labels[held]), 3, seeds=(3,), rows=rows, reuse=clf,
+            **kw,
+        )  # fmt: skip
         assert "reused" not in out
 
 

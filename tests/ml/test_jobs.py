@@ -12,6 +12,7 @@ from labeler.app.exports import export_project
 from labeler.app.imports import import_folders
 from labeler.app.splits import split_project
 from labeler.core.errors import LabelerError
+from labeler.ml.evaluate import ROWS
 from labeler.store import gan as store
 
 
@@ -64,21 +65,25 @@ def test_suggest_review_and_generated_images_stay_in_train(trained, tmp_path):
     assert (second.class_id, second.seed) not in again
 
 
-def test_evaluate_reports_three_rows_on_the_val_split(trained):
+def test_evaluate_reports_every_row_on_the_val_split(trained):
     p = trained
     jobs.suggest(p, target="max", device="cpu", arch="tiny", classifier_epochs=1, p_min=0)
     added = jobs.accept_suggestions(
         p, [s.id for s in store.list_suggestions(p, status="pending")][:3]
     )
     assert added
-    data = jobs.evaluate(p, epochs=1, device="cpu", arch="tiny")
-    assert set(data["rows"]) == {"real", "real_balanced", "real_plus_generated"}
+    data = jobs.evaluate(p, epochs=1, device="cpu", arch="tiny", seeds=2)
+    assert list(data["rows"]) == list(ROWS) and data["seeds"] == [0, 1]
     assert data["rows"]["real_plus_generated"]["generated_images"] == len(added)
+    assert data["verdict"]["outcome"] in ("better", "no measurable difference", "worse")
     assert data["classes"] == ["airplane", "cat", "truck"]
     # The suggestion classifier was trained with the real-balanced row's budget: reused.
     assert data["reused"] == "real_balanced"
     # Another budget (more steps) trains every row afresh.
-    assert "reused" not in jobs.evaluate(p, steps=5, device="cpu", arch="tiny")
+    assert "reused" not in jobs.evaluate(p, steps=5, device="cpu", arch="tiny", seeds=1)
+    for bad in ({"seeds": 0}, {"gen_weight": -1.0}, {"gen_weight": float("nan")}):
+        with pytest.raises(LabelerError, match="seeds|weight"):
+            jobs.evaluate(p, epochs=1, device="cpu", arch="tiny", **bad)
 
 
 def test_suggest_and_evaluate_stop_when_asked(trained):
@@ -89,4 +94,19 @@ def test_suggest_and_evaluate_stop_when_asked(trained):
     )  # fmt: skip
     assert data["cancelled"] and store.list_suggestions(p) == []
     with pytest.raises(LabelerError, match="cancelled"):
-        jobs.evaluate(p, epochs=1, device="cpu", arch="tiny", should_stop=lambda: True)
+        jobs.evaluate(p, epochs=1, device="cpu", arch="tiny", seeds=1, should_stop=lambda: True)
+
+
+def test_suggest_says_how_long_its_classifier_will_train_before_it_starts(trained):
+    p = trained
+    seen: list[dict] = []
+    kw = dict(target="max", device="cpu", arch="small", classifier_epochs=1, p_min=0)
+    data = jobs.suggest(p, progress=seen.append, **kw)
+    first = seen[0]  # before the classifier's first step, and before any sample is drawn
+    assert first["stage"] == "classifier" and first["arch"] == "small"
+    assert first["estimated_s"] > 0 and first["steps"] >= 1
+    assert data["classifier"]["estimated_s"] == first["estimated_s"]
+    assert not data["classifier"]["cached"] and data["classifier"]["train_s"] > 0
+    seen.clear()
+    again = jobs.suggest(p, progress=seen.append, **kw)  # the cached classifier: no training
+    assert again["classifier"]["cached"] and not any("estimated_s" in d for d in seen)
