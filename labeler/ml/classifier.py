@@ -482,7 +482,10 @@ def estimate_training_seconds(
     dev, _ = resolve_device(device)
     batch_size = batch_size or default_batch_size(dev)
     cfg = ClassifierConfig(num_classes, resolution, arch)
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+    cuda = []
+    if dev.type == "cuda":
+        cuda = [dev.index if dev.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(0)
         gens = (
             torch.Generator(device=dev).manual_seed(0),

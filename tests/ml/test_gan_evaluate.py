@@ -280,3 +280,25 @@ def test_small_arch_trains_and_predicts(mini):
     clf = train_classifier(images, labels, 3, steps=2, device="cpu", arch="small", batch_size=8)
     probs, feats = clf.probs_and_features(images[:4])
     assert probs.shape == (4, 3) and feats.shape == (4, 64)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_a_training_step_on_cuda_never_waits_for_the_device(mini):
+    """Sampling, augmentation, every loss and the optimiser stay on the GPU: with no progress
+    callback, not one step synchronises with the host (CUDA's sync debug mode raises if so)."""
+    images, labels = mini
+    x = np.concatenate([images, images[labels == 2]])
+    y = np.concatenate([labels, labels[labels == 2]])
+    iw = np.concatenate([np.ones(len(images)), np.full(int((labels == 2).sum()), 0.5)])
+
+    def strict() -> bool:
+        torch.cuda.set_sync_debug_mode("error")  # from the first step on
+        return False
+
+    for loss in ("ce", "logit_adjusted", "drw"):
+        try:
+            clf = train_classifier(x, y, 3, steps=8, device="cuda", arch="tiny", loss=loss,
+                                   image_weights=iw, should_stop=strict)  # fmt: skip
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert clf.budget is not None and clf.budget["batch_size"] == 512
