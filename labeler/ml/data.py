@@ -86,7 +86,11 @@ class RealSampler:
 
     A uint8 array is copied to the device once, so a step costs one gather; a ``Dataset`` is read
     item by item (each item an HxWx3 uint8 image, or a tuple whose first element is one).
-    Randomness comes only from ``generator`` (CPU), whose state travels in checkpoints.
+    Randomness comes only from ``generator``, whose state travels in checkpoints. Draws are
+    inverse-CDF lookups (``torch.rand`` then ``searchsorted`` on the cumulative weights) on the
+    generator's device: with a device generator and an array, a batch needs no host→device copy,
+    no CPU random numbers and no host synchronisation (``torch.multinomial`` validates its
+    input with one on CUDA).
     """
 
     def __init__(
@@ -103,8 +107,9 @@ class RealSampler:
         self.resolution = resolution
         self.device = device
         self.generator = generator
-        self.weights = torch.as_tensor(sample_weights(labels, num_classes, mode))
-        self.class_probs = torch.as_tensor(class_weights(labels, num_classes, mode))
+        draw_on = generator.device
+        self._image_cdf = _cdf(sample_weights(labels, num_classes, mode), draw_on)
+        self._class_cdf = _cdf(class_weights(labels, num_classes, mode), draw_on)
         self._labels_dev = torch.as_tensor(labels, device=device)
         if isinstance(images, torch.utils.data.Dataset):
             self._dataset = images
@@ -117,22 +122,33 @@ class RealSampler:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def indices(self, batch_size: int) -> torch.Tensor:
+        """``batch_size`` image indices drawn with the sampling weights (with replacement)."""
+        return _draw(self._image_cdf, batch_size, self.generator)
+
     def next(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.multinomial(
-            self.weights, batch_size, replacement=True, generator=self.generator
-        )
-        y = self._labels_dev[idx.to(self.device)]
+        idx = self.indices(batch_size)
         if self._images is not None:
-            batch = self._images[idx.to(self.device)]
-        else:
-            batch = torch.stack([_item_tensor(self._dataset[int(i)]) for i in idx]).to(self.device)
-        return to_float(batch, self.resolution), y
+            idx = idx.to(self.device, non_blocking=True)  # a no-op with a device generator
+            return to_float(self._images[idx], self.resolution), self._labels_dev[idx]
+        idx = idx.cpu()
+        batch = torch.stack([_item_tensor(self._dataset[int(i)]) for i in idx]).to(self.device)
+        return to_float(batch, self.resolution), self._labels_dev[idx.to(self.device)]
 
     def sample_labels(self, batch_size: int) -> torch.Tensor:
-        y = torch.multinomial(
-            self.class_probs, batch_size, replacement=True, generator=self.generator
-        )
-        return y.to(self.device)
+        """Class ids for generated images, drawn with the classes' sampling shares."""
+        return _draw(self._class_cdf, batch_size, self.generator).to(self.device)
+
+
+def _cdf(weights: np.ndarray, device: torch.device) -> torch.Tensor:
+    cdf = torch.as_tensor(np.cumsum(weights / weights.sum()), dtype=torch.float64)
+    return cdf.to(device)
+
+
+def _draw(cdf: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    u = torch.rand(n, generator=generator, device=cdf.device, dtype=torch.float64) * cdf[-1]
+    # right=True: u lands in [cdf[i-1], cdf[i]), an empty range for an item of weight zero.
+    return torch.searchsorted(cdf, u, right=True).clamp_(max=len(cdf) - 1)
 
 
 def _item_tensor(item: Any) -> torch.Tensor:

@@ -43,3 +43,56 @@ def autocast(device: torch.device) -> torch.autocast:
 def memory_format(device: torch.device) -> torch.memory_format:
     """channels_last feeds tensor cores better on CUDA; on the CPU it buys nothing here."""
     return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+# -- batch size and learning rate from the device (ADR 0105) -------------------------------------
+CPU_BATCH = {32: 32, 64: 16, 128: 8}
+"""GAN batch on the CPU: small, so a step stays short and progress keeps coming."""
+CUDA_BATCH = {32: 512, 64: 256, 128: 128}
+"""GAN batch on a CUDA GPU with room to spare: at 32 px a base-width step is launch-bound up to
+about 512 (issue 15: 3,489 images/s at 128, 11,220 at 512, 13,482 at 2,048 on an H200), so
+512 buys four times the images per step for the same steps per second."""
+PER_IMAGE_BYTES = {32: 6 << 20, 64: 20 << 20, 128: 80 << 20}
+"""Rough GPU memory one image of a batch costs in a GAN step at base width (G with gradients,
+D on real and fake); only used to shrink the batch on a small GPU."""
+MEMORY_SHARE = 0.5  # of the free GPU memory the batch may plan to use
+LR_REFERENCE_BATCH = 64
+LR_MAX_FACTOR = 2.0
+WIDTH_FACTOR = {"tiny": 0.125, "small": 0.5, "base": 1.0, "large": 2.0}
+
+
+def choose_batch(
+    device: torch.device | str,
+    resolution: int = 32,
+    width: str = "base",
+    free_memory: int | None = None,
+) -> int:
+    """The GAN batch size for ``device``: small on the CPU; on CUDA the launch-bound size for the
+    resolution, halved until it plans to use at most half of the free memory (``free_memory``
+    in bytes; asked of the GPU when ``None``).
+
+    >>> choose_batch("cpu"), choose_batch("cuda", 32, "base", free_memory=80 << 30)
+    (32, 512)
+    """
+    dev = torch.device(device)
+    res = resolution if resolution in CPU_BATCH else max(r for r in CPU_BATCH if r <= resolution)
+    if dev.type != "cuda":
+        return CPU_BATCH[res]
+    if free_memory is None:
+        free_memory = torch.cuda.mem_get_info(dev)[0]
+    per_image = PER_IMAGE_BYTES[res] * WIDTH_FACTOR.get(width, 1.0)
+    batch = CUDA_BATCH[res]
+    while batch > 8 and batch * per_image > MEMORY_SHARE * free_memory:
+        batch //= 2
+    return batch
+
+
+def scale_lr(lr: float, batch_size: int) -> float:
+    """Adam's learning rate for ``batch_size``: square-root scaling from a batch of 64 (the batch
+    the default rates were tuned at), never below them and at most twice them (ADR 0105).
+
+    >>> scale_lr(2e-4, 32), scale_lr(2e-4, 256), scale_lr(2e-4, 2048)
+    (0.0002, 0.0004, 0.0004)
+    """
+    factor = min(LR_MAX_FACTOR, max(1.0, (batch_size / LR_REFERENCE_BATCH) ** 0.5))
+    return round(lr * factor, 12)

@@ -32,11 +32,13 @@ from labeler.ml.checkpoint import (
     save_payload,
 )
 from labeler.ml.data import RealSampler, check_labels, dataset_length
-from labeler.ml.device import autocast, memory_format, resolve_device
+from labeler.ml.device import autocast, choose_batch, memory_format, resolve_device, scale_lr
 from labeler.ml.diffaug import DEFAULT_POLICY, diff_augment
 from labeler.ml.gan import Discriminator, GanConfig, Generator, build
 
 DEFAULT_STEPS = 2000
+DEFAULT_LR = 2e-4  # Adam, for G and D, at a batch of 64; scaled with the batch (ADR 0105)
+COMPILE_MODES = ("off", "on", "auto")
 RUN_NAME = re.compile(r"^(\d{5})-gan-")
 
 
@@ -56,6 +58,10 @@ class RunResult:
     losses: dict[str, float]
     sample_grid: Path | None
     warnings: list[str] = field(default_factory=list)
+    batch_size: int = 0
+    lr_g: float = 0.0
+    lr_d: float = 0.0
+    compiled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -83,7 +89,7 @@ def train_gan(
     steps: int | None = None,
     minutes: float | None = None,
     device: str = "auto",
-    batch_size: int = 64,
+    batch_size: int | None = None,
     seed: int = 0,
     progress: StatsFn | None = None,
     should_stop: ShouldStop | None = None,
@@ -93,8 +99,8 @@ def train_gan(
     class_names: list[str] | None = None,
     sampling: str = "balanced",
     d_steps: int = 2,
-    lr_g: float = 2e-4,
-    lr_d: float = 2e-4,
+    lr_g: float | None = None,
+    lr_d: float | None = None,
     lecam_weight: float = 0.1,
     ema_beta: float = 0.999,
     augment: tuple[str, ...] = DEFAULT_POLICY,
@@ -102,6 +108,7 @@ def train_gan(
     snapshot_every: int = 500,
     trusted: Callable[[Path, str], bool] | None = None,
     on_saved: Callable[[Path, str], None] | None = None,
+    compile: str = "off",
 ) -> RunResult:
     """Train (or continue training) the class-conditional GAN on real train-split images.
 
@@ -117,6 +124,12 @@ def train_gan(
     recorded (a file changed since is refused, not resumed); ``on_saved(path, sha256)`` is
     called after every checkpoint written, so the caller can record it.
 
+    ``batch_size=None`` chooses it from the device (``device.choose_batch``: 32 on the CPU, 512
+    at 32 px on a large GPU); ``lr_g``/``lr_d`` left ``None`` are 2e-4 scaled with the batch
+    (``device.scale_lr``: √(batch/64), between 1× and 2×); given, they are used as they are.
+    ``compile`` is ``"off"``, ``"on"`` or ``"auto"`` (on with CUDA): ``torch.compile`` of G and D;
+    when compiling fails the run goes on uncompiled and says so in ``warnings``.
+
     >>> result = train_gan(images, labels, 10, "runs", steps=5000)  # doctest: +SKIP
     """
     cfg = GanConfig(num_classes, resolution, width, class_names=tuple(class_names or ()))
@@ -124,11 +137,17 @@ def train_gan(
     labels = check_labels(labels, n, num_classes)
     if steps is not None and steps < 0 or minutes is not None and minutes <= 0:
         raise LabelerError("steps must be ≥ 0 and minutes > 0")
-    if batch_size < 1 or d_steps < 1:
+    if batch_size is not None and batch_size < 1 or d_steps < 1:
         raise LabelerError("batch_size and d_steps must be positive")
+    if compile not in COMPILE_MODES:
+        raise LabelerError(f"compile must be one of {', '.join(COMPILE_MODES)}, got {compile!r}")
     if steps is None and minutes is None:
         steps = DEFAULT_STEPS
     dev, warning = resolve_device(device)
+    if batch_size is None:
+        batch_size = choose_batch(dev, resolution, width)
+    lr_g = scale_lr(DEFAULT_LR, batch_size) if lr_g is None else lr_g
+    lr_d = scale_lr(DEFAULT_LR, batch_size) if lr_d is None else lr_d
     options = {
         "config": json.loads(cfg.to_json()),
         "num_images": n,
@@ -142,6 +161,8 @@ def train_gan(
         "ema_beta": ema_beta,
         "augment": list(augment),
         "loss": "hinge",
+        "lr_rule": "sqrt(batch/64) x 2e-4, between 1x and 2x (ADR 0105)",
+        "compile": compile,
         "counts": np.bincount(labels, minlength=num_classes).tolist(),
     }
     folder = _find_resumable(Path(run_dir), cfg) if resume else None
@@ -163,12 +184,20 @@ def train_gan(
                 " folder away to start a new run"
             )
         step = _restore(ckpt, cfg, nets, cpu_gen, dev_gen)
-    sampler = RealSampler(images, labels, num_classes, resolution, dev, sampling, cpu_gen)
+    # An array is drawn from on the device (no host round trip per step); a Dataset is read on
+    # the host, so its indices come from the CPU generator.
+    draw_gen = cpu_gen if isinstance(images, torch.utils.data.Dataset) else dev_gen
+    sampler = RealSampler(images, labels, num_classes, resolution, dev, sampling, draw_gen)
     fixed_z, fixed_y = _grid_latents(cfg, seed)
 
     loop = _Loop(
         cfg, nets, sampler, dev, dev_gen, batch_size, d_steps, lecam_weight, ema_beta, augment
     )
+    warnings = [warning] if warning else []
+    if compile == "on" or compile == "auto" and dev.type == "cuda":
+        compile_warning = loop.compile()
+        if compile_warning:
+            warnings.append(compile_warning)
     stats_path = folder / "stats.jsonl"
     start, last_log_t, last_log_step = time.monotonic(), time.monotonic(), step
     first_step, losses, rate, stopped, grid = step, {}, 0.0, False, None
@@ -178,7 +207,8 @@ def train_gan(
         if should_stop is not None and should_stop():
             stopped = True
             break
-        loop.step(step)
+        if (fallback := loop.step(step)) is not None:
+            warnings.append(fallback)
         step += 1
         now = time.monotonic()
         rate = (step - first_step) * batch_size * d_steps / max(now - start, 1e-9)
@@ -232,12 +262,24 @@ def train_gan(
         resumed,
         losses,
         grid,
-        [warning] if warning else [],
+        warnings,
+        batch_size,
+        lr_g,
+        lr_d,
+        loop.compiled,
     )
 
 
+_compiler: Callable[[torch.nn.Module], Any] = torch.compile  # swapped by tests
+
+
 class _Loop:
-    """One GAN step: ``d_steps`` hinge updates of D with LeCam, then one of G, then the EMA."""
+    """One GAN step: ``d_steps`` hinge updates of D with LeCam, then one of G, then the EMA.
+
+    Nothing in a step waits for the GPU: batches, latents and augmentations are drawn on the
+    device, losses are summed there and read only by ``pop_losses`` (at log intervals). D sees
+    real and fake in one call (one launch per layer, not two), and the EMA is one fused update.
+    """
 
     def __init__(
         self, cfg, nets, sampler, dev, gen, batch_size, d_steps, lecam_weight, ema_beta, policy
@@ -248,6 +290,20 @@ class _Loop:
         self.mf = memory_format(dev)
         self.sums = torch.zeros(4, device=dev)  # d, g, lecam, count: synced only when logged
         self.pending = 0
+        self.G_run: Any = nets.G  # what the step calls: the modules, or their compiled forms
+        self.D_run: Any = nets.D
+        self.compiled, self._verified = False, True
+        self._ema = _EmaPairs(nets.G_ema, nets.G)
+
+    def compile(self) -> str | None:
+        """Use ``torch.compile``d G and D from the next step; ``None``, or why not."""
+        try:
+            self.G_run, self.D_run = _compiler(self.nets.G), _compiler(self.nets.D)
+        except Exception as exc:  # noqa: BLE001 - any failure means: train uncompiled
+            self.G_run, self.D_run = self.nets.G, self.nets.D
+            return f"torch.compile unavailable ({type(exc).__name__}: {exc}); trained uncompiled"
+        self.compiled, self._verified = True, False
+        return None
 
     def _z(self) -> torch.Tensor:
         return torch.randn(self.batch, self.cfg.z_dim, device=self.dev, generator=self.gen)
@@ -255,15 +311,34 @@ class _Loop:
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.policy, self.gen).contiguous(memory_format=self.mf)
 
-    def step(self, step: int) -> None:
-        G, D, lecam = self.nets.G, self.nets.D, self.nets.lecam
+    def step(self, step: int) -> str | None:
+        """One step; the first compiled one falls back to the plain modules when compiling
+        fails (everything it changed is put back first). Returns that fallback's warning."""
+        if self._verified:
+            self._step(step)
+            return None
+        snapshot = self._snapshot()
+        try:
+            self._step(step)
+        except Exception as exc:  # noqa: BLE001 - compile errors surface at the first call
+            self._restore(snapshot)
+            self.G_run, self.D_run, self.compiled = self.nets.G, self.nets.D, False
+            self._verified = True
+            self._step(step)
+            return f"torch.compile failed ({type(exc).__name__}); trained uncompiled"
+        self._verified = True
+        return None
+
+    def _step(self, step: int) -> None:
+        G, D, lecam, b = self.G_run, self.nets.D, self.nets.lecam, self.batch
         for _ in range(self.d_steps):
-            real, y = self.sampler.next(self.batch)
+            real, y = self.sampler.next(b)
             with torch.no_grad(), autocast(self.dev):
                 fake = G(self._z(), y)
             with autocast(self.dev):
-                d_real = D(self._aug(real), y).float()
-                d_fake = D(self._aug(fake.float()), y).float()
+                out = self.D_run(self._aug(torch.cat([real, fake.float()])), torch.cat([y, y]))
+            out = out.float()
+            d_real, d_fake = out[:b], out[b:]
             loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
             # LeCam: pull D's outputs towards the running mean of the other side's outputs,
             # which keeps D from growing confident on a small real set.
@@ -273,19 +348,48 @@ class _Loop:
             self.nets.opt_d.zero_grad(set_to_none=True)
             (loss_d + self.lecam_weight * reg).backward()
             self.nets.opt_d.step()
-        y = self.sampler.sample_labels(self.batch)
+        y = self.sampler.sample_labels(b)
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         with autocast(self.dev):
-            loss_g = -D(self._aug(G(self._z(), y).float()), y).float().mean()
+            loss_g = -self.D_run(self._aug(G(self._z(), y).float()), y).float().mean()
         self.nets.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.nets.opt_g.step()
         D.requires_grad_(True)
-        _ema_update(self.nets.G_ema, G, min(self.ema_beta, (1 + step) / (10 + step)))
+        self._ema.update(min(self.ema_beta, (1 + step) / (10 + step)))
         self.sums += torch.stack(
             [loss_d.detach(), loss_g.detach(), reg.detach(), torch.ones((), device=self.dev)]
         )
         self.pending += 1
+
+    def _snapshot(self) -> dict[str, Any]:
+        n = self.nets
+        return {
+            "G": copy.deepcopy(n.G.state_dict()),
+            "D": copy.deepcopy(n.D.state_dict()),
+            "G_ema": copy.deepcopy(n.G_ema.state_dict()),
+            "opt_g": copy.deepcopy(n.opt_g.state_dict()),
+            "opt_d": copy.deepcopy(n.opt_d.state_dict()),
+            "lecam": n.lecam.clone(),
+            "gen": self.gen.get_state(),
+            "sampler_gen": self.sampler.generator.get_state(),
+            "sums": self.sums.clone(),
+            "pending": self.pending,
+        }
+
+    def _restore(self, snap: dict[str, Any]) -> None:
+        n = self.nets
+        n.G.load_state_dict(snap["G"])
+        n.D.load_state_dict(snap["D"])
+        n.G_ema.load_state_dict(snap["G_ema"])
+        n.opt_g.load_state_dict(snap["opt_g"])
+        n.opt_d.load_state_dict(snap["opt_d"])
+        n.lecam.copy_(snap["lecam"])
+        self.sampler.generator.set_state(snap["sampler_gen"])
+        self.gen.set_state(snap["gen"])
+        self.sums.copy_(snap["sums"])
+        self.pending = snap["pending"]
+        n.D.requires_grad_(True)
 
     def pop_losses(self) -> dict[str, float]:
         if not self.pending:
@@ -296,16 +400,33 @@ class _Loop:
         return {"d": round(d / c, 5), "g": round(g / c, 5), "lecam": round(r / c, 5)}
 
 
-@torch.no_grad()
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> None:
-    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
-        p_ema.lerp_(p, 1 - beta)
-    # BatchNorm running statistics are averaged too, so the EMA weights meet matching stats.
-    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
-        if b.dtype.is_floating_point:
-            b_ema.lerp_(b, 1 - beta)
-        else:
-            b_ema.copy_(b)
+class _EmaPairs:
+    """The EMA of G as one fused update per step (``torch._foreach_lerp_``), not one per tensor.
+
+    BatchNorm running statistics are averaged too, so the EMA weights meet matching stats;
+    integer buffers (batches seen) are copied.
+    """
+
+    def __init__(self, ema: torch.nn.Module, model: torch.nn.Module) -> None:
+        pairs = list(zip(ema.parameters(), model.parameters(), strict=True))
+        pairs += [
+            (a, b)
+            for a, b in zip(ema.buffers(), model.buffers(), strict=True)
+            if a.dtype.is_floating_point
+        ]
+        self.ema = [a for a, _ in pairs]
+        self.model = [b for _, b in pairs]
+        self.ints = [
+            (a, b)
+            for a, b in zip(ema.buffers(), model.buffers(), strict=True)
+            if not a.dtype.is_floating_point
+        ]
+
+    @torch.no_grad()
+    def update(self, beta: float) -> None:
+        torch._foreach_lerp_(self.ema, self.model, 1 - beta)
+        for a, b in self.ints:
+            a.copy_(b)
 
 
 def _make_nets(cfg: GanConfig, dev: torch.device, lr_g: float, lr_d: float) -> _Nets:
@@ -314,8 +435,10 @@ def _make_nets(cfg: GanConfig, dev: torch.device, lr_g: float, lr_d: float) -> _
     G, D = G.to(dev, memory_format=mf), D.to(dev, memory_format=mf)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # betas (0, 0.999): momentum-free Adam is the usual choice for hinge GANs with SN.
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.0, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.0, 0.999))
+    # fused: one kernel for the whole update on CUDA (the per-tensor path launches dozens).
+    fused = True if dev.type == "cuda" else None
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.0, 0.999), fused=fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.0, 0.999), fused=fused)
     return _Nets(G, D, G_ema, opt_g, opt_d, torch.zeros(2, device=dev))
 
 
