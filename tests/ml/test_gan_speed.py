@@ -241,3 +241,28 @@ def test_throughput_stops_at_the_first_batch_that_does_not_fit(mini, monkeypatch
         images, labels, 3, width="tiny", device="cpu", batch_size=4, steps=1, max_seconds=0
     )
     assert timed["limit"] == "time" and len(timed["tried"]) == 1
+
+
+@pytest.mark.gpu
+def test_no_gan_step_synchronises_with_the_host_on_cuda(mini):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    from labeler.ml.diffaug import DEFAULT_POLICY
+    from labeler.ml.gan import GanConfig
+
+    images, labels = mini
+    dev = torch.device("cuda")
+    cfg = GanConfig(3, 32, "small")
+    gen = torch.Generator(device=dev).manual_seed(0)
+    sampler = RealSampler(images, labels, 3, 32, dev, "balanced", gen)
+    nets = train_mod._make_nets(cfg, dev, 2e-4, 2e-4)
+    loop = train_mod._Loop(cfg, nets, sampler, dev, gen, 64, 2, 0.1, 0.999, DEFAULT_POLICY)
+    loop.step(0)  # first step: allocations and cuDNN's choices may synchronise
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for i in range(1, 4):
+            loop.step(i)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert set(loop.pop_losses()) == {"d", "g", "lecam"}

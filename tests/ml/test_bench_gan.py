@@ -1,0 +1,82 @@
+"""The GAN benchmark as the GPU session will run it: a subprocess on a machine without PySide6
+or sqlite-utils, at its --quick size, writing the documented summary and grids to --out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks" / "gan" / "bench_gan.py"
+ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-lt.tar.gz"
+# Importing either of these fails in the child, as on the bare GPU machine.
+BARE = (
+    "import runpy, sys; sys.modules.update(dict.fromkeys(['PySide6', 'sqlite_utils']));"
+    " sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+KEYS = (
+    "rows", "verdict", "throughput", "time_to_usable_s", "accepted", "accepted_per_class",
+    "wall_s", "budget_s", "plan",
+)  # fmt: skip
+ROWS = ("real", "real_balanced", "real_logit_adjusted", "real_drw", "real_plus_generated")
+OUTCOMES = ("better", "no measurable difference", "worse")
+
+
+def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-c", BARE, str(BENCH), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def archive() -> Path:
+    if not ARCHIVE.is_file():
+        pytest.skip(f"the CIFAR-10-LT archive is not at {ARCHIVE} (../shared/data)")
+    return ARCHIVE
+
+
+def test_quick_run_writes_the_summary_and_grids_without_qt(archive, tmp_path):
+    out = tmp_path / "out"
+    # One thread: on a busy shared CPU, two threads of tiny convolutions run ten times slower.
+    r = _run("--quick", "--threads", "1", "--archive", str(archive), "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert json.loads(r.stdout) == summary
+    for key in KEYS:
+        assert summary[key] is not None, key
+    rows = summary["rows"]
+    assert set(rows) == set(ROWS)
+    for row in rows.values():
+        for metric in ("accuracy", "macro_f1", "thin_recall", "thin_f1"):
+            assert set(row[metric]) == {"mean", "spread"} and 0 <= row[metric]["mean"] <= 1
+    assert summary["verdict"]["outcome"] in OUTCOMES and summary["verdict"]["text"]
+    assert not summary["stopped"] and summary["options"]["seeds"] == 3
+    tp = summary["throughput"]
+    assert tp["chosen_batch"] == 16 and tp["largest_batch"] == 32
+    assert tp["ratio"] == pytest.approx(
+        tp["chosen_images_per_s"] / tp["largest_images_per_s"], abs=1e-2
+    )
+    assert summary["accepted"] == sum(summary["accepted_per_class"]) > 0
+    assert summary["plan"]["trainings"] == 15 and summary["plan"]["clf_steps"] > 0
+    assert summary["gan"]["steps"] == 24 and summary["consistency_curve"]
+    assert summary["wall_s"] > 0 and summary["budget_s"] == 180
+    # The accepted suggestions, one 16-tile row per class that has any, and the generator grid.
+    with Image.open(out / "samples.png") as grid:
+        filled = sum(1 for n in summary["accepted_per_class"] if n)
+        assert grid.size == (16 * 33 + 1, filled * 33 + 1)
+    with Image.open(out / "generator.png") as grid:
+        assert grid.width > 32
+    assert (out / "gan-stats.jsonl").read_text().strip()
+    # Progress on stderr says how much of the budget is left.
+    assert "s left] plan:" in r.stderr and "s left] suggest:" in r.stderr
+
+
+def test_a_missing_archive_is_one_line(tmp_path):
+    r = _run("--quick", "--archive", str(tmp_path / "nope.tar.gz"), timeout=120)
+    assert r.returncode == 2 and "no archive at" in r.stderr and "Traceback" not in r.stderr
