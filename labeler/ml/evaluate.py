@@ -345,9 +345,15 @@ def verdict(
         text = f"Better: the generated samples beat the best baseline ({label}): {figures}."
     elif d_recall < -noise_r or d_acc < -noise_a:
         outcome = "worse"
+        why = (
+            f"against the best baseline ({label}) the generated samples raise thin-class recall"
+            " but cost more accuracy than the seed-to-seed spread"
+            if d_recall > noise_r
+            else f"the best baseline ({label}) without generated samples does better"
+        )
         text = (
-            f"Worse: the best baseline ({label}) without generated samples does better: {figures}."
-            " Rely on it, or train the generator longer and review more strictly."
+            f"Worse: {why}: {figures}. Rely on the baseline, or train the generator longer and"
+            " review more strictly."
         )
     else:
         outcome = "no measurable difference"
