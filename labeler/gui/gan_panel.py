@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QListWidgetItem, QSpinBox, QWidget
 
 from labeler.app import gan_session
 from labeler.app.gan_session import PROGRESS_EVERY_S, GanSession
@@ -31,6 +31,40 @@ from labeler.gui.gan_views import (
 )
 from labeler.gui.jobs import Job, JobContext, JobRunner
 from labeler.store.project import Project
+
+AUTO_BATCH = 0  # the batch spin's "auto": train_gan chooses from the device (ADR 0105)
+GPU_DEFAULTS: dict[str, Any] = {
+    "width": "base",
+    "steps": 2000,
+    "arch": "resnet18",
+    "classifier_epochs": 30,
+    "eval_epochs": 30,
+}
+CPU_DEFAULTS: dict[str, Any] = {
+    "width": "small",
+    "steps": 500,
+    "arch": "small",
+    "classifier_epochs": 10,
+    "eval_epochs": 10,
+}
+"""What the panel starts with on the CPU: a GAN and classifiers that finish in minutes there,
+not the GPU's hours (issue 15 item 6). ``arch`` falls back to ``tiny`` without ``small``."""
+
+
+def device_defaults(on_cpu: bool, archs: list[str]) -> dict[str, Any]:
+    """The panel's defaults for the device the jobs will run on; ``archs`` the classifier
+    archs on offer (``small`` on the CPU when offered, else ``tiny``)."""
+    if not on_cpu:
+        return dict(GPU_DEFAULTS)
+    return CPU_DEFAULTS | {"arch": "small" if "small" in archs else "tiny"}
+
+
+def cpu_text(defaults: dict[str, Any]) -> str:
+    return (
+        "Running on the CPU, much slower than a CUDA GPU: the settings are sized for it"
+        f" (width {defaults['width']}, {defaults['steps']:,} steps, the {defaults['arch']}"
+        f" classifier, {defaults['eval_epochs']} epochs). The GPU's sizes take hours here."
+    )
 
 
 class GanPanel(QDialog, GanPanelUi):
@@ -59,6 +93,14 @@ class GanPanel(QDialog, GanPanelUi):
         cls = project.class_by_name(class_name) if class_name else None
         self.session = GanSession(wanted_class=cls.id if cls else None)
         self.setup_ui(self)
+        self.batch_spin.setMinimum(AUTO_BATCH)
+        self.batch_spin.setSpecialValueText("auto")
+        self.batch_spin.setValue(AUTO_BATCH)
+        self.batch_spin.setToolTip(
+            "auto: 32 on the CPU; on a GPU 512 at 32 px, fewer at 64 or 128 px or on a small GPU,"
+            " with the learning rates scaled to it"
+        )
+        self._shown_defaults = {k: _value(w) for k, w in self._default_controls().items()}
         self._connect()
         self._update_review_buttons()
         self.resize(1280, 820)
@@ -66,7 +108,7 @@ class GanPanel(QDialog, GanPanelUi):
         self.refresh()
 
     def _connect(self) -> None:
-        self.device_box.currentTextChanged.connect(lambda _t: self._update_cpu_warning())
+        self.device_box.currentTextChanged.connect(lambda _t: self._device_changed())
         self.start_button.clicked.connect(self.start_training)
         self.stop_button.clicked.connect(self.stop)
         self.suggest_button.clicked.connect(self.start_suggestions)
@@ -102,11 +144,32 @@ class GanPanel(QDialog, GanPanelUi):
         self.cuda_label.setText(self.session.cuda_text())
         if name:
             self.cuda_label.setStyleSheet(OK_STYLE)
-        self._update_cpu_warning()
+        self._device_changed()
 
     def _probe_failed(self, message: str) -> None:
         self.cuda_label.setText(f"Cannot load torch: {message}")
         self.cuda_label.setStyleSheet(ERROR_STYLE)
+
+    def _default_controls(self) -> dict[str, QComboBox | QSpinBox]:
+        return {
+            "width": self.width_box,
+            "steps": self.steps_spin,
+            "arch": self.arch_box,
+            "classifier_epochs": self.clf_epochs_spin,
+            "eval_epochs": self.eval_epochs_spin,
+        }
+
+    def _device_changed(self) -> None:
+        """Defaults follow the device the jobs will run on; a control the user changed keeps
+        its value."""
+        on_cpu = self.session.on_cpu(self.device_box.currentText())
+        archs = [self.arch_box.itemText(i) for i in range(self.arch_box.count())]
+        wanted = device_defaults(on_cpu, archs)
+        for key, control in self._default_controls().items():
+            if _value(control) == self._shown_defaults[key] and _set_value(control, wanted[key]):
+                self._shown_defaults[key] = wanted[key]
+        self.cpu_warning.setText(cpu_text(wanted if on_cpu else device_defaults(True, archs)))
+        self._update_cpu_warning()
 
     def _update_cpu_warning(self, device_in_use: str | None = None) -> None:
         chosen = self.device_box.currentText()
@@ -175,8 +238,9 @@ class GanPanel(QDialog, GanPanelUi):
 
     # -- training -------------------------------------------------------------------------
     def training_options(self) -> dict[str, Any]:
-        """The keyword arguments for `jobs.train` as the controls set them."""
-        return gan_session.training_options(
+        """The keyword arguments for `jobs.train` as the controls set them (batch size None:
+        chosen from the device)."""
+        options = gan_session.training_options(
             resolution=self.resolution_box.currentText(),
             width=self.width_box.currentText(),
             budget=self.budget_box.currentText(),
@@ -185,6 +249,9 @@ class GanPanel(QDialog, GanPanelUi):
             device=self.device_box.currentText(),
             batch_size=self.batch_spin.value(),
         )
+        if options["batch_size"] == AUTO_BATCH:
+            options["batch_size"] = None
+        return options
 
     def start_training(self) -> Job | None:
         """Train (or resume) the GAN on a worker, with live progress and sample grids."""
@@ -456,3 +523,17 @@ def open_gan_panel(
     panel = GanPanel(project, parent, class_name)
     panel.show()
     return panel
+
+
+def _value(control: QComboBox | QSpinBox) -> Any:
+    return control.currentText() if isinstance(control, QComboBox) else control.value()
+
+
+def _set_value(control: QComboBox | QSpinBox, value: Any) -> bool:
+    if isinstance(control, QComboBox):
+        if control.findText(value) < 0:
+            return False
+        control.setCurrentText(value)
+    else:
+        control.setValue(value)
+    return True

@@ -216,3 +216,58 @@ def test_errors_read_as_messages(qtbot, labelled, opened):
         qtbot.mouseClick(panel.suggest_button, Qt.MouseButton.LeftButton)
     assert "no generator yet" in failed.args[0]
     assert panel.error_label.isVisible() and panel.suggest_button.isEnabled()
+
+
+def _shown(panel: GanPanel) -> dict:
+    return {
+        "width": panel.width_box.currentText(),
+        "steps": panel.steps_spin.value(),
+        "arch": panel.arch_box.currentText(),
+        "classifier_epochs": panel.clf_epochs_spin.value(),
+        "eval_epochs": panel.eval_epochs_spin.value(),
+    }
+
+
+def test_defaults_follow_the_device_instead_of_a_warning_against_them(qtbot, labelled, opened):
+    panel = opened(labelled)
+    qtbot.waitUntil(lambda: panel.session.cuda_known, timeout=TIMEOUT)
+    if panel.cuda_name:
+        pytest.skip("a CUDA GPU is present: the CPU defaults are tested on a machine without")
+    # No CUDA here: "auto" runs on the CPU, so the panel offers what finishes there.
+    assert _shown(panel) == {
+        "width": "small",
+        "steps": 500,
+        "arch": "small",
+        "classifier_epochs": 10,
+        "eval_epochs": 10,
+    }
+    assert panel.batch_spin.text() == "auto" and panel.training_options()["batch_size"] is None
+    assert panel.cpu_warning.isVisible()
+    warning = panel.cpu_warning.text()
+    assert "width small" in warning and "500 steps" in warning and "small classifier" in warning
+    # Picking the GPU brings the GPU's sizes; a control the user set keeps its value.
+    panel.steps_spin.setValue(120)
+    panel.device_box.setCurrentText("cuda")
+    assert _shown(panel) == {
+        "width": "base",
+        "steps": 120,
+        "arch": "resnet18",
+        "classifier_epochs": 30,
+        "eval_epochs": 30,
+    }
+    assert not panel.cpu_warning.isVisible()
+    panel.device_box.setCurrentText("cpu")
+    assert _shown(panel)["width"] == "small" and _shown(panel)["steps"] == 120
+    assert panel.cpu_warning.isVisible()
+    panel.batch_spin.setValue(24)
+    assert panel.training_options()["batch_size"] == 24
+
+
+def test_auto_batch_trains_with_the_devices_batch(qtbot, labelled, opened):
+    panel = opened(labelled)
+    tiny_settings(panel)
+    panel.batch_spin.setValue(0)  # back to "auto"
+    assert panel.batch_spin.text() == "auto"
+    with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as done:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert done.args[0]["batch_size"] == 32 and done.args[0]["step"] == 3
