@@ -92,7 +92,9 @@ def time_export(p: Project, fmt: str, dst: Path) -> tuple[float, float]:
 Ratios = dict[str, tuple[float, float, float]]  # format -> (median, min, max) ratio
 
 
-def run_size(n: int, rounds: int, where: Path | None = None) -> tuple[Ratios, float]:
+def run_size(
+    n: int, rounds: int, where: Path | None = None, verbose: bool = False
+) -> tuple[Ratios, float]:
     """Time ``rounds`` alternating rounds at ``n`` photos; returns the ratios per format and
     the median seconds of the copy."""
     folder = make_photos(n)
@@ -113,6 +115,12 @@ def run_size(n: int, rounds: int, where: Path | None = None) -> tuple[Ratios, fl
             for fmt in results:
                 _settle()
                 results[fmt].append(time_export(p, fmt, tmp_path / f"{fmt}{r}"))
+            if verbose:
+                print(
+                    f"    round {r + 1}: copy2 {copies[-1][0]:.2f} s, "
+                    + ", ".join(f"{f} {t[-1][0]:.2f} s" for f, t in results.items()),
+                    flush=True,
+                )
             for d in tmp_path.glob("*[0-9]"):
                 shutil.rmtree(d)
         copy_s = statistics.median(c for c, _ in copies)
@@ -138,11 +146,12 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[3_000, 10_000])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--dir", type=Path, help="run in this folder (default: build/)")
+    ap.add_argument("--verbose", action="store_true", help="print every round's times")
     args = ap.parse_args()
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
     print("export (3 boxes per photo, re-read check included) beside shutil.copy2 of the files")
-    by_size = {n: run_size(n, args.rounds, args.dir) for n in args.sizes}
+    by_size = {n: run_size(n, args.rounds, args.dir, args.verbose) for n in args.sizes}
     print("\nratio to shutil.copy2, median (min-max) of the rounds; goal <= 1.50 at every size")
     print(f"{'':<6}" + "".join(f"{f'{n:,} photos':>22}" for n in by_size))
     for fmt in ("yolo", "coco"):
