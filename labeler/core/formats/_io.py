@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -369,12 +370,13 @@ def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
     is kernel work that holds a lock on its folder: threads only queue there (4 threads
     took 2.5x the CPU of one for 10,000 label files, ADR 0096) and take the cores from the
     hashing an export runs beside this."""
-    for folder in sorted({(root / rel).parent for rel, _ in files}):
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder in sorted({posixpath.dirname(rel) for rel, _ in files} - {""}):
+        (root / folder).mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0)
     for rel, text in files:
-        # A new file (the folder is the export's own): no buffered file object per label.
-        path = root / rel
+        # A new file (the folder is the export's own): no buffered file object, and no
+        # Path, per label.
+        path = f"{root}{os.sep}{rel}"
         fd = os.open(path, flags, 0o666)
         try:
             data = text.encode("utf-8")
@@ -446,7 +448,7 @@ def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
     path when not given). The file is opened once: size and orientation come from its first
     ``HEAD_BYTES`` (more is read only when a header goes beyond them).
     """
-    return size_from_head(path, read_head(path), label)
+    return head_facts(path, read_head(path), label)[1]
 
 
 HEAD_BYTES = 64 * 1024
@@ -513,6 +515,64 @@ def size_from_head(
     if orientation is None:
         orientation = head_orientation(path, got)
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def head_facts(
+    path: str | os.PathLike[str], got: tuple[bytes, bool] | None, label: str | None = None
+) -> tuple[int, tuple[int, int]]:
+    """(`head_orientation`, `size_from_head`) of the same first bytes: for a plain JPEG whose
+    markers up to its scan are all in ``got``, from one walk over them (an export asks for
+    both per image); for anything else, from those two functions."""
+    if got is not None and os.path.splitext(path)[1].lower() in JPEG_EXTENSIONS:
+        facts = _jpeg_facts(got[0])
+        if facts is not None:
+            turn, w, h = facts
+            try:
+                check_pixels(w, h)
+            except BadImage as e:
+                raise BadImage(f"{label if label is not None else path}: {e}") from None
+            return turn, ((h, w) if turn in (5, 6, 7, 8) else (w, h))
+    turn = head_orientation(Path(path), got)
+    return turn, size_from_head(Path(path), got, label, orientation=turn)
+
+
+_SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB))
+
+
+def _jpeg_facts(data: bytes) -> tuple[int, int, int] | None:
+    """(orientation, width, height) as `_jpeg_orientation` and `_jpeg_size` read them, from
+    the bytes themselves; None for what they would read differently or need more for (a
+    marker without a length, a short segment, bytes that end before the scan): the caller
+    then asks them."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    n, pos = len(data), 2
+    turn: int | None = None
+    size: tuple[int, int] | None = None
+    while True:
+        if pos + 4 > n or data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):
+            break
+        length = (data[pos + 2] << 8) | data[pos + 3]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or length < 7:
+            return None
+        end = pos + 2 + length
+        if end > n:
+            return None
+        if marker == 0xE1 and turn is None and data.startswith(b"Exif\x00\x00", pos + 4):
+            turn = _tiff_orientation(data[pos + 10 : end])
+        elif marker in _SOF and size is None:
+            h = (data[pos + 5] << 8) | data[pos + 6]
+            w = (data[pos + 7] << 8) | data[pos + 8]
+            if w <= 0 or h <= 0:
+                return None  # the general code says what is wrong
+            size = (w, h)
+        pos = end
+    if size is None:
+        return None
+    return (1 if turn is None else turn), size[0], size[1]
 
 
 def head_orientation(path: Path, got: tuple[bytes, bool] | None) -> int:
@@ -647,7 +707,7 @@ def write_upright(src: Path, dst: Path) -> None:
     buf.tofile(str(dst))
 
 
-def link_or_copy(src: Path, dst: Path) -> str:
+def link_or_copy(src: Path, dst: str | os.PathLike[str]) -> str:
     """Hard-link ``src`` at ``dst`` (no bytes copied); copy when linking is impossible
     (another file system, FAT, no permission). Returns "linked" or "copied"."""
     refuse_held(src)
@@ -657,13 +717,13 @@ def link_or_copy(src: Path, dst: Path) -> str:
         except FileNotFoundError:
             # The folder is made when a file needs it, not asked for every file; when the
             # link fails again the source is gone.
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.link(src, dst)
         return "linked"
     except FileNotFoundError:
         raise
     except OSError:
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copyfile(src, dst)
         return "copied"
 

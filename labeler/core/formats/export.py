@@ -42,9 +42,8 @@ from labeler.core.files import (
     signature,
 )
 from labeler.core.formats._io import (
-    head_orientation,
+    head_facts,
     link_or_copy,
-    size_from_head,
     write_upright,
 )
 from labeler.core.formats.base import Exporter, Placed, get_exporter, get_importer
@@ -539,24 +538,23 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
     back whole, once: its hash, its size, its orientation and its signature come from that
     read. A failed write (a full disk...) names the file of the export, not the source."""
     it = p.item
-    dst = root / p.path
+    dst = f"{root}{os.sep}{p.path}"  # a string: a Path per image cost more than its link
     try:
         if strip_metadata and not it.prerendered:
-            write_upright(it.source_path, dst)
+            write_upright(it.source_path, Path(dst))
             how = "reencoded"
         else:
             how = link_or_copy(it.source_path, dst)
-        got = _read_written(dst, final_dir / p.path)
-        turn = _orientation(dst, got)
+        got = _read_written(dst, final_dir, p.path)
+        turn, (w, h) = head_facts(dst, (got.head, got.whole))
         # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
         # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
         if how != "reencoded" and not it.prerendered and turn != 1:
             os.unlink(dst)
-            write_upright(it.source_path, dst)
+            write_upright(it.source_path, Path(dst))
             how = "reencoded"
-            got = _read_written(dst, final_dir / p.path)
-            turn = _orientation(dst, got)
-        w, h = size_from_head(dst, (got.head, got.whole), orientation=turn)
+            got = _read_written(dst, final_dir, p.path)
+            turn, (w, h) = head_facts(dst, (got.head, got.whole))
     except OSError as e:
         if not it.source_path.is_file():
             raise LabelerError(
@@ -589,18 +587,12 @@ def check_is_imported(record: ImageRecord, data: bytes, size: tuple[int, int]) -
         raise LabelerError(f"{record.path}: the image changed on disk since import")
 
 
-def _orientation(dst: Path, got: WrittenFile) -> int:
-    """The EXIF orientation of a written JPEG, from the bytes already read; only a JPEG has
-    one (the common case, a PNG, skips the parse)."""
-    return head_orientation(dst, (got.head, got.whole))
-
-
-def _read_written(dst: Path, shown: Path) -> WrittenFile:
+def _read_written(dst: str, final_dir: Path, rel: str) -> WrittenFile:
     """`read_written` of a file just written, failures named as the export's file."""
     try:
         return read_written(dst)
     except OSError as e:
-        raise _cannot_write(shown, e) from None
+        raise _cannot_write(final_dir / rel, e) from None
 
 
 def _write_manifest(
