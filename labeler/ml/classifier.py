@@ -416,7 +416,7 @@ def train_classifier(
     if loss not in LOSSES:
         raise LabelerError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
     iw = _check_image_weights(image_weights, len(images))
-    digest = weights_digest(iw)
+    digest, given = weights_digest(iw), len(images)  # the budget names what was given
     if iw is not None and (iw == 0).any():
         keep = iw > 0
         if not keep.any():
@@ -443,7 +443,7 @@ def train_classifier(
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev)
     ys = torch.as_tensor(labels, device=dev)
     budget: dict[str, Any] | None = training_budget(
-        steps, batch_size, seed, balanced, str(dev), len(images),
+        steps, batch_size, seed, balanced, str(dev), given,
         weighted_loss=weighted_loss, lr=lr, arch=arch, loss=loss, image_weights=digest,
     )  # fmt: skip
     start = time.monotonic()
