@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from math import isfinite
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -48,14 +48,11 @@ class Shape:
     group: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        pts_in = self.points
-        if self.kind == "box" and self.group is None and type(pts_in) is tuple and len(pts_in) == 2:
+        if self.kind == "box" and self.group is None:
             # The common case, checked without the general loops (an export builds one
             # Shape per stored box and one per box read back).
-            (ax, ay), (bx, by) = pts_in
-            ax, ay, bx, by = float(ax), float(ay), float(bx), float(by)
-            if isfinite(ax) and isfinite(ay) and isfinite(bx) and isfinite(by):
-                box = ((min(ax, bx), min(ay, by)), (max(ax, bx), max(ay, by)))
+            box = box_corners(self.points)
+            if box is not None:
                 object.__setattr__(self, "points", box)
                 return
         if self.kind not in SHAPE_KINDS:
@@ -165,8 +162,23 @@ class Shape:
         group: int | None = None,
     ) -> Shape:
         # The [x, y] lists as they are: __post_init__ makes each a pair of floats.
-        pts = tuple(json.loads(geometry or "[]"))
-        return cls(kind, class_id, pts, id, group)  # type: ignore[arg-type]
+        return cls(kind, class_id, tuple(json.loads(geometry or "[]")), id, group)  # type: ignore[arg-type]
+
+
+def box_corners(points: Any) -> tuple[Point, Point] | None:
+    """A box's two corners as `Shape` keeps them (floats, top-left then bottom-right), or
+    None when ``points`` is not two finite (x, y) pairs: `Shape` then checks them the long
+    way and says what is wrong."""
+    if type(points) not in (tuple, list) or len(points) != 2:
+        return None
+    try:
+        (ax, ay), (bx, by) = points
+        ax, ay, bx, by = float(ax), float(ay), float(bx), float(by)
+    except (TypeError, ValueError):
+        return None
+    if not (isfinite(ax) and isfinite(ay) and isfinite(bx) and isfinite(by)):
+        return None
+    return ((min(ax, bx), min(ay, by)), (max(ax, bx), max(ay, by)))
 
 
 def instances(shapes: Iterable[Shape]) -> list[list[Shape]]:

@@ -660,11 +660,18 @@ def _json_records(records: Sequence[Mapping[str, Any]], indent: int) -> str:
         return "[]"
     pad, inner = " " * (indent + 2), " " * (indent + 4)
     parts = []
+    keys: list[Any] = []
+    lead: list[str] = []  # the keys in order, encoded: the same for every record of a list
     for r in records:
         if not r:
             parts.append(pad + "{}")
             continue
-        body = ",\n".join(f"{inner}{_key(k)}: {_json_value(r[k], indent + 4)}" for k in sorted(r))
+        if len(r) != len(keys) or any(k not in r for k in keys):
+            keys = sorted(r)
+            lead = [f"{inner}{_key(k)}: " for k in keys]
+        body = ",\n".join(
+            a + _json_value(r[k], indent + 4) for a, k in zip(lead, keys, strict=True)
+        )
         parts.append(f"{pad}{{\n{body}\n{pad}}}")
     return "[\n" + ",\n".join(parts) + "\n" + " " * indent + "]"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats._io import FormatProblem, safe_relpath
-from labeler.core.shapes import SHAPE_KINDS, Point, Shape
+from labeler.core.shapes import SHAPE_KINDS, Point, Shape, box_corners
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -78,6 +78,9 @@ class ImportedShape:
     group: int | None = None
 
     def __post_init__(self) -> None:
+        if self.kind == "box" and self.group is None and (box := box_corners(self.points)):
+            object.__setattr__(self, "points", box)  # what Shape would make of it
+            return
         if self.kind not in SHAPE_KINDS:
             raise LabelerError(f"unknown shape kind {self.kind!r}")
         # Reuse Shape's validation and box normalisation.
