@@ -207,6 +207,10 @@ def instances(shapes: Iterable[Shape]) -> list[list[Shape]]:
 
 def union_bbox(parts: Iterable[Shape]) -> tuple[float, float, float, float]:
     """The box around several boxes or polygons (an instance's parts)."""
+    if type(parts) in (list, tuple) and len(parts) == 1:  # the common instance: one part
+        if (only := parts[0].bbox()) is None:  # type: ignore[index]
+            raise LabelerError("an instance without a box or polygon has no bounding box")
+        return only
     boxes = [b for b in (s.bbox() for s in parts) if b is not None]
     if not boxes:
         raise LabelerError("an instance without a box or polygon has no bounding box")

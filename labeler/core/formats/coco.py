@@ -151,16 +151,18 @@ def _as_polygon(s: Shape) -> Shape:
 
 def _annotation(ann_id: int, image_id: int, cat_id: int, parts: Sequence[Shape]) -> dict[str, Any]:
     x1, y1, x2, y2 = union_bbox(parts)
+    nx1, ny1 = num(x1), num(y1)
     ann: dict[str, Any] = {
         "id": ann_id,
         "image_id": image_id,
         "category_id": cat_id,
-        "bbox": [num(x1), num(y1), num(x2 - x1), num(y2 - y1)],
+        "bbox": [nx1, ny1, num(x2 - x1), num(y2 - y1)],
         "area": num(sum(s.area() for s in parts)),
         "iscrowd": 0,
     }
     if len(parts) == 1 and parts[0].kind == "box":
-        ann["segmentation"] = [[num(v) for v in (x1, y1, x2, y1, x2, y2, x1, y2)]]
+        nx2, ny2 = num(x2), num(y2)
+        ann["segmentation"] = [[nx1, ny1, nx2, ny1, nx2, ny2, nx1, ny2]]
         ann[BOX_MARK] = "box"
     else:
         ann["segmentation"] = [[num(v) for pt in s.points for v in pt] for s in parts]
@@ -231,9 +233,21 @@ class CocoImporter:
         compares."""
         result = ImportResult()
 
+        cwd = os.getcwd()
+        abs_root = os.path.normpath(os.path.join(cwd, root))
+        below = abs_root.rstrip(os.sep) + os.sep
+
+        def contained(_: Path, path: Path) -> str:
+            """`_inside_by_name` with the root's absolute path taken once, not per image."""
+            full = os.path.normpath(os.path.join(cwd, path))
+            if full == abs_root or not full.startswith(below) or below == os.sep:
+                return _inside_by_name(root, path)  # the root itself, or outside: its words
+            rel = full[len(below) :]
+            return rel if os.sep == "/" else rel.replace(os.sep, "/")
+
         def written(path: Path) -> bool:
             try:
-                return _inside_by_name(root, path) in sizes
+                return contained(root, path) in sizes
             except FormatProblem:
                 return False
 
@@ -244,7 +258,7 @@ class CocoImporter:
                 if data is None:
                     raise FormatProblem(f"{label}: not read back")
                 doc = parse_json(decode_text(data, label), label)
-                _read_document(root, path, label, doc, result, _inside_by_name, written)
+                _read_document(root, path, label, doc, result, contained, written)
             except FormatProblem as e:
                 result.problems.append(str(e))
         return result
@@ -527,9 +541,9 @@ def _panoptic(
 
 
 def _box(bbox: Any, where: str, name: str) -> ImportedShape:
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(map(is_number, bbox))):
         raise FormatProblem(f"{where}.bbox: expected 4 numbers")
-    x, y, w, h = (float(v) for v in bbox)
+    x, y, w, h = float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])
     if w < 0 or h < 0:
         raise FormatProblem(f"{where}.bbox: negative width or height")
     return ImportedShape(name, "box", ((x, y), (x + w, y + h)))
