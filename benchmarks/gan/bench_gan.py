@@ -226,16 +226,17 @@ def _train_gan(a, clock: Clock, x_tr, y_tr, names, clf, run_dir: Path, gan_s_bud
     return res, gan, extra
 
 
-def _fill_counts(a, counts: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
-    """The counts ``suggest`` measures against, and the deficits it will fill: to the median or
-    the max; with ``--tail-only`` only the thinner half of the classes (the rest count as full)."""
+def _fill_counts(a, counts: np.ndarray) -> tuple[np.ndarray, dict[int, int], int]:
+    """The counts ``suggest`` measures against, the deficits it will fill and the goal count:
+    the median or the max; with ``--tail-only`` only the thinner half of the classes (the rest
+    count as full)."""
     goal_deficits = deficits(counts, a.target)
-    if not a.tail_only:
-        return counts, goal_deficits
-    thin = set(np.argsort(counts, kind="stable")[: len(counts) // 2].tolist())
     goal = int(max(counts[c] + d for c, d in goal_deficits.items())) if goal_deficits else 0
+    if not a.tail_only:
+        return counts, goal_deficits, goal
+    thin = set(np.argsort(counts, kind="stable")[: len(counts) // 2].tolist())
     fill = np.array([n if c in thin else max(int(n), goal) for c, n in enumerate(counts)])
-    return fill, {c: d for c, d in goal_deficits.items() if c in thin}
+    return fill, {c: d for c, d in goal_deficits.items() if c in thin}, goal
 
 
 def _write(out: Path | None, summary: dict[str, Any]) -> None:
@@ -426,9 +427,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         # 5. Suggest and auto-accept every suggestion that passed the gates.
         t_s = time.monotonic()
-        fill, todo = _fill_counts(a, counts)
+        fill, todo, goal = _fill_counts(a, counts)
         sug = suggest(
-            res.checkpoint, clf, (x_tr, y_tr), counts=fill, target=a.target, seed=a.seed,
+            res.checkpoint, clf, (x_tr, y_tr), counts=fill, target=max(goal, 1), seed=a.seed,
             p_min=a.p_min, device=a.device,
         )  # fmt: skip
         kept = [s for s in sug.suggestions if s.class_id in todo]

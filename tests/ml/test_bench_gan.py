@@ -80,3 +80,37 @@ def test_quick_run_writes_the_summary_and_grids_without_qt(archive, tmp_path):
 def test_a_missing_archive_is_one_line(tmp_path):
     r = _run("--quick", "--archive", str(tmp_path / "nope.tar.gz"), timeout=120)
     assert r.returncode == 2 and "no archive at" in r.stderr and "Traceback" not in r.stderr
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_gan", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("target", "tail_only", "fill"),
+    [
+        ("median", False, {3: 3, 4: 4}),  # median 5: the two classes below it
+        ("max", False, {1: 40, 2: 45, 3: 48, 4: 49}),
+        ("max", True, {3: 48, 4: 49}),  # the thinner half only (2 of 5 classes), still to the max
+        ("median", True, {3: 3, 4: 4}),
+    ],
+)
+def test_suggestion_targets_and_tail_only(target, tail_only, fill):
+    import argparse
+
+    import numpy as np
+
+    bench = _bench_module()
+    counts = np.array([50, 10, 5, 2, 1])
+    a = argparse.Namespace(target=target, tail_only=tail_only)
+    measured, deficits, goal = bench._fill_counts(a, counts)
+    assert deficits == fill and goal == {"median": 5, "max": 50}[target]
+    from labeler.ml.suggest import deficits as suggest_deficits
+
+    # What suggest is handed gives exactly these deficits (heads count as already full).
+    assert suggest_deficits(measured, goal) == fill
