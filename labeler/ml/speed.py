@@ -43,7 +43,7 @@ def measure_throughput(
 
     Returns ``chosen_batch``, ``chosen_images_per_s``, ``largest_batch`` (the largest that ran),
     ``largest_images_per_s``, ``ratio`` (chosen ÷ largest images/s), ``best_batch``,
-    ``limit`` (``"out of memory"``, ``"cap"`` or ``"time"``) and ``tried`` (every batch with
+    ``limit`` (``"out of memory"``, ``"error"``, ``"cap"`` or ``"time"``) and ``tried`` (every batch with
     its images/s, or ``fits: False``). Images/s counts real images D saw, as ``train_gan``'s
     ``images_per_s`` does.
 
@@ -67,6 +67,14 @@ def measure_throughput(
         except torch.cuda.OutOfMemoryError:
             tried.append({"batch": batch, "fits": False})
             limit = "out of memory"
+            break
+        except RuntimeError as exc:
+            if batch == chosen:  # the batch training will use must work
+                raise
+            # Past the chosen batch a library may run out of its own resources first
+            # (cuDNN or cuBLAS workspaces, 32-bit index limits): that is where it stops too.
+            tried.append({"batch": batch, "fits": False, "error": str(exc)[:200]})
+            limit = "error"
             break
         finally:
             if dev.type == "cuda":

@@ -435,10 +435,11 @@ def _make_nets(cfg: GanConfig, dev: torch.device, lr_g: float, lr_d: float) -> _
     G, D = G.to(dev, memory_format=mf), D.to(dev, memory_format=mf)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # betas (0, 0.999): momentum-free Adam is the usual choice for hinge GANs with SN.
-    # fused: one kernel for the whole update on CUDA (the per-tensor path launches dozens).
-    fused = True if dev.type == "cuda" else None
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.0, 0.999), fused=fused)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.0, 0.999), fused=fused)
+    # Not fused: fused Adam needs each gradient's strides to equal its parameter's, which
+    # channels_last 1x1 convolutions can break (pytorch#106951); CUDA's default foreach path
+    # already updates many tensors per launch.
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.0, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.0, 0.999))
     return _Nets(G, D, G_ema, opt_g, opt_d, torch.zeros(2, device=dev))
 
 

@@ -237,6 +237,22 @@ def test_throughput_stops_at_the_first_batch_that_does_not_fit(mini, monkeypatch
     )
     assert r["limit"] == "out of memory" and r["largest_batch"] == 8
     assert r["tried"][-1] == {"batch": 16, "fits": False}
+
+    # Past the chosen batch, a library error (cuDNN's workspace, say) ends the doubling too;
+    # at the chosen batch it is an error of the run.
+    def broken(cfg, sampler, dev, gen, batch, *args):
+        if batch >= 8:
+            raise RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED")
+        return real_rate(cfg, sampler, dev, gen, batch, *args)
+
+    monkeypatch.setattr(speed, "_rate", broken)
+    r = measure_throughput(
+        images, labels, 3, width="tiny", device="cpu", batch_size=4, steps=1, warmup=0
+    )
+    assert r["limit"] == "error" and r["largest_batch"] == 4 and "cuDNN" in r["tried"][-1]["error"]
+    with pytest.raises(RuntimeError, match="cuDNN"):
+        measure_throughput(images, labels, 3, width="tiny", device="cpu", batch_size=8, steps=1)
+    monkeypatch.setattr(speed, "_rate", real_rate)
     timed = measure_throughput(
         images, labels, 3, width="tiny", device="cpu", batch_size=4, steps=1, max_seconds=0
     )
