@@ -63,6 +63,7 @@ def opened(qtbot):
 def tiny_settings(panel: GanPanel) -> None:
     panel.device_box.setCurrentText("cpu")
     panel.width_box.setCurrentText("tiny")
+    panel.budget_box.setCurrentText("steps")  # the CPU's default budget is 15 minutes
     panel.steps_spin.setValue(3)
     panel.batch_spin.setValue(8)
     panel.arch_box.setCurrentText("tiny")
@@ -221,7 +222,9 @@ def test_errors_read_as_messages(qtbot, labelled, opened):
 def _shown(panel: GanPanel) -> dict:
     return {
         "width": panel.width_box.currentText(),
+        "budget": panel.budget_box.currentText(),
         "steps": panel.steps_spin.value(),
+        "minutes": panel.minutes_spin.value(),
         "arch": panel.arch_box.currentText(),
         "classifier_epochs": panel.clf_epochs_spin.value(),
         "eval_epochs": panel.eval_epochs_spin.value(),
@@ -236,21 +239,27 @@ def test_defaults_follow_the_device_instead_of_a_warning_against_them(qtbot, lab
     # No CUDA here: "auto" runs on the CPU, so the panel offers what finishes there.
     assert _shown(panel) == {
         "width": "small",
+        "budget": "minutes",
         "steps": 500,
+        "minutes": 15,
         "arch": "small",
         "classifier_epochs": 10,
         "eval_epochs": 10,
     }
-    assert panel.batch_spin.text() == "auto" and panel.training_options()["batch_size"] is None
-    assert panel.cpu_warning.isVisible()
+    options = panel.training_options()
+    assert options["minutes"] == 15 and options["steps"] is None  # a wait the user can plan
+    assert panel.batch_spin.text() == "auto" and options["batch_size"] is None
+    assert panel.cpu_warning.isVisible() and panel.minutes_spin.isVisible()
     warning = panel.cpu_warning.text()
-    assert "width small" in warning and "500 steps" in warning and "small classifier" in warning
+    assert "width small" in warning and "15 minutes" in warning and "small classifier" in warning
     # Picking the GPU brings the GPU's sizes; a control the user set keeps its value.
     panel.steps_spin.setValue(120)
     panel.device_box.setCurrentText("cuda")
     assert _shown(panel) == {
         "width": "base",
+        "budget": "steps",
         "steps": 120,
+        "minutes": 10,
         "arch": "resnet18",
         "classifier_epochs": 30,
         "eval_epochs": 30,
