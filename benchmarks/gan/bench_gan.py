@@ -26,11 +26,15 @@ not nine; the whole command takes about 9.5 minutes (quick ~40 s, then 8.5 minut
 
     mkdir -p benchmarks/gan/data && cp ../shared/data/cifar10-lt.tar.gz benchmarks/gan/data/
 
-    python3 benchmarks/gan/bench_gan.py --quick --device cuda \
-        --archive benchmarks/gan/data/cifar10-lt.tar.gz --out $OUT/quick \
+    PY=$(command -v python3 || command -v python); A=benchmarks/gan/data/cifar10-lt.tar.gz; \
+    $PY benchmarks/gan/bench_gan.py --quick --device cuda --archive $A --out $OUT/quick \
         > $OUT/quick.json 2> $OUT/quick.err || { tail -40 $OUT/quick.err; exit 1; }; \
-    python3 benchmarks/gan/bench_gan.py --budget-minutes 8.5 \
-        --archive benchmarks/gan/data/cifar10-lt.tar.gz --out $OUT/full > $OUT/full.json
+    tail -3 $OUT/quick.err; \
+    $PY benchmarks/gan/bench_gan.py --budget-minutes 8.5 --archive $A --out $OUT/full \
+        > $OUT/full.json 2> $OUT/full.err; tail -60 $OUT/full.err
+
+Everything under ``$OUT`` comes back even if the command is cut off (``summary.json`` is
+rewritten after every phase).
 
 Options to compare what the literature says helps a small GAN's samples: ``--target``
 (median, max), ``--tail-only`` (only the thinner half of the classes), ``--p-min`` (a stricter
