@@ -184,6 +184,10 @@ def train_gan(
                 " folder away to start a new run"
             )
         step = _restore(ckpt, cfg, nets, cpu_gen, dev_gen)
+        # The optimiser states came back with the old run's rates; this call's batch decides.
+        for opt, lr in ((nets.opt_g, lr_g), (nets.opt_d, lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
     # An array is drawn from on the device (no host round trip per step); a Dataset is read on
     # the host, so its indices come from the CPU generator.
     draw_gen = cpu_gen if isinstance(images, torch.utils.data.Dataset) else dev_gen

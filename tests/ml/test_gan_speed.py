@@ -68,6 +68,18 @@ def test_train_chooses_batch_and_rates_on_the_cpu_and_records_them(mini, tmp_pat
     assert saved["opt_d"]["param_groups"][0]["lr"] == pytest.approx(4e-4)
 
 
+def test_a_resumed_run_trains_at_the_rates_of_its_new_batch(mini, tmp_path):
+    images, labels = mini
+    first = train_gan(images, labels, 3, tmp_path, steps=1, batch_size=8, **TINY)
+    assert first.lr_g == 2e-4
+    again = train_gan(images, labels, 3, tmp_path, steps=0, batch_size=256, **TINY)
+    assert again.resumed and again.lr_g == again.lr_d == pytest.approx(4e-4)
+    saved = load_payload(again.checkpoint, "labeler.gan")
+    for opt in ("opt_g", "opt_d"):
+        assert saved[opt]["param_groups"][0]["lr"] == pytest.approx(4e-4)
+        assert saved[opt]["state"]  # Adam's moments carried over from the first call
+
+
 # -- sampling on the device -------------------------------------------------------------------
 def _sampler(mini, seed: int, mode: str = "balanced") -> RealSampler:
     images, labels = mini
