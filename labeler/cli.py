@@ -1089,7 +1089,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["tiny", "small", "base", "large"],
         help="train: network width (tiny for CPU trials)",
     )
-    sp.add_argument("--batch-size", type=int, default=64)
+    sp.add_argument(
+        "--batch-size",
+        type=int,
+        help="train: images per step (default from the device: 32 on the CPU, 512 at 32 px"
+        " on a large GPU)",
+    )
     sp.add_argument("--target", default="median", help="suggest: max, median or a count")
     sp.add_argument("--classifier-epochs", type=float, default=30)
     sp.add_argument(

@@ -123,7 +123,7 @@ def train(
     minutes: float | None = None,
     device: str = "auto",
     width: str = "base",
-    batch_size: int = 64,
+    batch_size: int | None = None,
     seed: int = 0,
     progress: ProgressDict | None = None,
     should_stop: Callable[[], bool] | None = None,
