@@ -106,6 +106,7 @@ class MainWindow(QMainWindow, SessionView):
         self._stats_task = None
         self._stats_dirty = False
         self._stats_images: int | None = None  # the image count the last stats read
+        self.stats: dict | None = None  # the last stats read (None until the first is in)
         self.workers = JobRunner(threads=3, parent=self)  # image decodes and thumbnails
         self.loader = ImageLoader(self.workers)
         self.thumbs = ThumbnailLoader(self.workers.pool, thumbnail_cache_dir())

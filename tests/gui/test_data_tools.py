@@ -37,7 +37,10 @@ def test_a_split_made_by_a_tool_reaches_the_list_and_chart(window, qtbot, projec
         other.set_splits({i.id: "train" for i in other.images()})
     window.refresh_after_data_change()
     assert window.model.rowCount() == 5
-    qtbot.waitUntil(lambda: window.stats["splits"]["train"] == 5, timeout=5000)
+    # The stats are read on a worker: none may be in yet when the wait starts.
+    qtbot.waitUntil(
+        lambda: window.stats is not None and window.stats["splits"]["train"] == 5, timeout=5000
+    )
 
 
 def test_closing_the_project_closes_its_tools(window, monkeypatch, tmp_path):
