@@ -81,6 +81,7 @@ def gan_shot(app, project: Project) -> None:
     panel.resize(1400, 900)
     wait_for(app, lambda: panel.cuda_known)
     panel.width_box.setCurrentText("tiny")
+    panel.budget_box.setCurrentText("steps")  # the CPU's default is 15 minutes
     panel.steps_spin.setValue(150)
     panel.batch_spin.setValue(32)
     panel.arch_box.setCurrentText("tiny")

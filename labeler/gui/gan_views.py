@@ -58,6 +58,7 @@ ERROR_STYLE = (
 )
 OK_STYLE = "QLabel { color: #1b5e20; }"
 HEADER_PADDING = 10
+CELL_PADDING = 4  # a table cell's text margin on each side
 """Pixels either side of a table column's title."""
 STOPPED_COLOUR = "#9e9e9e"
 """The training bar's fill once a run was stopped: grey, never the finished blue."""
@@ -357,9 +358,12 @@ class GanPanelUi:
         header = self.eval_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         # Stretched sections shrink below their titles in a narrow panel ("Macro re…"):
-        # every column keeps room for its title, and the table for all of them.
-        widest = max(header.fontMetrics().horizontalAdvance(t) for _k, t in EVAL_COLUMNS)
-        header.setMinimumSectionSize(widest + 2 * HEADER_PADDING)
+        # every column keeps room for its title and for a mean ± std on one line, and the
+        # table for all of them.
+        self.eval_table.setWordWrap(False)
+        titles = max(header.fontMetrics().horizontalAdvance(t) for _k, t in EVAL_COLUMNS)
+        cell = self.eval_table.fontMetrics().horizontalAdvance("0.000 ± 0.000")
+        header.setMinimumSectionSize(max(titles + 2 * HEADER_PADDING, cell + 2 * CELL_PADDING))
         self.eval_table.setMinimumWidth(
             self.eval_table.verticalHeader().sizeHint().width()
             + len(EVAL_COLUMNS) * header.minimumSectionSize()

@@ -283,6 +283,15 @@ def summarise(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+BASELINE_NAMES = {
+    "real": "plain cross-entropy",
+    "real_balanced": "class-balanced sampling",
+    "real_logit_adjusted": "logit-adjusted loss",
+    "real_drw": "deferred re-weighting",
+}
+"""How a verdict names each baseline (a row's key is not words)."""
+
+
 def best_baseline(summary: dict[str, dict[str, Any]]) -> str:
     """The baseline with the highest mean thin-class recall; a tie goes to the higher mean
     accuracy, then to the earlier row (the simpler recipe)."""
@@ -327,7 +336,7 @@ def verdict(
     d_acc = gen["accuracy"]["mean"] - base["accuracy"]["mean"]
     noise_r = max(gen["thin_recall"]["spread"], base["thin_recall"]["spread"], FLOOR)
     noise_a = max(gen["accuracy"]["spread"], base["accuracy"]["spread"], FLOOR)
-    label = best.replace("_", " ")
+    label = BASELINE_NAMES.get(best, best.replace("_", " "))
     figures = (
         f"thin-class recall {base['thin_recall']['mean']:.3f} → {gen['thin_recall']['mean']:.3f}"
         f" ({d_recall:+.3f}, seed-to-seed spread ±{noise_r:.3f}), accuracy"

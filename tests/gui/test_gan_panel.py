@@ -207,7 +207,7 @@ def test_evaluation_states_whether_generated_samples_helped(qtbot, labelled, ope
     panel._evaluation_done(data)
     assert panel.eval_table.item(4, 2).text() == "0.400 ± 0.010"
     assert panel.eval_status.text().endswith(data["verdict"]["text"])
-    assert "Worse: the best baseline (real balanced)" in panel.eval_status.text()
+    assert "Worse: the best baseline (class-balanced sampling)" in panel.eval_status.text()
 
 
 def test_errors_read_as_messages(qtbot, labelled, opened):

@@ -232,7 +232,7 @@ def test_verdict_says_better_only_beyond_the_seed_spread_and_without_losing_accu
     traded = judge([0.62, 0.63, 0.61], [0.60, 0.61, 0.60])
     assert traded["outcome"] == "worse" and not traded["helps"]
     assert traded["text"].startswith(
-        "Worse: against the best baseline (real logit adjusted) the generated samples raise"
+        "Worse: against the best baseline (logit-adjusted loss) the generated samples raise"
     )
     # A gain larger than the spread but below the floor is not a change.
     flat = {n: row([0.5, 0.5], [0.6, 0.6]) for n in BASELINES}
