@@ -246,6 +246,13 @@ def evaluate(
         out["summary"][name] = summarise(reports)
         return True
 
+    unscored = sorted(set(range(num_classes)) - set(np.unique(y_te).tolist()))
+    if unscored:
+        out["warnings"].append(
+            f"{len(unscored)} class(es) have no held-out image and are left out of the macro and"
+            f" thin-class means: class id(s) {', '.join(map(str, unscored))}"
+        )
+        out["unscored_classes"] = unscored
     for name in baselines:
         if not run_row(name, x_tr, y_tr, RECIPES[name], None):
             out["stopped"] = True
@@ -301,7 +308,7 @@ def best_baseline(summary: dict[str, dict[str, Any]]) -> str:
     return max(
         names,
         key=lambda n: (
-            round(summary[n]["thin_recall"]["mean"], 12),
+            round(summary[n].get("thin_recall", {"mean": -1.0})["mean"], 12),
             round(summary[n]["accuracy"]["mean"], 12),
             -names.index(n),
         ),
@@ -331,12 +338,24 @@ def verdict(
             return None
         best = best_baseline(summary)
     gen, base = summary[GENERATED], summary[best]
+    label = BASELINE_NAMES.get(best, best.replace("_", " "))
+    if "thin_recall" not in gen or "thin_recall" not in base:
+        return {
+            "outcome": "not measurable",
+            "text": (
+                "Not measurable: the held-out split holds no image of the thinnest classes, so"
+                " no row's thin-class recall can be scored; split again so that every class has"
+                " held-out images."
+            ),
+            "best_baseline": best,
+            "seeds": n_seeds,
+            "helps": False,
+        }
     n = n_seeds if n_seeds is not None else len(gen["thin_recall"].get("values", [0]))
     d_recall = gen["thin_recall"]["mean"] - base["thin_recall"]["mean"]
     d_acc = gen["accuracy"]["mean"] - base["accuracy"]["mean"]
     noise_r = max(gen["thin_recall"]["spread"], base["thin_recall"]["spread"], FLOOR)
     noise_a = max(gen["accuracy"]["spread"], base["accuracy"]["spread"], FLOOR)
-    label = BASELINE_NAMES.get(best, best.replace("_", " "))
     figures = (
         f"thin-class recall {base['thin_recall']['mean']:.3f} → {gen['thin_recall']['mean']:.3f}"
         f" ({d_recall:+.3f}, seed-to-seed spread ±{noise_r:.3f}), accuracy"
@@ -345,8 +364,13 @@ def verdict(
     )
     if n < 2:
         outcome = "not measurable"
+        one = (
+            f"thin-class recall {base['thin_recall']['mean']:.3f} →"
+            f" {gen['thin_recall']['mean']:.3f} ({d_recall:+.3f}), accuracy"
+            f" {base['accuracy']['mean']:.3f} → {gen['accuracy']['mean']:.3f} ({d_acc:+.3f})"
+        )  # no spread to quote: one seed has none
         text = (
-            f"Not measurable with one seed: against the best baseline ({label}), {figures}; run"
+            f"Not measurable with one seed: against the best baseline ({label}), {one}; run"
             " with 3 seeds to tell a change from seed-to-seed noise."
         )
     elif d_recall > noise_r and d_acc >= -noise_a:

@@ -72,10 +72,14 @@ def classification_report(
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    # A class with no held-out image cannot be scored: it is left out of the means (as a 0 it
+    # would cap them and, among the thin classes, make every row look the same).
+    held = support > 0
     report: dict[str, Any] = {
         "accuracy": float(tp.sum() / max(len(y_true), 1)),
-        "macro_recall": float(recall.mean()),
-        "macro_f1": float(f1.mean()),
+        "macro_recall": float(recall[held].mean()) if held.any() else 0.0,
+        "macro_f1": float(f1[held].mean()) if held.any() else 0.0,
+        "unscored_classes": np.flatnonzero(~held).tolist(),
         "per_class": [
             {
                 "class": c,
@@ -88,10 +92,14 @@ def classification_report(
         ],
     }
     if train_counts is not None:
-        thin = thinnest_half(np.asarray(train_counts))
+        # The thinnest half of the classes that have train images and held-out images; None
+        # when there is none (the verdict then says the comparison cannot be made).
+        counts = np.asarray(train_counts)
+        scored = np.flatnonzero(held & (counts > 0))
+        thin = scored[thinnest_half(counts[scored])] if scored.size else scored
         report["thin_classes"] = thin.tolist()
-        report["thin_recall"] = float(recall[thin].mean())
-        report["thin_f1"] = float(f1[thin].mean())
+        report["thin_recall"] = float(recall[thin].mean()) if thin.size else None
+        report["thin_f1"] = float(f1[thin].mean()) if thin.size else None
     return report
 
 

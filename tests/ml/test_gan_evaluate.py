@@ -305,3 +305,51 @@ def test_a_training_step_on_cuda_never_waits_for_the_device(mini):
         finally:
             torch.cuda.set_sync_debug_mode("default")
         assert clf.budget is not None and clf.budget["batch_size"] == 512
+
+
+def test_classes_without_held_out_images_are_left_out_and_can_make_the_verdict_unmeasurable(
+    mini,
+):
+    """Outside try: a split that left the thin classes without val images gave every row a
+    thin recall of 0.000 and the verdict "no measurable difference"; an empty class also
+    counted as a thin class at 0 and capped macro recall."""
+    images, labels = mini
+    counts = np.bincount(labels)
+    thin = int(np.argmin(counts))
+    # Every class but the thinnest has held-out images; the thinnest has none.
+    held = np.concatenate([np.flatnonzero(labels == c)[:30] for c in range(3) if c != thin])
+    fake = images[labels == thin][:4]
+    out = evaluate(
+        (images, labels), (images[held], labels[held]), 3,
+        generated=(fake, np.full(4, thin)), steps=2, seeds=2, **TINY,
+    )  # fmt: skip
+    assert out["unscored_classes"] == [thin]
+    assert any("no held-out image" in w for w in out["warnings"])
+    for row in out["rows"].values():
+        for report in row["seeds"]:
+            assert thin not in report["thin_classes"]
+            assert report["unscored_classes"] == [thin]
+    # With 3 classes the thin half is one class: the thinnest scored one, not the unscored.
+    assert out["verdict"]["outcome"] != "not measurable"
+    # No class of the thin half scored at all: the verdict says it cannot tell.
+    rows = {n: {"accuracy": {"mean": 0.5, "spread": 0.0, "values": [0.5, 0.5]}} for n in BASELINES}
+    rows[GENERATED] = {"accuracy": {"mean": 0.5, "spread": 0.0, "values": [0.5, 0.5]}}
+    unmeasured = verdict(rows, n_seeds=2)
+    assert (
+        unmeasured["outcome"] == "not measurable"
+        and "no image of the thinnest" in (unmeasured["text"])
+    )
+
+
+def test_one_seed_verdict_quotes_no_spread():
+    """Outside try: "Not measurable with one seed ... seed-to-seed spread ±0.005" quoted a
+    spread it had just said does not exist."""
+
+    def one(recall: float, acc: float) -> dict:
+        return {
+            "thin_recall": {"mean": recall, "spread": 0.0, "values": [recall]},
+            "accuracy": {"mean": acc, "spread": 0.0, "values": [acc]},
+        }
+
+    text = verdict({"real": one(0.4, 0.6), GENERATED: one(0.5, 0.6)}, n_seeds=1)["text"]
+    assert "one seed" in text and "±" not in text and "spread" not in text
