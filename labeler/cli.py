@@ -531,6 +531,8 @@ def _estimate_line(kind: str, info: dict) -> str:
             f"training the suggestion classifier ({arch}, {info.get('steps')} steps on {dev}):"
             f" about {duration(est)}"
         )
+        if info.get("retrained"):  # a cache that cannot be used, and why
+            line = f"{info['retrained']}: {line}"
     else:
         line = (
             f"training {info.get('trainings')} classifiers ({info.get('steps')} steps each):"
@@ -603,7 +605,8 @@ def cmd_gan(args: argparse.Namespace) -> int:
         elif args.action == "evaluate":
             data = jobs.evaluate(
                 p, epochs=args.epochs, device=args.device, arch=args.arch, seeds=args.seeds,
-                gen_weight=args.gen_weight, progress=_gan_progress("evaluate", device),
+                gen_weight=args.gen_weight, batch_size=args.batch_size,
+                progress=_gan_progress("evaluate", device),
             )  # fmt: skip
             emit(args, data, lambda: _print_evaluation(data))
     return 0
@@ -636,6 +639,14 @@ def _print_evaluation(data: dict) -> None:
         print("No accepted generated images: only the baselines were trained.")
 
 
+# What a GAN command takes at the most: beyond these a run would not end (1e300 epochs) or a
+# batch would not fit in any memory (the throughput probe stops at 4,096 too).
+MAX_EPOCHS = 10_000
+MAX_BATCH = 4096
+MAX_STEPS = 10_000_000
+MAX_MINUTES = 7 * 24 * 60
+
+
 def _check_gan_numbers(args: argparse.Namespace) -> None:
     """Counts and budgets must be positive (and finite) before anything starts."""
     for flag, value in (
@@ -645,6 +656,13 @@ def _check_gan_numbers(args: argparse.Namespace) -> None:
     ):  # fmt: skip
         if value is not None and not (math.isfinite(value) and value > 0):
             raise LabelerError(f"{flag} must be a positive number, not {value}")
+    for flag, value, most in (
+        ("--epochs", args.epochs, MAX_EPOCHS), ("--classifier-epochs", args.classifier_epochs,
+        MAX_EPOCHS), ("--batch-size", args.batch_size, MAX_BATCH), ("--steps", args.steps,
+        MAX_STEPS), ("--minutes", args.minutes, MAX_MINUTES),
+    ):  # fmt: skip
+        if value is not None and value > most:
+            raise LabelerError(f"{flag} must be at most {most:,}, not {value:g}")
     from labeler.ml.evaluate import MAX_SEEDS
 
     if args.seeds > MAX_SEEDS:

@@ -301,8 +301,12 @@ def test_gan_evaluate_prints_rows_over_seeds_and_the_verdict_against_the_best_ba
         (("--seeds", "99"), "--seeds must be 1..20, not 99"),
         (("--gen-weight", "-1"), "--gen-weight must be between 0 and 1, not -1.0"),
         (("--gen-weight", "nan"), "--gen-weight must be between 0 and 1, not nan"),
+        # Outside try: 1e300 epochs trained until killed; a 1e11 batch was "unexpected".
+        (("--epochs", "1e300"), "--epochs must be at most 10,000, not 1e+300"),
+        (("--batch-size", "100000000000"), "--batch-size must be at most 4,096, not 1e+11"),
     ):
-        code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", *flags, *tiny)
+        flags = ("--epochs", "1", *flags) if "--epochs" not in flags else flags
+        code, out, err = run(capsys, "gan", "evaluate", proj, *flags, *tiny)
         assert code == 1 and out == "" and err == f"labeler: error: {message}\n", err
     assert digest(proj) == before  # refused: nothing changed
     code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", "--seeds", "2", *tiny)

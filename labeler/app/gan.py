@@ -189,19 +189,24 @@ def _classifier(
     from labeler.ml.classifier import (
         default_batch_size,
         estimate_training_seconds,
-        load_classifier,
         save_classifier,
         train_classifier,
     )
     from labeler.ml.device import resolve_device
 
     path = _classifier_path(project, ts, arch)
-    info: dict[str, Any] = {"arch": arch, "epochs": epochs, "cached": path.exists()}
-    if path.exists():
-        return load_classifier(path, device=device), info
     dev = str(resolve_device(device)[0])
     batch = default_batch_size(dev)
     steps = max(1, math.ceil(epochs * len(ts.images) / batch))
+    info: dict[str, Any] = {"arch": arch, "epochs": epochs, "cached": False}
+    if path.exists():
+        clf, why = _cached_classifier(path, device, steps, batch, len(ts.images))
+        if clf is not None:
+            info["cached"] = True
+            return clf, info
+        # A cache is only a cache: one that is damaged, changed or of another budget is
+        # trained again, and the result says why.
+        info["retrained"] = why
     n_classes = len(ts.class_ids)
     est = estimate_training_seconds(
         len(ts.images), n_classes, steps, batch_size=batch, arch=arch, device=dev,
@@ -221,6 +226,43 @@ def _classifier(
     path.parent.mkdir(parents=True, exist_ok=True)
     save_classifier(clf, path)
     return clf, info
+
+
+def _cached_classifier(
+    path: Path, device: str, steps: int | None = None, batch: int = 0, n_images: int = 0
+) -> tuple[Any, str | None]:
+    """The cached suggestion classifier when it is the file that was saved (its SHA-256 as
+    the sidecar recorded it) and, given ``steps``, was trained with this budget; else None
+    and why not."""
+    from labeler.ml.classifier import load_classifier
+
+    try:
+        side = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        recorded = side.get("sha256") if isinstance(side, dict) else None
+    except (OSError, ValueError):
+        recorded = None
+    try:
+        same = recorded is not None and sha256_file(path) == recorded
+    except (OSError, LabelerError):
+        same = False
+    if not same:
+        return None, "the cached classifier changed on disk since it was saved"
+    try:
+        clf = load_classifier(path, device=device)
+    except LabelerError:
+        return None, "the cached classifier could not be read"
+    budget = clf.budget or {}
+    if steps is not None and (
+        budget.get("steps"),
+        budget.get("batch_size"),
+        budget.get("num_images"),
+    ) != (
+        steps,
+        batch,
+        n_images,
+    ):
+        return None, "the cached classifier was trained with another budget"
+    return clf, None
 
 
 def suggest(
@@ -335,13 +377,8 @@ def evaluate(
     # 0 when it was trained with that row's budget (evaluate checks); it saves one training.
     cached = _classifier_path(project, ts, arch)
     reuse = None
-    if cached.exists():
-        from labeler.ml.classifier import load_classifier
-
-        try:
-            reuse = load_classifier(cached, device=device)
-        except LabelerError:
-            reuse = None  # unreadable cache: train the row instead
+    if cached.exists():  # one that is damaged or changed: the row is trained instead
+        reuse, _why = _cached_classifier(cached, device)
     data = run_evaluate(
         (ts.images, ts.labels), (held.images, held.labels), len(ts.class_ids),
         generated=(generated.images, generated.labels) if len(generated.images) else None,

@@ -110,3 +110,30 @@ def test_suggest_says_how_long_its_classifier_will_train_before_it_starts(traine
     seen.clear()
     again = jobs.suggest(p, progress=seen.append, **kw)  # the cached classifier: no training
     assert again["classifier"]["cached"] and not any("estimated_s" in d for d in seen)
+
+
+def test_a_cached_classifier_that_changed_or_has_another_budget_is_trained_again(trained):
+    """Outside try: a cached classifier with zeroed weights (saved as a valid file) was used,
+    though its sidecar's SHA-256 no longer matched; --classifier-epochs was ignored when a
+    cache existed; a damaged cache blocked suggest until deleted by hand."""
+    import torch
+
+    p = trained
+    kw = dict(target="max", device="cpu", arch="tiny", p_min=0)
+    first = jobs.suggest(p, classifier_epochs=1, **kw)["classifier"]
+    assert not first["cached"]
+    (cache,) = jobs.gan_folder(p).glob("classifier-tiny-*.pt")
+    # Changed on disk: a well-formed file with other weights.
+    payload = torch.load(cache, weights_only=True)
+    payload["state"] = {k: torch.zeros_like(v) for k, v in payload["state"].items()}
+    torch.save(payload, cache)
+    again = jobs.suggest(p, classifier_epochs=1, **kw)["classifier"]
+    assert not again["cached"] and "changed on disk" in again["retrained"]
+    assert jobs.suggest(p, classifier_epochs=1, **kw)["classifier"]["cached"]  # saved anew
+    # Another budget: trained again, for the epochs asked.
+    other = jobs.suggest(p, classifier_epochs=40, **kw)["classifier"]  # more steps
+    assert not other["cached"] and "another budget" in other["retrained"]
+    # Damaged: cut short. Trained again, not an error.
+    cache.write_bytes(cache.read_bytes()[:100])
+    damaged = jobs.suggest(p, classifier_epochs=40, **kw)["classifier"]
+    assert not damaged["cached"] and damaged["retrained"]
