@@ -164,7 +164,9 @@ def load_review(
         "lines": lines,
         "class_id": class_id,
         "tiles": tiles,
-        "generator": None if gen is None else {"step": gen.step, "resolution": gen.resolution},
+        "generator": None
+        if gen is None
+        else {"step": gen.step, "resolution": gen.resolution, "width": _run_width(gen.run_dir)},
         "samples": newest_samples(gan_folder(project) / "runs"),
     }
 
@@ -363,9 +365,23 @@ def training_done(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def generator_text(generator: dict[str, Any]) -> str:
+    width = f", width {generator['width']}" if generator.get("width") else ""
     return (
-        f"Generator at step {generator['step']} ({generator['resolution']} px). Start continues it."
+        f"Generator at step {generator['step']} ({generator['resolution']} px{width}). Start"
+        " continues it at its resolution and width; another starts a new run."
     )
+
+
+def _run_width(run_dir: str) -> str | None:
+    """The network width a run was trained at, from its ``options.json`` (None when that
+    cannot be read: the panel then leaves its width as it is)."""
+    try:
+        with open(Path(run_dir) / "options.json", encoding="utf-8") as f:
+            options = json.loads(f.read(64 * 1024))
+        width = (options.get("config") or {}).get("width")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return width if isinstance(width, str) else None
 
 
 def suggestion_summary(data: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -25,6 +26,9 @@ def run_gui(project_path: str | None = None) -> int:
     from labeler.gui.main_window import MainWindow
 
     app = make_app()
+    # The GAN panel says in its own words when jobs run on the CPU; the library's warning
+    # would only reach the terminal, as a source line (the CLI prints it as one line).
+    warnings.filterwarnings("ignore", message="No CUDA GPU found", category=UserWarning)
     window = MainWindow(project_path)
     window.show()
     if quit_ms := os.environ.get("LABELER_QUIT_AFTER_MS"):  # packaging/smoke_test.py

@@ -108,6 +108,7 @@ class GanPanel(QDialog, GanPanelUi):
             " with the learning rates scaled to it"
         )
         self._shown_defaults = {k: _value(w) for k, w in self._default_controls().items()}
+        self._from_run: set[str] = set()  # settings the earlier run fixes (to continue it)
         self._connect()
         self._update_review_buttons()
         self.resize(1280, 820)
@@ -175,6 +176,8 @@ class GanPanel(QDialog, GanPanelUi):
         archs = [self.arch_box.itemText(i) for i in range(self.arch_box.count())]
         wanted = device_defaults(on_cpu, archs)
         for key, control in self._default_controls().items():
+            if key in self._from_run:
+                continue
             if _value(control) == self._shown_defaults[key] and _set_value(control, wanted[key]):
                 self._shown_defaults[key] = wanted[key]
         self.cpu_warning.setText(cpu_text(wanted if on_cpu else device_defaults(True, archs)))
@@ -415,6 +418,15 @@ class GanPanel(QDialog, GanPanelUi):
         gen = data.get("generator")
         if gen and not training and self.train_status.text() == gan_session.NO_GENERATOR:
             self.train_status.setText(gan_session.generator_text(gen))
+            # Start continues the run only at its settings: offer them, unless changed.
+            for key, control, value in (
+                ("width", self.width_box, gen.get("width")),
+                ("resolution", self.resolution_box, str(gen["resolution"])),
+            ):
+                shown = self._shown_defaults.get(key, _value(control))
+                if value and _value(control) == shown and _set_value(control, value):
+                    self._shown_defaults[key] = value
+                    self._from_run.add(key)  # the device's defaults leave it alone
         if data.get("samples") and not training:
             self.show_samples(*data["samples"])
         self._update_review_buttons()

@@ -232,7 +232,8 @@ def reviewed(project, cifar_subset):
     run = gan_folder(project) / "runs" / "00001"
     run.mkdir(parents=True)
     (run / "samples-000003.png").write_bytes(b"png")
-    (run / "options.json").write_text(json.dumps({"config": {"class_names": ["a", "b"]}}))
+    config = {"class_names": ["a", "b"], "width": "tiny"}
+    (run / "options.json").write_text(json.dumps({"config": config}))
     gid = store.add_generator(
         project, run_dir=str(run), checkpoint=str(run / "checkpoint.pt"), sha256="0" * 64,
         step=3, resolution=32, class_ids=[c.id for c in project.classes()],
@@ -259,7 +260,7 @@ def test_load_review_shows_one_class_with_its_tiles_in_rank_order(reviewed):
     assert (
         second["nn"] is not None and second["nn_name"] == reviewed.images()[0].path.split("/")[-1]
     )
-    assert data["generator"] == {"step": 3, "resolution": 32}
+    assert data["generator"] == {"step": 3, "resolution": 32, "width": "tiny"}
     assert data["samples"].name == "samples-000003.png"
     assert gs.sample_names(data["samples"]) == ["a", "b"]
     lines = dict((cid, text) for cid, text, _k in data["lines"])

@@ -280,3 +280,23 @@ def test_auto_batch_trains_with_the_devices_batch(qtbot, labelled, opened):
     with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as done:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert done.args[0]["batch_size"] == 32 and done.args[0]["step"] == 3
+
+
+def test_an_earlier_run_is_offered_at_its_width_so_start_continues_it(qtbot, labelled, opened):
+    """Outside try: the panel said "Start continues it" over an earlier tiny run, but its CPU
+    default width (small) started a new run beside it."""
+    from labeler.app import gan as jobs
+
+    jobs.train(labelled, steps=2, device="cpu", width="tiny", batch_size=8)
+    panel = opened(labelled)
+    assert panel.width_box.currentText() == "tiny" and panel.resolution_box.currentText() == "32"
+    assert "width tiny" in panel.train_status.text()
+    panel.device_box.setCurrentText("cpu")
+    panel.budget_box.setCurrentText("steps")
+    panel.steps_spin.setValue(2)
+    panel.batch_spin.setValue(8)
+    with qtbot.waitSignal(panel.training_finished, timeout=TIMEOUT) as done:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert done.args[0]["resumed"] and done.args[0]["step"] == 4
+    runs = [d for d in (jobs.gan_folder(labelled) / "runs").iterdir() if d.is_dir()]
+    assert len(runs) == 1
