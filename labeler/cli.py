@@ -575,6 +575,7 @@ def cmd_gan(args: argparse.Namespace) -> int:
                 device=args.device, width=args.width, batch_size=args.batch_size,
                 progress=_gan_progress("train", device),
             )  # fmt: skip
+            _warn(data)
             emit(args, data, lambda: print(
                 f"trained to step {data['step']} on {data['device']}"
                 f" ({data['images_per_s']:,.0f} img/s); checkpoint {data['checkpoint']}"
@@ -599,6 +600,7 @@ def cmd_gan(args: argparse.Namespace) -> int:
                         f" memorised {c['rejected_memorised']}, duplicate {c['rejected_duplicate']}"
                     )
 
+            _warn(data)
             emit(args, data, human)
         elif args.action == "review":
             _gan_review(args, p)
@@ -608,6 +610,7 @@ def cmd_gan(args: argparse.Namespace) -> int:
                 gen_weight=args.gen_weight, batch_size=args.batch_size,
                 progress=_gan_progress("evaluate", device),
             )  # fmt: skip
+            _warn(data)
             emit(args, data, lambda: _print_evaluation(data))
     return 0
 
@@ -671,6 +674,13 @@ def _check_gan_numbers(args: argparse.Namespace) -> None:
         math.isfinite(args.gen_weight) and 0 <= args.gen_weight <= 1
     ):
         raise LabelerError(f"--gen-weight must be between 0 and 1, not {args.gen_weight}")
+
+
+def _warn(data: dict) -> None:
+    """A GAN command's warnings, one line each on stderr (the CPU's was said before it ran)."""
+    for w in data.get("warnings") or []:
+        if not str(w).startswith("No CUDA GPU"):
+            print(f"labeler: warning: {one_line(str(w))}", file=sys.stderr)
 
 
 def _int(text: str) -> int:

@@ -328,3 +328,27 @@ def test_gan_evaluate_prints_rows_over_seeds_and_the_verdict_against_the_best_ba
     one = run_json(capsys, "gan", "evaluate", proj, "--epochs", "1", "--seeds", "1", *tiny)
     assert one["verdict"]["outcome"] == "not measurable"
     assert digest(proj) == before  # evaluating writes nothing to the project
+
+
+def test_gan_evaluate_says_which_train_images_it_could_not_read(capsys, proj):
+    """Outside try: a train image overwritten with text was left out of the evaluation with
+    "warnings": [] (train_counts fell by one, and nothing said why)."""
+    import sqlite3
+
+    import torch
+
+    torch.set_num_threads(2)
+    run_json(capsys, "split", proj, "--ratios", "0.6", "0.2", "0.2", "--seed", "1")
+    with sqlite3.connect(proj) as db:
+        (rel,) = db.execute(
+            "SELECT i.path FROM images i JOIN shapes s ON s.image_id = i.id"
+            " WHERE i.split = 'train' ORDER BY i.id LIMIT 1"
+        ).fetchone()
+    (proj.parent / rel).write_text("not an image")
+    code, out, err = run(capsys, "gan", "evaluate", proj, "--epochs", "1", "--seeds", "1",
+                         "--device", "cpu", "--arch", "tiny", "--json")  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    said = [w for w in data["warnings"] if "could not be read" in w]
+    assert said and "1 image(s) of the train split" in said[0] and rel in said[0]
+    assert f"labeler: warning: {said[0]}" in err

@@ -52,6 +52,7 @@ class TrainSet:
     image_ids: list[int]
     class_ids: list[int]
     class_names: list[str]
+    unreadable: tuple[str, ...] = ()  # project paths of images that could not be decoded
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -74,7 +75,7 @@ def load_split(
     class_ids = [c.id for c in classes]
     index = {cid: k for k, cid in enumerate(class_ids)}
     shapes = project.all_shapes()
-    pixels, labels, ids = [], [], []
+    pixels, labels, ids, unreadable = [], [], [], []
     for img in project.images(split=split):
         if (img.provenance == "generated") != generated:
             continue
@@ -84,6 +85,7 @@ def load_split(
         try:
             bgr = decode(read_file_bytes(project.resolve(img)), reduced=_reduction(img, resolution))
         except BadImage:
+            unreadable.append(img.path)  # said in the result (`skipped_warnings`), not hidden
             continue
         rgb = cv2.cvtColor(
             cv2.resize(bgr, (resolution, resolution), interpolation=cv2.INTER_AREA),
@@ -93,7 +95,21 @@ def load_split(
         labels.append(index[owned.pop()])
         ids.append(img.id)
     images = np.stack(pixels) if pixels else np.zeros((0, resolution, resolution, 3), np.uint8)
-    return TrainSet(images, np.array(labels, np.int64), ids, class_ids, [c.name for c in classes])
+    return TrainSet(
+        images, np.array(labels, np.int64), ids, class_ids, [c.name for c in classes],
+        tuple(unreadable),
+    )  # fmt: skip
+
+
+def skipped_warnings(*sets: tuple[str, TrainSet]) -> list[str]:
+    """One line per split whose images could not all be read: how many were left out and
+    the first of them (`labeler health` lists them all)."""
+    return [
+        f"{len(ts.unreadable)} image(s) of the {name} split could not be read and were left"
+        f" out, e.g. {ts.unreadable[0]} (labeler health lists them)"
+        for name, ts in sets
+        if ts.unreadable
+    ]
 
 
 def _reduction(img, resolution: int) -> int:
@@ -167,7 +183,9 @@ def train(
         resolution=resolution,
         class_ids=ts.class_ids,
     )
-    return result.to_json() | {"generator": generator_id, "train_images": len(ts.images)}
+    out = result.to_json() | {"generator": generator_id, "train_images": len(ts.images)}
+    out["warnings"] = list(out.get("warnings") or []) + skipped_warnings(("train", ts))
+    return out
 
 
 def _classifier_path(project: Project, ts: TrainSet, arch: str) -> Path:
@@ -334,6 +352,7 @@ def suggest(
     ]
     data["cancelled"] = bool(should_stop and should_stop())
     data["classifier"] = clf_info
+    data["warnings"] = data.get("warnings", []) + skipped_warnings(("train", ts))
     data["memorisation_rejected"] = sum(
         v.get("rejected_memorised", 0) for v in data["per_class"].values()
     )
@@ -389,6 +408,9 @@ def evaluate(
         raise LabelerError("evaluation cancelled; nothing was reported")
     data["classes"] = ts.class_names
     data["heldout_split"] = heldout_split
+    data["warnings"] = data.get("warnings", []) + skipped_warnings(
+        ("train", ts), (heldout_split, held)
+    )
     return data
 
 
