@@ -68,19 +68,15 @@ def is_held(path: str | os.PathLike[str]) -> bool:
         st = os.lstat(path)
     except (OSError, ValueError):
         st = None
-    if st is not None and not S_ISLNK(st.st_mode):  # one lstat says all for a plain file
-        if (st.st_dev, st.st_ino) in _held:
-            return True
-        if not os.fspath(path).endswith(_COMPANIONS):
-            return False
-    else:
-        key = _key(path)
-        if key is not None and key in _held:
-            return True
-        # A companion file is only reached by its own name or through a link to it; the
-        # realpath (an lstat per path component) is paid only then.
-        if not os.fspath(path).endswith(_COMPANIONS) and st is None:
-            return False
+    link = st is not None and S_ISLNK(st.st_mode)
+    # A plain file's lstat is its stat: one syscall; only a link is followed.
+    key = _key(path) if link else None if st is None else (st.st_dev, st.st_ino)
+    if key is not None and key in _held:
+        return True
+    # A companion file is only reached by its own name or through a link to it; the
+    # realpath (an lstat per path component) is paid only then.
+    if not os.fspath(path).endswith(_COMPANIONS) and not link:
+        return False
     real = os.path.realpath(path)
     for suffix in _COMPANIONS:
         if real.endswith(suffix):

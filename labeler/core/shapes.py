@@ -13,7 +13,6 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from math import isfinite
 from typing import Any, Literal
 
 import numpy as np
@@ -176,7 +175,7 @@ def box_corners(points: Any) -> tuple[Point, Point] | None:
         ax, ay, bx, by = float(ax), float(ay), float(bx), float(by)
     except (TypeError, ValueError):
         return None
-    if not (isfinite(ax) and isfinite(ay) and isfinite(bx) and isfinite(by)):
+    if not all(map(math.isfinite, (ax, ay, bx, by))):
         return None
     return ((min(ax, bx), min(ay, by)), (max(ax, bx), max(ay, by)))
 

@@ -32,7 +32,13 @@ from torch import nn
 from labeler.core.errors import LabelerError
 from labeler.core.progress import ShouldStop, StatsFn
 from labeler.ml.checkpoint import FORMAT_VERSION, load_payload, load_state, save_payload
-from labeler.ml.data import check_images, check_labels, sample_weights, to_float
+from labeler.ml.data import (
+    check_images,
+    check_labels,
+    draw_by_cdf,
+    sample_weights,
+    to_float,
+)
 from labeler.ml.device import autocast, memory_format, resolve_device
 from labeler.ml.diffaug import translation
 
@@ -312,13 +318,6 @@ def _recipe(
     )
 
 
-def _draw(cdf: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
-    """``n`` indices drawn with replacement by inverse CDF: kernels only, no host sync (CUDA's
-    multinomial may check its input on the host)."""
-    u = torch.rand(n, generator=g, device=cdf.device, dtype=torch.float64) * cdf[-1]
-    return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[0] - 1)
-
-
 def _step(
     net: ClassifierNet,
     opt: torch.optim.Optimizer,
@@ -333,7 +332,7 @@ def _step(
 ) -> torch.Tensor:
     """One optimiser step on a batch drawn on the device; returns the loss (still on it)."""
     dev = data.device
-    idx = _draw(recipe.sample_cdf, batch_size, gens[0])
+    idx = draw_by_cdf(recipe.sample_cdf, batch_size, gens[0])
     x = _augment(to_float(data[idx], resolution), gens[1])
     with autocast(dev):
         logits, _ = net(x.contiguous(memory_format=memory_format(dev)))

@@ -124,7 +124,7 @@ class RealSampler:
 
     def indices(self, batch_size: int) -> torch.Tensor:
         """``batch_size`` image indices drawn with the sampling weights (with replacement)."""
-        return _draw(self._image_cdf, batch_size, self.generator)
+        return draw_by_cdf(self._image_cdf, batch_size, self.generator)
 
     def next(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.indices(batch_size)
@@ -137,7 +137,7 @@ class RealSampler:
 
     def sample_labels(self, batch_size: int) -> torch.Tensor:
         """Class ids for generated images, drawn with the classes' sampling shares."""
-        return _draw(self._class_cdf, batch_size, self.generator).to(self.device)
+        return draw_by_cdf(self._class_cdf, batch_size, self.generator).to(self.device)
 
 
 def _cdf(weights: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -145,7 +145,9 @@ def _cdf(weights: np.ndarray, device: torch.device) -> torch.Tensor:
     return cdf.to(device)
 
 
-def _draw(cdf: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+def draw_by_cdf(cdf: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` indices drawn with replacement by inverse CDF on ``cdf``'s device: kernels only,
+    no host sync (CUDA's multinomial may check its input on the host)."""
     u = torch.rand(n, generator=generator, device=cdf.device, dtype=torch.float64) * cdf[-1]
     # right=True: u lands in [cdf[i-1], cdf[i]), an empty range for an item of weight zero.
     return torch.searchsorted(cdf, u, right=True).clamp_(max=len(cdf) - 1)

@@ -383,7 +383,7 @@ def write_texts(root: Path, files: Sequence[tuple[str, str]]) -> None:
             while data:
                 data = data[os.write(fd, data) :]
         except OSError as e:
-            e.filename = e.filename or os.fspath(path)
+            e.filename = e.filename or path
             raise
         finally:
             os.close(fd)
@@ -658,7 +658,7 @@ def _jpeg_size(f: BinaryIO | _Head) -> tuple[int, int] | None:
         if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
             continue
         (length,) = struct.unpack(">H", f.read(2))
-        if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB):
+        if marker[1] in _SOF:
             h, w = struct.unpack(">HH", f.read(5)[1:5])
             return w, h
         f.seek(length - 2, os.SEEK_CUR)

@@ -233,17 +233,7 @@ class CocoImporter:
         compares."""
         result = ImportResult()
 
-        cwd = os.getcwd()
-        abs_root = os.path.normpath(os.path.join(cwd, root))
-        below = abs_root.rstrip(os.sep) + os.sep
-
-        def contained(_: Path, path: Path) -> str:
-            """`_inside_by_name` with the root's absolute path taken once, not per image."""
-            full = os.path.normpath(os.path.join(cwd, path))
-            if full == abs_root or not full.startswith(below) or below == os.sep:
-                return _inside_by_name(root, path)  # the root itself, or outside: its words
-            rel = full[len(below) :]
-            return rel if os.sep == "/" else rel.replace(os.sep, "/")
+        contained = _inside_by_name(root)
 
         def written(path: Path) -> bool:
             try:
@@ -264,13 +254,25 @@ class CocoImporter:
         return result
 
 
-def _inside_by_name(root: Path, path: Path) -> str:
-    """`inside` by names alone, for `CocoImporter.read_written`."""
-    abs_root = os.path.normpath(root.absolute())
-    rel = os.path.relpath(os.path.normpath(path.absolute()), abs_root)
-    if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
-        raise FormatProblem(f"{path} is outside the dataset root {root}")
-    return Path(rel).as_posix()
+def _inside_by_name(root: Path) -> Callable[[Path, Path], str]:
+    """`inside` by names alone, for `CocoImporter.read_written`: a path's place below
+    ``root`` as POSIX text, from the normalised absolute paths (no link followed), the
+    root's taken once, not per image."""
+    cwd = os.getcwd()
+    abs_root = os.path.normpath(os.path.join(cwd, root))
+    below = abs_root.rstrip(os.sep) + os.sep
+
+    def contained(_root: Path, path: Path) -> str:
+        full = os.path.normpath(os.path.join(cwd, path))
+        if full != abs_root and full.startswith(below) and below != os.sep:
+            rel = full[len(below) :]  # the common case: below the root, without relpath
+            return rel if os.sep == "/" else rel.replace(os.sep, "/")
+        rel = os.path.relpath(full, abs_root)
+        if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
+            raise FormatProblem(f"{path} is outside the dataset root {root}")
+        return Path(rel).as_posix()
+
+    return contained
 
 
 ROBOFLOW_JSON = "_annotations.coco.json"
