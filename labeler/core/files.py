@@ -20,11 +20,11 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from stat import S_ISREG
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from labeler.core.errors import LabelerError
 from labeler.core.held import refuse_held
@@ -39,12 +39,12 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 class WrittenFile(NamedTuple):
-    """What one read of a file just written says: its SHA-256, its first bytes (up to
-    `HEAD_KEEP`), whether they are all of it, and its `signature` taken on the open descriptor."""
+    """What one read of a file just written says: its SHA-256, what the caller's ``look``
+    made of its first bytes (None without one), and its `signature` taken on the open
+    descriptor."""
 
     sha256: str
-    head: bytes
-    whole: bool
+    seen: Any
     signature: Signature
 
 
@@ -62,15 +62,20 @@ def signature(st: os.stat_result) -> Signature:
     return (st.st_ino, st.st_size, st.st_mode, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def read_written(path: str | os.PathLike[str]) -> WrittenFile:
-    """Hex SHA-256 of a file, its first `HEAD_KEEP` bytes, whether they are all of it (so a
+def read_written(
+    path: str | os.PathLike[str], look: Callable[[memoryview, bool], Any] | None = None
+) -> WrittenFile:
+    """Hex SHA-256 of a file, what ``look(first, whole)`` makes of its first bytes (so a
     caller that also needs the header, an image's size, reads the file once) and its
     `signature`, taken on the descriptor it was read through (no second lookup of the
     path), so a later ``lstat`` tells whether the file is still what was read. Refuses
     (``OSError``) a symbolic link and what is not a regular file.
 
-    The bytes go through one buffer per thread, reused: a fresh 1 MiB block per read cost
-    an export of 3,000 photos more than hashing them did (page faults on new memory).
+    ``first`` is a view of the first read, up to 1 MiB, valid only during the call (copy
+    what is kept); ``whole`` says it is all of the file. The bytes go through one buffer per
+    thread, reused: a fresh block per read, or a copy of a photo's first 256 KiB to look at
+    its header later, cost an export of 3,000 photos more than hashing them did (page
+    faults on new memory).
 
     Without `refuse_held`: only for a file this process has just written into a new folder
     of its own (an export's temporary folder), which is a new file or a hard link to a
@@ -84,23 +89,17 @@ def read_written(path: str | os.PathLike[str]) -> WrittenFile:
         buf = _buffer()
         h = hashlib.sha256()
         n = os.readv(fd, [buf])
-        head = bytes(buf[: min(n, HEAD_KEEP)])
-        whole = n <= HEAD_KEEP
+        # All the size the descriptor gave is read: no read for the end of the file. A
+        # file that grows after this is no longer the file read (another size in its
+        # `signature`), which is what a caller compares.
+        last = n == st.st_size < len(buf)
+        seen = None if look is None else look(buf[:n], last or not n)
         while n:
             h.update(buf[:n])
-            # All the size the descriptor gave is read: no read for the end of the file. A
-            # file that grows after this is no longer the file read (another size in its
-            # `signature`), which is what a caller compares.
-            n = 0 if n == st.st_size < len(buf) else os.readv(fd, [buf])
-            whole = whole and not n
+            n = 0 if last else os.readv(fd, [buf])
     finally:
         os.close(fd)
-    return WrittenFile(h.hexdigest(), head, whole, signature(st))
-
-
-HEAD_KEEP = 256 * 1024
-"""The first bytes `read_written` keeps: more than an image header needs (`image_size`
-reads 64 KiB), so only a photo with a very large embedded preview is read twice."""
+    return WrittenFile(h.hexdigest(), seen, signature(st))
 
 
 def _buffer() -> memoryview:

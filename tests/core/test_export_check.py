@@ -15,9 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats import EXPORTERS, export_dataset
+from labeler.core.formats.export import LaidOut, manifest_json
 from labeler.core.images import is_image_path
 
 IMAGE = "chelsea.jpg"  # a real photo in the train split of the `dataset` fixture
@@ -165,3 +168,42 @@ def test_the_manifest_is_the_canonical_json_of_what_it_holds(fmt, dataset, tmp_p
     doc = json.loads(text)
     assert text == json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert [e["provenance"] for e in doc["images"]] and doc["annotation_files"]
+
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+_json_value = st.recursive(
+    _json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.dictionaries(st.text(max_size=6), _json_value, max_size=5), max_size=12),
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+)
+def test_records_laid_out_a_batch_at_a_time_are_what_json_dumps_writes(records, cuts):
+    """The manifest's image records are laid out batch by batch while the images are hashed:
+    joined, they must be exactly ``json.dumps`` of the whole list, however it was cut, with
+    records of other keys in between (the encoded keys are reused from record to record)."""
+    laid = LaidOut()
+    bounds = sorted({0, len(records), *(min(c, len(records)) for c in cuts)})
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        laid.add(records[a:b])
+    doc = {"images": laid, "tool": "labeler", "annotation_files": records[::-1]}
+    want = json.dumps(
+        {"images": records, "tool": "labeler", "annotation_files": records[::-1]},
+        sort_keys=True,
+        indent=2,
+        ensure_ascii=False,
+    )
+    assert manifest_json(doc) == want

@@ -518,11 +518,15 @@ def size_from_head(
 
 
 def head_facts(
-    path: str | os.PathLike[str], got: tuple[bytes, bool] | None, label: str | None = None
+    path: str | os.PathLike[str],
+    got: tuple[bytes | memoryview, bool] | None,
+    label: str | None = None,
 ) -> tuple[int, tuple[int, int]]:
-    """(`head_orientation`, `size_from_head`) of the same first bytes: for a plain JPEG whose
+    """(`head_orientation`, `size_from_head`) of the same first bytes (``got`` as `read_head`
+    returns them, or a view of what a caller read to hash the file): for a plain JPEG whose
     markers up to its scan are all in ``got``, from one walk over them (an export asks for
-    both per image); for anything else, from those two functions."""
+    both per image); for anything else, from those two functions, given the first
+    `HEAD_BYTES` as `image_size` would read them."""
     if got is not None and os.path.splitext(path)[1].lower() in JPEG_EXTENSIONS:
         facts = _jpeg_facts(got[0])
         if facts is not None:
@@ -532,19 +536,21 @@ def head_facts(
             except BadImage as e:
                 raise BadImage(f"{label if label is not None else path}: {e}") from None
             return turn, ((h, w) if turn in (5, 6, 7, 8) else (w, h))
-    turn = head_orientation(Path(path), got)
-    return turn, size_from_head(Path(path), got, label, orientation=turn)
+    if got is not None and (type(got[0]) is not bytes or len(got[0]) > HEAD_BYTES):
+        got = (bytes(got[0][:HEAD_BYTES]), got[1] and len(got[0]) <= HEAD_BYTES)
+    turn = head_orientation(Path(path), got)  # type: ignore[arg-type]
+    return turn, size_from_head(Path(path), got, label, orientation=turn)  # type: ignore[arg-type]
 
 
 _SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB))
 
 
-def _jpeg_facts(data: bytes) -> tuple[int, int, int] | None:
+def _jpeg_facts(data: bytes | memoryview) -> tuple[int, int, int] | None:
     """(orientation, width, height) as `_jpeg_orientation` and `_jpeg_size` read them, from
     the bytes themselves; None for what they would read differently or need more for (a
     marker without a length, a short segment, bytes that end before the scan): the caller
     then asks them."""
-    if not data.startswith(b"\xff\xd8"):
+    if data[:2] != b"\xff\xd8":
         return None
     n, pos = len(data), 2
     turn: int | None = None
@@ -561,8 +567,8 @@ def _jpeg_facts(data: bytes) -> tuple[int, int, int] | None:
         end = pos + 2 + length
         if end > n:
             return None
-        if marker == 0xE1 and turn is None and data.startswith(b"Exif\x00\x00", pos + 4):
-            turn = _tiff_orientation(data[pos + 10 : end])
+        if marker == 0xE1 and turn is None and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
+            turn = _tiff_orientation(bytes(data[pos + 10 : end]))
         elif marker in _SOF and size is None:
             h = (data[pos + 5] << 8) | data[pos + 6]
             w = (data[pos + 7] << 8) | data[pos + 8]

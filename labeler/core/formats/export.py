@@ -203,8 +203,7 @@ def _build(
     # lock, and more threads only queue on both (ADR 0096). map() keeps the order, so the
     # report and manifest stay identical.
     batches = [placed[i : i + _BATCH] for i in range(0, len(placed), _BATCH)]
-    # The images' folders first: the check below parses the annotation files while the
-    # images are still being written, and an importer finds a split by its folder.
+    # The images' folders first, made once, not raced for by the threads that link.
     for folder in sorted({os.path.dirname(p.path) for p in placed} - {""}):
         try:
             (root / folder).mkdir(parents=True, exist_ok=True)
@@ -214,24 +213,15 @@ def _build(
         try:
             annotations = pool.submit(exporter.write, placed, classes, root, final_dir)
             results = pool.map(write_some, batches)
-            # The check (ADR 0096). Every annotation file is read back from disk once, after
-            # all were written, here while the images are still being hashed: its bytes are
-            # hashed for the manifest and parsed by the format's importer.
-            try:
-                report.files = sorted(annotations.result())
-            except OSError as e:
-                raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
-            texts, problems = _read_back(root, report.files)
-            # Parsed and compared with what was placed here too, on this thread while the
-            # others hash: an importer's ``read_written`` takes the images' paths and sizes
-            # from ``placed``, not from the folder. One that reads the folder itself waits.
-            read_back = _parse_written(exporter, root, texts, placed)
-            diffs = (
-                None
-                if read_back is None
-                else problems + _verify(exporter, placed, names, read_back)
-            )
+            # While the images are hashed, this thread does what needs neither their hashes
+            # nor the annotation files: the version record (its fingerprint), the layout's
+            # notes (an empty split Ultralytics will still ask for, ...), the report's
+            # counts; then the manifest's record of each image as its batch comes in.
             version = manifest() if callable(manifest) else manifest
+            notes = getattr(exporter, "notes", None)
+            layout_notes = list(notes(placed)) if callable(notes) else []
+            _count(report, placed, names)
+            records = LaidOut()
             done = 0
             for batch, got in zip(batches, results, strict=True):
                 for p, w in zip(batch, got, strict=True):
@@ -241,8 +231,16 @@ def _build(
                         report.warnings.append(
                             f"{p.item.file_name}: the image changed on disk since import"
                         )
+                records.add(
+                    [_image_record(p, w, project_paths) for p, w in zip(batch, got, strict=True)]
+                )
                 done += len(batch)
                 tick(done, total)
+            report.warnings += layout_notes
+            try:
+                report.files = sorted(annotations.result())
+            except OSError as e:
+                raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
         except BaseException:
             # Nothing may still write when the folder is removed.
             pool.shutdown(wait=True, cancel_futures=True)
@@ -250,13 +248,17 @@ def _build(
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
-    # What the layout itself says (an empty split Ultralytics will still ask for, ...).
-    notes = getattr(exporter, "notes", None)
-    report.warnings += list(notes(placed)) if callable(notes) else []
+    # The check (ADR 0096), once every file is written: every annotation file is read back
+    # from disk once, its bytes hashed for the manifest and parsed by the format's importer
+    # (its ``read_written`` takes the images' paths and sizes from ``placed``, not from the
+    # folder; one without it reads the folder itself), and compared with what was placed.
+    # Not while the images are hashed: this is Python under the GIL, and beside it the
+    # hashing threads, which need the GIL between system calls, slowed to half their speed.
+    texts, problems = _read_back(root, report.files)
+    read_back = _parse_written(exporter, root, texts, placed)
+    diffs = None if read_back is None else problems + _verify(exporter, placed, names, read_back)
     try:
-        manifest_text = _write_manifest(
-            root, exporter.name, version, classes, placed, written, texts, project_paths
-        )
+        manifest_text = _write_manifest(root, exporter.name, version, classes, records, texts)
     except OSError as e:
         raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
     tick(total - 1, total)
@@ -264,21 +266,25 @@ def _build(
     # Every image was read back whole when it was hashed, its header giving the size that
     # `_write_image` compared with the project's. Last, a listing of the folder with an
     # lstat per file proves that nothing changed, went or came since it was read.
-    if diffs is None:  # an importer that reads the folder itself
+    if diffs is None:  # an importer that reads the folder itself, the manifest included
         read_back = get_importer(exporter.importer).read(root)
         diffs = problems + _verify(exporter, placed, names, read_back)
     if not diffs:
         diffs = _check_tree(root, placed, written, texts, manifest_text)
     _raise_diffs(diffs)
     report.verified = True
+    tick(total, total)
+    return report
+
+
+def _count(report: ExportReport, placed: Sequence[Placed], names: dict[int, str]) -> None:
+    """The report's images per split and shapes per split, class and kind."""
     for p in placed:
         report.images[p.item.split] += 1
         per_class = report.shapes.setdefault(p.item.split, {})
         for s in p.shapes:
             kinds = per_class.setdefault(names[s.class_id], {})
             kinds[s.kind] = kinds.get(s.kind, 0) + 1
-    tick(total, total)
-    return report
 
 
 _BATCH = 32  # images per task of the writing pool
@@ -546,7 +552,7 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
         else:
             how = link_or_copy(it.source_path, dst)
         got = _read_written(dst, final_dir, p.path)
-        turn, (w, h) = head_facts(dst, (got.head, got.whole))
+        turn, (w, h) = got.seen
         # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
         # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
         if how != "reencoded" and not it.prerendered and turn != 1:
@@ -554,7 +560,7 @@ def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -
             write_upright(it.source_path, Path(dst))
             how = "reencoded"
             got = _read_written(dst, final_dir, p.path)
-            turn, (w, h) = head_facts(dst, (got.head, got.whole))
+            turn, (w, h) = got.seen
     except OSError as e:
         if not it.source_path.is_file():
             raise LabelerError(
@@ -588,9 +594,10 @@ def check_is_imported(record: ImageRecord, data: bytes, size: tuple[int, int]) -
 
 
 def _read_written(dst: str, final_dir: Path, rel: str) -> WrittenFile:
-    """`read_written` of a file just written, failures named as the export's file."""
+    """`read_written` of an image just written, its ``seen`` the `head_facts` of its
+    header; failures named as the export's file."""
     try:
-        return read_written(dst)
+        return read_written(dst, lambda first, whole: head_facts(dst, (first, whole)))
     except OSError as e:
         raise _cannot_write(final_dir / rel, e) from None
 
@@ -600,31 +607,18 @@ def _write_manifest(
     fmt: str,
     version: Mapping[str, Any],
     classes: Sequence[tuple[int, str]],
-    placed: Sequence[Placed],
-    written: Mapping[str, WrittenImage],
+    images: LaidOut,
     texts: Mapping[str, ReadBack],
-    project_paths: Mapping[int, str],
 ) -> bytes:
-    """Write ``manifest.json``; returns its bytes. The hashes are those of the files as read
-    back: images by `_write_image`, annotation files by `_read_back` (each file hashed once)."""
+    """Write ``manifest.json``; returns its bytes. ``images`` is the list of `_image_record`
+    laid out (`lay_out`) while the images were still being written; the hashes are those of
+    the files as read back: images by `_write_image`, annotation files by `_read_back`
+    (each file hashed once)."""
     doc = {
         "format": fmt,
         "version": dict(version),
         "classes": [{"id": cid, "name": name} for cid, name in classes],
-        "images": [
-            {
-                "file": p.path,
-                "file_name": p.item.file_name,
-                "image_id": p.item.image_id,
-                "project_path": project_paths.get(p.item.image_id),
-                "split": p.item.split,
-                "sha256": written[p.path].sha256,
-                "source_sha256": p.item.sha256,
-                "generated": p.item.generated,
-                "provenance": dict(p.item.provenance),
-            }
-            for p in placed
-        ],
+        "images": images,
         "annotation_files": [{"file": f, "sha256": got.sha256} for f, got in sorted(texts.items())],
         "tool": TOOL,
     }
@@ -637,6 +631,21 @@ def _write_manifest(
     return data
 
 
+def _image_record(p: Placed, w: WrittenImage, project_paths: Mapping[int, str]) -> dict[str, Any]:
+    """The manifest's record of one image written."""
+    return {
+        "file": p.path,
+        "file_name": p.item.file_name,
+        "image_id": p.item.image_id,
+        "project_path": project_paths.get(p.item.image_id),
+        "split": p.item.split,
+        "sha256": w.sha256,
+        "source_sha256": p.item.sha256,
+        "generated": p.item.generated,
+        "provenance": dict(p.item.provenance),
+    }
+
+
 _LISTS = ("images", "annotation_files")  # a record per file: the bulk of a manifest
 
 
@@ -645,35 +654,59 @@ def manifest_json(doc: Mapping[str, Any]) -> str:
     the same text, made faster: with an indent ``json`` encodes in Python, 0.3 s for the
     10,000 records of a 10,000-image export; here the records of ``images`` and
     ``annotation_files`` are laid out directly, their strings escaped by ``json``'s own
-    C escaper."""
+    C escaper. Either list may come already laid out (`LaidOut`), record by record as an
+    export wrote its files."""
     token = f"labeler-manifest-{uuid.uuid4().hex}"
     rest = {k: (f"{token}-{k}" if k in _LISTS else v) for k, v in doc.items()}
     text = json.dumps(rest, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     for key in _LISTS:
         if key in doc:
-            text = text.replace(f'"{token}-{key}"', _json_records(doc[key], 2), 1)
+            got = doc[key]
+            laid = got if isinstance(got, LaidOut) else lay_out(got)
+            text = text.replace(f'"{token}-{key}"', laid.text(2), 1)
     return text
 
 
-def _json_records(records: Sequence[Mapping[str, Any]], indent: int) -> str:
-    if not records:
-        return "[]"
-    pad, inner = " " * (indent + 2), " " * (indent + 4)
-    parts = []
-    keys: list[Any] = []
-    lead: list[str] = []  # the keys in order, encoded: the same for every record of a list
-    for r in records:
-        if not r:
-            parts.append(pad + "{}")
-            continue
-        if len(r) != len(keys) or any(k not in r for k in keys):
-            keys = sorted(r)
-            lead = [f"{inner}{_key(k)}: " for k in keys]
-        body = ",\n".join(
-            a + _json_value(r[k], indent + 4) for a, k in zip(lead, keys, strict=True)
-        )
-        parts.append(f"{pad}{{\n{body}\n{pad}}}")
-    return "[\n" + ",\n".join(parts) + "\n" + " " * indent + "]"
+class LaidOut:
+    """A list of records as `manifest_json` writes it at the top level of the manifest,
+    built a part at a time (`add`) and joined once (`text`)."""
+
+    _INDENT = 2
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._keys: list[Any] = []
+        self._lead: list[str] = []  # the keys in order, encoded: the same for most records
+
+    def add(self, records: Sequence[Mapping[str, Any]]) -> None:
+        indent = self._INDENT
+        pad, inner = " " * (indent + 2), " " * (indent + 4)
+        parts = self.parts
+        for r in records:
+            if not r:
+                parts.append(pad + "{}")
+                continue
+            keys = self._keys
+            if len(r) != len(keys) or any(k not in r for k in keys):
+                keys = self._keys = sorted(r)
+                self._lead = [f"{inner}{_key(k)}: " for k in keys]
+            body = ",\n".join(
+                a + _json_value(r[k], indent + 4) for a, k in zip(self._lead, keys, strict=True)
+            )
+            parts.append(f"{pad}{{\n{body}\n{pad}}}")
+
+    def text(self, indent: int) -> str:
+        assert indent == self._INDENT
+        if not self.parts:
+            return "[]"
+        return "[\n" + ",\n".join(self.parts) + "\n" + " " * indent + "]"
+
+
+def lay_out(records: Sequence[Mapping[str, Any]]) -> LaidOut:
+    """``records`` as one `LaidOut`."""
+    laid = LaidOut()
+    laid.add(records)
+    return laid
 
 
 def _key(k: Any) -> str:
