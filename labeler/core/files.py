@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -117,6 +118,27 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 _BLOCK = 1 << 20
+
+
+def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> str:
+    """Hard-link ``src`` at ``dst`` (no bytes copied); copy when linking is impossible
+    (another file system, FAT, no permission). Returns "linked" or "copied"."""
+    refuse_held(src)
+    try:
+        try:
+            os.link(src, dst)
+        except FileNotFoundError:
+            # The folder is made when a file needs it, not asked for every file; when the
+            # link fails again the source is gone.
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.link(src, dst)
+        return "linked"
+    except FileNotFoundError:
+        raise
+    except OSError:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(src, dst)
+        return "copied"
 
 
 def current_umask() -> int:

@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import stat
+import struct
 import threading
 import warnings
 from collections.abc import Iterator
@@ -297,3 +298,63 @@ def probe_file(path: str | os.PathLike[str]) -> ImageInfo:
 def load_image(path: str | os.PathLike[str], *, reduced: int = 1) -> np.ndarray:
     """Decode a file to BGR uint8, upright (EXIF orientation applied)."""
     return decode(read_file_bytes(path), reduced=reduced)
+
+
+# -- JPEG headers, read without decoding (an export reads one per image) ------------------
+JPEG_SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB))
+
+
+def jpeg_facts(data: bytes | memoryview) -> tuple[int, int, int] | None:
+    """(orientation, width, height) as `labeler.core.formats._io`'s general JPEG readers read them, from
+    the bytes themselves; None for what they would read differently or need more for (a
+    marker without a length, a short segment, bytes that end before the scan): the caller
+    then asks them."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    n, pos = len(data), 2
+    turn: int | None = None
+    size: tuple[int, int] | None = None
+    while True:
+        if pos + 4 > n or data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):
+            break
+        length = (data[pos + 2] << 8) | data[pos + 3]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or length < 7:
+            return None
+        end = pos + 2 + length
+        if end > n:
+            return None
+        if marker == 0xE1 and turn is None and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
+            turn = tiff_orientation(bytes(data[pos + 10 : end]))
+        elif marker in JPEG_SOF and size is None:
+            h = (data[pos + 5] << 8) | data[pos + 6]
+            w = (data[pos + 7] << 8) | data[pos + 8]
+            if w <= 0 or h <= 0:
+                return None  # the general code says what is wrong
+            size = (w, h)
+        pos = end
+    if size is None:
+        return None
+    return (1 if turn is None else turn), size[0], size[1]
+
+
+def tiff_orientation(tiff: bytes) -> int:
+    """The EXIF orientation (1..8) in a TIFF block (an EXIF segment after its
+    ``Exif\\0\\0``); 1 when it has none or is damaged."""
+    end = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if end is None:
+        return 1
+    try:
+        (ifd,) = struct.unpack(end + "I", tiff[4:8])
+        (count,) = struct.unpack(end + "H", tiff[ifd : ifd + 2])
+        for i in range(count):
+            entry = tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
+            tag, typ = struct.unpack(end + "HH", entry[:4])
+            if tag == 0x0112 and typ == 3:
+                (value,) = struct.unpack(end + "H", entry[8:10])
+                return value if 1 <= value <= 8 else 1
+    except struct.error:
+        return 1
+    return 1

@@ -109,9 +109,9 @@ def test_export_with_a_recipe_adds_augmented_copies(qtbot, dialog, project, tmp_
 
 
 def test_cancel_mid_export_leaves_no_target(qtbot, dialog, project, tmp_path, monkeypatch):
-    from labeler.core.formats import export as export_mod
+    from labeler.core import linking
 
-    real = export_mod._write_image
+    real = linking.write_image
     written: list[int] = []
     held = threading.Event()
 
@@ -121,7 +121,7 @@ def test_cancel_mid_export_leaves_no_target(qtbot, dialog, project, tmp_path, mo
             held.wait(20)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(export_mod, "_write_image", stuck)
+    monkeypatch.setattr(linking, "write_image", stuck)
     target = tmp_path / "cancelled"
     dialog.target_edit.setText(str(target))
     dialog.export_button.click()

@@ -18,7 +18,6 @@ import json
 import os
 import posixpath
 import re
-import shutil
 import stat
 import struct
 import xml.etree.ElementTree as ET
@@ -31,9 +30,11 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.core.held import is_held, refuse_held
+from labeler.core.files import link_or_copy  # noqa: F401  (formats link images with it)
+from labeler.core.held import is_held
 from labeler.core.images import (
     JPEG_EXTENSIONS,
+    JPEG_SOF,
     BadImage,
     check_pixels,
     file_header,
@@ -41,7 +42,9 @@ from labeler.core.images import (
     quiet_native_stderr,
     read_file_bytes,
     read_header,
+    tiff_orientation,
 )
+from labeler.core.images import jpeg_facts as _jpeg_facts
 
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -417,25 +420,7 @@ def _jpeg_orientation(f: BinaryIO | _Head) -> int:
         (length,) = struct.unpack(">H", f.read(2))
         body = f.read(length - 2)
         if marker[1] == 0xE1 and body.startswith(b"Exif\x00\x00"):
-            return _tiff_orientation(body[6:])
-
-
-def _tiff_orientation(tiff: bytes) -> int:
-    end = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if end is None:
-        return 1
-    try:
-        (ifd,) = struct.unpack(end + "I", tiff[4:8])
-        (count,) = struct.unpack(end + "H", tiff[ifd : ifd + 2])
-        for i in range(count):
-            entry = tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
-            tag, typ = struct.unpack(end + "HH", entry[:4])
-            if tag == 0x0112 and typ == 3:
-                (value,) = struct.unpack(end + "H", entry[8:10])
-                return value if 1 <= value <= 8 else 1
-    except struct.error:
-        return 1
-    return 1
+            return tiff_orientation(body[6:])
 
 
 def image_size(path: Path, label: str | None = None) -> tuple[int, int]:
@@ -542,45 +527,6 @@ def head_facts(
     return turn, size_from_head(Path(path), got, label, orientation=turn)  # type: ignore[arg-type]
 
 
-_SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB))
-
-
-def _jpeg_facts(data: bytes | memoryview) -> tuple[int, int, int] | None:
-    """(orientation, width, height) as `_jpeg_orientation` and `_jpeg_size` read them, from
-    the bytes themselves; None for what they would read differently or need more for (a
-    marker without a length, a short segment, bytes that end before the scan): the caller
-    then asks them."""
-    if data[:2] != b"\xff\xd8":
-        return None
-    n, pos = len(data), 2
-    turn: int | None = None
-    size: tuple[int, int] | None = None
-    while True:
-        if pos + 4 > n or data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker in (0xD9, 0xDA):
-            break
-        length = (data[pos + 2] << 8) | data[pos + 3]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or length < 7:
-            return None
-        end = pos + 2 + length
-        if end > n:
-            return None
-        if marker == 0xE1 and turn is None and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
-            turn = _tiff_orientation(bytes(data[pos + 10 : end]))
-        elif marker in _SOF and size is None:
-            h = (data[pos + 5] << 8) | data[pos + 6]
-            w = (data[pos + 7] << 8) | data[pos + 8]
-            if w <= 0 or h <= 0:
-                return None  # the general code says what is wrong
-            size = (w, h)
-        pos = end
-    if size is None:
-        return None
-    return (1 if turn is None else turn), size[0], size[1]
-
-
 def head_orientation(path: Path, got: tuple[bytes, bool] | None) -> int:
     """`exif_orientation` of ``path`` from its first bytes (see `size_from_head`)."""
     if path.suffix.lower() not in JPEG_EXTENSIONS:
@@ -664,7 +610,7 @@ def _jpeg_size(f: BinaryIO | _Head) -> tuple[int, int] | None:
         if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
             continue
         (length,) = struct.unpack(">H", f.read(2))
-        if marker[1] in _SOF:
+        if marker[1] in JPEG_SOF:
             h, w = struct.unpack(">HH", f.read(5)[1:5])
             return w, h
         f.seek(length - 2, os.SEEK_CUR)
@@ -711,27 +657,6 @@ def write_upright(src: Path, dst: Path) -> None:
         raise LabelerError(f"cannot encode {dst.name}")
     dst.parent.mkdir(parents=True, exist_ok=True)
     buf.tofile(str(dst))
-
-
-def link_or_copy(src: Path, dst: str | os.PathLike[str]) -> str:
-    """Hard-link ``src`` at ``dst`` (no bytes copied); copy when linking is impossible
-    (another file system, FAT, no permission). Returns "linked" or "copied"."""
-    refuse_held(src)
-    try:
-        try:
-            os.link(src, dst)
-        except FileNotFoundError:
-            # The folder is made when a file needs it, not asked for every file; when the
-            # link fails again the source is gone.
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.link(src, dst)
-        return "linked"
-    except FileNotFoundError:
-        raise
-    except OSError:
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(src, dst)
-        return "copied"
 
 
 # -- helpers for importers (issue 13) -----------------------------------------------------

@@ -31,20 +31,15 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
+from labeler.core import linking
 from labeler.core.errors import LabelerError
 from labeler.core.files import (
     Signature,
-    WrittenFile,
     current_umask,
     make_parents,
     read_written,
     remove_created,
     signature,
-)
-from labeler.core.formats._io import (
-    head_facts,
-    link_or_copy,
-    write_upright,
 )
 from labeler.core.formats.base import Exporter, Placed, get_exporter, get_importer
 from labeler.core.formats.model import (
@@ -54,6 +49,12 @@ from labeler.core.formats.model import (
     ImportResult,
     class_table,
     imported_instances,
+)
+from labeler.core.linking import (
+    ImageJob,
+    WrittenImage,
+    cannot_write,
+    check_size_on_disk,
 )
 from labeler.core.model import ImageRecord
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
@@ -71,12 +72,6 @@ MAX_MANIFEST_BYTES = 1 << 30
 # Finder and Explorer metadata, and Ultralytics' label caches (train/labels.cache).
 _DISPOSABLE_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _DISPOSABLE_SUFFIXES = (".cache",)
-# Errors that are about the file being written, never about the file being read.
-_WRITE_ERRNOS = frozenset(
-    e
-    for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG, errno.EROFS)
-    if e is not None
-)
 _LEFTOVER_AGE_S = 24 * 3600  # without file locks (Windows): what counts as abandoned
 
 
@@ -184,87 +179,95 @@ def _build(
 
     total = len(placed) + 2
     written: dict[str, WrittenImage] = {}
-
-    def write_some(batch: Sequence[Placed]) -> list[WrittenImage]:
-        got = []
-        for p in batch:
-            if stop():
-                raise ExportCancelled("export cancelled; nothing was changed")
-            got.append(_write_image(p, root, final_dir, strip_metadata))
-        return got
-
+    jobs = [
+        ImageJob(
+            os.fspath(p.item.source_path),
+            p.path,
+            p.item.file_name,
+            (p.item.width, p.item.height),
+            p.item.prerendered,
+        )
+        for p in placed
+    ]
+    batches = [jobs[i : i + _BATCH] for i in range(0, len(jobs), _BATCH)]
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
-    # One pool: its first task writes the annotation files (a writer gets only ``placed``,
-    # what each image is and where it goes, never the image files), the others link, read
-    # back and hash the images in small batches (a future per image cost more than its
-    # link); a thread done with the annotations takes images. A thread per core: hashing
-    # releases the GIL, creating many small label files is kernel work under the folder's
-    # lock, and more threads only queue on both (ADR 0096). map() keeps the order, so the
-    # report and manifest stay identical.
-    batches = [placed[i : i + _BATCH] for i in range(0, len(placed), _BATCH)]
-    # The images' folders first, made once, not raced for by the threads that link.
+    # The images' folders first, made once, not raced for by the workers that link.
     for folder in sorted({os.path.dirname(p.path) for p in placed} - {""}):
         try:
             (root / folder).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise _cannot_write(final_dir / folder, e) from None
+            raise cannot_write(final_dir / folder, e) from None
+    # The images are linked, read back and hashed by a thread per core, in batches (a task
+    # per image cost more than its link), while this thread writes the annotation files.
+    # The check of those runs once the images are in: it is Python, and beside it the
+    # hashing threads, which need the GIL between their system calls, ran at half speed.
+    # Worker processes did no better on two cores, where the hashing alone keeps both
+    # busy (ADR 0096, 0106). Results are taken in order, so the report and manifest stay
+    # identical.
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
         try:
-            annotations = pool.submit(exporter.write, placed, classes, root, final_dir)
-            results = pool.map(write_some, batches)
-            # While the images are hashed, this thread does what needs neither their hashes
-            # nor the annotation files: the version record (its fingerprint), the layout's
-            # notes (an empty split Ultralytics will still ask for, ...), the report's
-            # counts; then the manifest's record of each image as its batch comes in.
+
+            def write_some(batch: Sequence[ImageJob]) -> list[WrittenImage]:
+                got = []
+                for job in batch:
+                    if stop():
+                        raise ExportCancelled("export cancelled; nothing was changed")
+                    got.append(linking.write_image(job, str(root), str(final_dir), strip_metadata))
+                return got
+
+            futures = [pool.submit(write_some, b) for b in batches]
+            try:  # a writer gets only ``placed``, never the image files
+                report.files = sorted(exporter.write(placed, classes, root, final_dir))
+            except OSError as e:
+                raise cannot_write(_shown(e.filename, root, final_dir), e) from None
+            # While the images are hashed, what needs neither their hashes nor the check:
+            # the version record (its fingerprint), the layout's notes (an empty split
+            # Ultralytics will still ask for, ...), the report's counts; and the manifest's
+            # record of each image as its batch comes in.
             version = manifest() if callable(manifest) else manifest
             notes = getattr(exporter, "notes", None)
             layout_notes = list(notes(placed)) if callable(notes) else []
             _count(report, placed, names)
             records = LaidOut()
             done = 0
-            for batch, got in zip(batches, results, strict=True):
-                for p, w in zip(batch, got, strict=True):
+            for batch, future in zip(batches, futures, strict=True):
+                if stop():
+                    raise ExportCancelled("export cancelled; nothing was changed")
+                got = future.result()
+                for job, w in zip(batch, got, strict=True):
                     setattr(report, w.how, getattr(report, w.how) + 1)
-                    written[p.path] = w
-                    if w.how != "reencoded" and p.item.sha256 and w.sha256 != p.item.sha256:
-                        report.warnings.append(
-                            f"{p.item.file_name}: the image changed on disk since import"
-                        )
+                    written[job.path] = w
                 records.add(
-                    [_image_record(p, w, project_paths) for p, w in zip(batch, got, strict=True)]
+                    [_image_record(placed[done + k], w, project_paths) for k, w in enumerate(got)]
                 )
                 done += len(batch)
                 tick(done, total)
-            report.warnings += layout_notes
-            try:
-                report.files = sorted(annotations.result())
-            except OSError as e:
-                raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
         except BaseException:
             # Nothing may still write when the folder is removed.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    for p in placed:
+        w = written[p.path]
+        if w.how != "reencoded" and p.item.sha256 and w.sha256 != p.item.sha256:
+            report.warnings.append(f"{p.item.file_name}: the image changed on disk since import")
+    report.warnings += layout_notes
 
     if stop():
         raise ExportCancelled("export cancelled; nothing was changed")
-    # The check (ADR 0096), once every file is written: every annotation file is read back
-    # from disk once, its bytes hashed for the manifest and parsed by the format's importer
-    # (its ``read_written`` takes the images' paths and sizes from ``placed``, not from the
-    # folder; one without it reads the folder itself), and compared with what was placed.
-    # Not while the images are hashed: this is Python under the GIL, and beside it the
-    # hashing threads, which need the GIL between system calls, slowed to half their speed.
-    texts, problems = _read_back(root, report.files)
-    read_back = _parse_written(exporter, root, texts, placed)
-    diffs = None if read_back is None else problems + _verify(exporter, placed, names, read_back)
+    # The check (ADR 0096) of the annotation files, all written: each read back from disk
+    # once, its bytes hashed for the manifest and parsed by the format's importer (its
+    # ``read_written`` takes the images' paths and sizes from ``placed``, not from the
+    # folder; one without it reads the folder last), and compared with what was placed.
+    texts, problems, diffs = _check_annotations(exporter, root, report.files, placed, names)
     try:
         manifest_text = _write_manifest(root, exporter.name, version, classes, records, texts)
     except OSError as e:
-        raise _cannot_write(_shown(e.filename, root, final_dir), e) from None
+        raise cannot_write(_shown(e.filename, root, final_dir), e) from None
     tick(total - 1, total)
 
     # Every image was read back whole when it was hashed, its header giving the size that
-    # `_write_image` compared with the project's. Last, a listing of the folder with an
+    # `linking.write_image` compared with the project's. Last, a listing of the folder with an
     # lstat per file proves that nothing changed, went or came since it was read.
     if diffs is None:  # an importer that reads the folder itself, the manifest included
         read_back = get_importer(exporter.importer).read(root)
@@ -288,6 +291,24 @@ def _count(report: ExportReport, placed: Sequence[Placed], names: dict[int, str]
 
 
 _BATCH = 32  # images per task of the writing pool
+
+
+def _check_annotations(
+    exporter: Exporter,
+    root: Path,
+    files: Sequence[str],
+    placed: Sequence[Placed],
+    names: dict[int, str],
+) -> tuple[dict[str, ReadBack], list[str], list[str] | None]:
+    """The annotation files read back (`_read_back`), the problems reading them, and the
+    differences (problems included) between what their importer reads in them and what was
+    placed; None for an importer without ``read_written``, which reads the folder itself
+    once the manifest is there."""
+    texts, problems = _read_back(root, files)
+    read_back = _parse_written(exporter, root, texts, placed)
+    if read_back is None:
+        return texts, problems, None
+    return texts, problems, problems + _verify(exporter, placed, names, read_back)
 
 
 def _lost_in_format(fmt: str, items: Sequence[ExportItem], placed: Sequence[Placed]) -> list[str]:
@@ -528,61 +549,6 @@ def _check_destinations(placed: Sequence[Placed]) -> None:
         seen[key] = p.item.file_name
 
 
-class WrittenImage(NamedTuple):
-    """An image as written into the export and read back: how it got there ("linked",
-    "copied", "reencoded"), the SHA-256 and `signature` of the file read back, and the
-    size its header gives (upright)."""
-
-    how: str
-    sha256: str
-    signature: Signature
-    size: tuple[int, int]
-
-
-def _write_image(p: Placed, root: Path, final_dir: Path, strip_metadata: bool) -> WrittenImage:
-    """Link the image unless it needs new pixels or no metadata, then read the written file
-    back whole, once: its hash, its size, its orientation and its signature come from that
-    read. A failed write (a full disk...) names the file of the export, not the source."""
-    it = p.item
-    dst = f"{root}{os.sep}{p.path}"  # a string: a Path per image cost more than its link
-    try:
-        if strip_metadata and not it.prerendered:
-            write_upright(it.source_path, Path(dst))
-            how = "reencoded"
-        else:
-            how = link_or_copy(it.source_path, dst)
-        got = _read_written(dst, final_dir, p.path)
-        turn, (w, h) = got.seen
-        # A rotated JPEG must be re-encoded upright: shapes are in upright pixels and many
-        # loaders (OpenCV with IGNORE_ORIENTATION, PIL without exif_transpose) ignore the tag.
-        if how != "reencoded" and not it.prerendered and turn != 1:
-            os.unlink(dst)
-            write_upright(it.source_path, Path(dst))
-            how = "reencoded"
-            got = _read_written(dst, final_dir, p.path)
-            turn, (w, h) = got.seen
-    except OSError as e:
-        if not it.source_path.is_file():
-            raise LabelerError(
-                f"{it.file_name}: source image not found: {it.source_path}"
-            ) from None
-        src = str(it.source_path)
-        if e.errno not in _WRITE_ERRNOS and e.filename == src and e.filename2 is None:
-            raise LabelerError(f"cannot read {src}: {e.strerror or e}") from None
-        raise _cannot_write(final_dir / p.path, e) from None
-    check_size_on_disk(it.file_name, (w, h), (it.width, it.height))
-    return WrittenImage(how, got.sha256, got.signature, (w, h))
-
-
-def check_size_on_disk(name: str, size: tuple[int, int], recorded: tuple[int, int]) -> None:
-    """A one-line `LabelerError` when an image's upright size on disk is not the size the
-    project recorded at import: the file was replaced, and shapes in the project's pixels do
-    not fit it. Export, assists and pre-labels refuse such a file alike."""
-    if tuple(size) != tuple(recorded):
-        (w, h), (rw, rh) = size, recorded
-        raise LabelerError(f"{name}: the image is {w}x{h} on disk but {rw}x{rh} in the project")
-
-
 def check_is_imported(record: ImageRecord, data: bytes, size: tuple[int, int]) -> None:
     """A one-line `LabelerError` when ``data``, read from the project's image ``record`` and
     ``size`` upright, is not the file imported: its size (`check_size_on_disk`), then its
@@ -591,15 +557,6 @@ def check_is_imported(record: ImageRecord, data: bytes, size: tuple[int, int]) -
     check_size_on_disk(record.path, size, (record.width, record.height))
     if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
         raise LabelerError(f"{record.path}: the image changed on disk since import")
-
-
-def _read_written(dst: str, final_dir: Path, rel: str) -> WrittenFile:
-    """`read_written` of an image just written, its ``seen`` the `head_facts` of its
-    header; failures named as the export's file."""
-    try:
-        return read_written(dst, lambda first, whole: head_facts(dst, (first, whole)))
-    except OSError as e:
-        raise _cannot_write(final_dir / rel, e) from None
 
 
 def _write_manifest(
@@ -612,7 +569,7 @@ def _write_manifest(
 ) -> bytes:
     """Write ``manifest.json``; returns its bytes. ``images`` is the list of `_image_record`
     laid out (`lay_out`) while the images were still being written; the hashes are those of
-    the files as read back: images by `_write_image`, annotation files by `_read_back`
+    the files as read back: images by `linking.write_image`, annotation files by `_read_back`
     (each file hashed once)."""
     doc = {
         "format": fmt,
@@ -783,7 +740,7 @@ def _parse_written(
     exporter: Exporter, root: Path, texts: Mapping[str, ReadBack], placed: Sequence[Placed]
 ) -> ImportResult | None:
     """The export as its importer's ``read_written`` reads it from the annotation files read
-    back (``texts``), each image at the size the project gives it, which `_write_image`
+    back (``texts``), each image at the size the project gives it, which `linking.write_image`
     checks against the header of the file written; None when the importer has no
     ``read_written`` and must read the folder itself."""
     reader = getattr(get_importer(exporter.importer), "read_written", None)
@@ -946,12 +903,8 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
             os.replace(old, target)
             raise
     except OSError as e:
-        raise _cannot_write(target, e) from None
+        raise cannot_write(target, e) from None
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _cannot_write(path: Path, e: OSError) -> LabelerError:
-    return LabelerError(f"cannot write {path}: {e.strerror or e}; the export was not changed")
 
 
 def _shown(filename: Any, root: Path, final_dir: Path) -> Path:
