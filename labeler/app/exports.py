@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,14 +186,26 @@ def export_project(
                 provenance={"kind": i.provenance} | info,
             )
         )
-    missing = [it for it in items if not it.source_path.is_file()]
+    # One stat per image says both that it is there and on which disk (a link is free only
+    # on the target's).
+    devices: dict[int, int] = {}
+    missing = []
+    for it in items:
+        try:
+            st = os.stat(it.source_path)
+        except (OSError, ValueError):
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
+            missing.append(it)
+        else:
+            devices[it.image_id] = st.st_dev
     if missing:
         raise LabelerError(
             f"{len(missing)} image file(s) are missing, e.g. {missing[0].source_path};"
             " relink or remove them first (labeler health lists them)"
         )
     sizes = {i.id: i.bytes for i in images}
-    _check_free_space(target, items, sizes, recipe_obj, multiplier, strip_metadata)
+    _check_free_space(target, items, sizes, recipe_obj, multiplier, strip_metadata, devices)
     options = {
         "format": fmt,
         "seed": seed,
@@ -281,16 +294,19 @@ def estimate_export_bytes(
     recipe: Recipe | None,
     multiplier: int,
     strip_metadata: bool,
+    devices: dict[int, int] | None = None,
 ) -> int:
     """About how many bytes an export will add to the target's disk: copied or re-encoded
     originals (a hard link costs nothing), the augmented copies at their largest possible size,
-    and a few KiB per file for annotations, the manifest and file-system blocks."""
+    and a few KiB per file for annotations, the manifest and file-system blocks. ``devices``
+    gives each image's disk (``st_dev``) where the caller has it."""
     device = os.stat(_existing_folder(target)).st_dev
     total = 0
     for it in items:
         size = sizes.get(it.image_id, 0)
         total += 4096
-        if strip_metadata or os.stat(it.source_path).st_dev != device:
+        on = devices[it.image_id] if devices is not None else os.stat(it.source_path).st_dev
+        if strip_metadata or on != device:
             total += size
     if recipe is not None and multiplier:
         for it in items:
@@ -312,8 +328,9 @@ def _check_free_space(
     recipe: Recipe | None,
     multiplier: int,
     strip_metadata: bool,
+    devices: dict[int, int] | None = None,
 ) -> None:
-    need = estimate_export_bytes(target, items, sizes, recipe, multiplier, strip_metadata)
+    need = estimate_export_bytes(target, items, sizes, recipe, multiplier, strip_metadata, devices)
     where = _existing_folder(target)
     free = shutil.disk_usage(where).free
     if need > free:

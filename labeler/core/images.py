@@ -84,7 +84,22 @@ class ImageInfo:
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     """True when the name has one of `SUPPORTED_EXTENSIONS` (any case): the file is then
     probed, and refused with a reason if its content is not such an image."""
-    return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
+    return path_suffix(path).lower() in SUPPORTED_EXTENSIONS
+
+
+def path_suffix(path: str | os.PathLike[str]) -> str:
+    """``Path(path).suffix``, without making a `Path` where the last name is plain (an
+    export asks for thousands)."""
+    s = os.fspath(path)
+    if type(s) is str:
+        name = s[max(s.rfind(sep) for sep in _SEPARATORS) + 1 :]
+        if name not in ("", ".", "..") and (os.sep == "/" or ":" not in name):
+            dot = name.rfind(".")
+            return name[dot:] if 0 < dot < len(name) - 1 else ""
+    return Path(path).suffix
+
+
+_SEPARATORS = ("/", "\\") if os.sep == "\\" else ("/",)
 
 
 def read_file_bytes(path: str | os.PathLike[str]) -> bytes:

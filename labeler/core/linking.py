@@ -18,7 +18,13 @@ from typing import NamedTuple
 
 from labeler.core.errors import LabelerError
 from labeler.core.files import Signature, link_or_copy, read_written
-from labeler.core.images import JPEG_EXTENSIONS, BadImage, check_pixels, jpeg_facts
+from labeler.core.images import (
+    JPEG_EXTENSIONS,
+    BadImage,
+    check_pixels,
+    jpeg_facts,
+    path_suffix,
+)
 
 # Errors that are about the file being written, never about the file being read.
 WRITE_ERRNOS = frozenset(
@@ -110,7 +116,7 @@ def _read_back(dst: str):  # noqa: ANN202 - a WrittenFile whose ``seen`` is the 
 def header_facts(path: str, first: memoryview, whole: bool) -> tuple[int, tuple[int, int]]:
     """(EXIF orientation, upright size) from a file's first bytes: a plain JPEG's from one
     walk over its markers here, anything else by ``labeler.core.formats._io.head_facts``."""
-    if os.path.splitext(path)[1].lower() in JPEG_EXTENSIONS:
+    if path_suffix(path).lower() in JPEG_EXTENSIONS:
         facts = jpeg_facts(first)
         if facts is not None:
             turn, w, h = facts

@@ -445,6 +445,8 @@ class Project:
     def resolve(self, image: ImageRecord | str) -> Path:
         """The absolute path of an image's file."""
         stored = image.path if isinstance(image, ImageRecord) else image
+        if os.sep == "/":  # one Path, not two: an export resolves every image of the project
+            return Path(stored if stored.startswith("/") else os.path.join(self.folder, stored))
         p = Path(stored)
         return p if p.is_absolute() else self.folder / p
 

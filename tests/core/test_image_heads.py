@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from labeler.core.errors import LabelerError
 from labeler.core.files import read_written
 from labeler.core.formats._io import HEAD_BYTES, head_facts, head_orientation, size_from_head
+from labeler.core.images import SUPPORTED_EXTENSIONS, is_image_path, path_suffix
+from labeler.store.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTO = (REPO / "resources" / "demo-photos" / "coffee.jpg").read_bytes()
@@ -86,3 +88,26 @@ def test_read_written_hashes_the_file_and_shows_its_first_bytes_once(tmp_path):
     assert got.seen == _general(small, PHOTO)
     with pytest.raises(OSError):
         read_written(tmp_path)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab./\\: \x00é", max_size=12))
+def test_path_suffix_is_what_pathlib_says(path):
+    """`path_suffix` skips making a Path for a plain last name; whatever the string, it
+    must be Path's suffix (an image is found, or linked and checked, by it)."""
+    assert path_suffix(path) == Path(path).suffix
+    assert is_image_path(path) == (Path(path).suffix.lower() in SUPPORTED_EXTENSIONS)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab./\\é", max_size=12))
+def test_a_project_resolves_a_stored_path_as_pathlib_joins_it(stored):
+    folder = Path("/projects/p")
+    want = Path(stored) if Path(stored).is_absolute() else folder / Path(stored)
+
+    class Fake:
+        pass
+
+    fake = Fake()
+    fake.folder = folder  # type: ignore[attr-defined]
+    assert Project.resolve(fake, stored) == want  # type: ignore[arg-type]

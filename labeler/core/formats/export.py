@@ -711,9 +711,10 @@ def _read_back(root: Path, files: Sequence[str]) -> tuple[dict[str, ReadBack], l
     texts: dict[str, ReadBack] = {}
     problems = []
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    top = f"{root}{os.sep}"  # a string: a Path per label file cost more than reading it
     for rel in files:
         try:
-            fd = os.open(root / rel, flags)
+            fd = os.open(top + rel, flags)
         except OSError as e:
             problems.append(f"{rel}: written but cannot be read back: {e.strerror or e}")
             continue
