@@ -92,14 +92,12 @@ def path_suffix(path: str | os.PathLike[str]) -> str:
     export asks for thousands)."""
     s = os.fspath(path)
     if type(s) is str:
-        name = s[max(s.rfind(sep) for sep in _SEPARATORS) + 1 :]
+        cut = s.rfind("/") if os.sep == "/" else max(s.rfind("/"), s.rfind("\\"))
+        name = s[cut + 1 :]
         if name not in ("", ".", "..") and (os.sep == "/" or ":" not in name):
             dot = name.rfind(".")
             return name[dot:] if 0 < dot < len(name) - 1 else ""
     return Path(path).suffix
-
-
-_SEPARATORS = ("/", "\\") if os.sep == "\\" else ("/",)
 
 
 def read_file_bytes(path: str | os.PathLike[str]) -> bytes:

@@ -149,6 +149,9 @@ class Shape:
         """The geometry as stored in the project: a compact JSON list of [x, y] pairs."""
         # What json.dumps(..., separators=(",", ":")) writes, without its machinery: the
         # numbers are finite ints and floats, whose str() is their JSON.
+        if len(self.points) == 2:  # a box: one format (an export fingerprints every shape)
+            (a, b), (c, d) = self.points
+            return f"[[{_num(a)},{_num(b)}],[{_num(c)},{_num(d)}]]"
         return "[" + ",".join(f"[{_num(x)},{_num(y)}]" for x, y in self.points) + "]"
 
     @classmethod
@@ -160,8 +163,22 @@ class Shape:
         id: int | None = None,
         group: int | None = None,
     ) -> Shape:
+        points = json.loads(geometry or "[]")
+        if kind == "box" and group is None and (box := box_corners(points)) is not None:
+            # What __post_init__ would make of it, without the dataclass's own __init__
+            # (an export reads every shape of the project).
+            shape = object.__new__(cls)
+            for name, value in (
+                ("kind", "box"),
+                ("class_id", class_id),
+                ("points", box),
+                ("id", id),
+                ("group", None),
+            ):
+                object.__setattr__(shape, name, value)
+            return shape
         # The [x, y] lists as they are: __post_init__ makes each a pair of floats.
-        return cls(kind, class_id, tuple(json.loads(geometry or "[]")), id, group)  # type: ignore[arg-type]
+        return cls(kind, class_id, tuple(points), id, group)  # type: ignore[arg-type]
 
 
 def box_corners(points: Any) -> tuple[Point, Point] | None:

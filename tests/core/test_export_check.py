@@ -20,8 +20,11 @@ from hypothesis import strategies as st
 
 from labeler.core.errors import LabelerError
 from labeler.core.formats import EXPORTERS, export_dataset
-from labeler.core.formats.export import LaidOut, manifest_json
+from labeler.core.formats.base import Placed
+from labeler.core.formats.export import LaidOut, _image_record, _image_record_text, manifest_json
+from labeler.core.formats.model import ExportItem
 from labeler.core.images import is_image_path
+from labeler.core.linking import WrittenImage
 
 IMAGE = "chelsea.jpg"  # a real photo in the train split of the `dataset` fixture
 
@@ -207,3 +210,42 @@ def test_records_laid_out_a_batch_at_a_time_are_what_json_dumps_writes(records, 
         ensure_ascii=False,
     )
     assert manifest_json(doc) == want
+
+
+_text = st.text(max_size=10)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    path=_text,
+    file_name=st.text(alphabet='ab é"☃', min_size=1, max_size=8).map(lambda n: n.strip() + "x.jpg"),
+    image_id=st.integers(0, 2**62),
+    generated=st.booleans(),
+    project_path=st.one_of(st.none(), _text),
+    provenance=st.dictionaries(st.text(max_size=5), _json_value, max_size=4),
+    sha=st.one_of(st.none(), st.text("0123456789abcdef", min_size=64, max_size=64)),
+    split=st.sampled_from(["train", "val", "test"]),
+)
+def test_an_image_record_is_laid_out_as_its_dict_would_be(
+    path, file_name, image_id, generated, project_path, provenance, sha, split
+):
+    """The manifest's image records are written straight to text, not through a dict: the
+    text must be exactly the dict's."""
+    split = "train" if generated else split  # generated images go to train only
+    item = ExportItem(
+        image_id=image_id,
+        source_path=Path("/x.jpg"),
+        file_name=file_name,
+        width=4,
+        height=3,
+        split=split,
+        sha256=sha,
+        generated=generated,
+        provenance=provenance,
+    )
+    placed = Placed(item, path, ())
+    written = WrittenImage("linked", "f" * 64, (1, 2, 3, 4, 5), (4, 3))
+    paths = {} if project_path is None else {image_id: project_path}
+    laid = LaidOut()
+    laid.add([_image_record(placed, written, paths)])
+    assert _image_record_text(placed, written, paths) == laid.parts[0]

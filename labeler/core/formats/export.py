@@ -238,9 +238,10 @@ def _build(
                 for job, w in zip(batch, got, strict=True):
                     setattr(report, w.how, getattr(report, w.how) + 1)
                     written[job.path] = w
-                records.add(
-                    [_image_record(placed[done + k], w, project_paths) for k, w in enumerate(got)]
-                )
+                records.parts += [
+                    _image_record_text(placed[done + k], w, project_paths)
+                    for k, w in enumerate(got)
+                ]
                 done += len(batch)
                 tick(done, total)
         except BaseException:
@@ -586,6 +587,28 @@ def _write_manifest(
     data = (text + "\n").encode("utf-8")
     (root / MANIFEST).write_bytes(data)
     return data
+
+
+_RECORD_PAD, _RECORD_INNER = " " * 4, " " * 6  # a record of a list at the manifest's top level
+
+
+def _image_record_text(p: Placed, w: WrittenImage, project_paths: Mapping[int, str]) -> str:
+    """`_image_record` as `LaidOut.add` lays it out (the same text: the keys in sorted order,
+    each value by `_json_value`), without building the dict."""
+    it, i = p.item, _RECORD_INNER
+    return (
+        f"{_RECORD_PAD}{{\n"
+        f'{i}"file": {_json_value(p.path, 6)},\n'
+        f'{i}"file_name": {_json_value(it.file_name, 6)},\n'
+        f'{i}"generated": {_json_value(it.generated, 6)},\n'
+        f'{i}"image_id": {_json_value(it.image_id, 6)},\n'
+        f'{i}"project_path": {_json_value(project_paths.get(it.image_id), 6)},\n'
+        f'{i}"provenance": {_json_value(dict(it.provenance), 6)},\n'
+        f'{i}"sha256": {_json_value(w.sha256, 6)},\n'
+        f'{i}"source_sha256": {_json_value(it.sha256, 6)},\n'
+        f'{i}"split": {_json_value(it.split, 6)}\n'
+        f"{_RECORD_PAD}}}"
+    )
 
 
 def _image_record(p: Placed, w: WrittenImage, project_paths: Mapping[int, str]) -> dict[str, Any]:
