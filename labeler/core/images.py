@@ -353,6 +353,20 @@ def jpeg_facts(data: bytes | memoryview) -> tuple[int, int, int] | None:
     return (1 if turn is None else turn), size[0], size[1]
 
 
+def jpeg_upright(data: bytes | memoryview, label: str) -> tuple[int, tuple[int, int]] | None:
+    """(orientation, upright size) of a plain JPEG from `jpeg_facts`, the size checked by
+    `check_pixels` (its error starts with ``label``); None where `jpeg_facts` has no answer."""
+    facts = jpeg_facts(data)
+    if facts is None:
+        return None
+    turn, w, h = facts
+    try:
+        check_pixels(w, h)
+    except BadImage as e:
+        raise BadImage(f"{label}: {e}") from None
+    return turn, ((h, w) if turn in _SWAPPING_ORIENTATIONS else (w, h))
+
+
 def tiff_orientation(tiff: bytes) -> int:
     """The EXIF orientation (1..8) in a TIFF block (an EXIF segment after its
     ``Exif\\0\\0``); 1 when it has none or is damaged."""

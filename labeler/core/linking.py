@@ -20,9 +20,7 @@ from labeler.core.errors import LabelerError
 from labeler.core.files import Signature, link_or_copy, read_written
 from labeler.core.images import (
     JPEG_EXTENSIONS,
-    BadImage,
-    check_pixels,
-    jpeg_facts,
+    jpeg_upright,
     path_suffix,
 )
 
@@ -116,15 +114,8 @@ def _read_back(dst: str):  # noqa: ANN202 - a WrittenFile whose ``seen`` is the 
 def header_facts(path: str, first: memoryview, whole: bool) -> tuple[int, tuple[int, int]]:
     """(EXIF orientation, upright size) from a file's first bytes: a plain JPEG's from one
     walk over its markers here, anything else by ``labeler.core.formats._io.head_facts``."""
-    if path_suffix(path).lower() in JPEG_EXTENSIONS:
-        facts = jpeg_facts(first)
-        if facts is not None:
-            turn, w, h = facts
-            try:
-                check_pixels(w, h)
-            except BadImage as e:
-                raise BadImage(f"{path}: {e}") from None
-            return turn, ((h, w) if turn in (5, 6, 7, 8) else (w, h))
+    if path_suffix(path).lower() in JPEG_EXTENSIONS and (got := jpeg_upright(first, path)):
+        return got
     from labeler.core.formats._io import head_facts  # the general readers, rarely needed
 
     return head_facts(path, (first, whole))

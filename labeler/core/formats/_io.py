@@ -39,12 +39,13 @@ from labeler.core.images import (
     check_pixels,
     file_header,
     is_image_path,
+    jpeg_upright,
+    path_suffix,
     quiet_native_stderr,
     read_file_bytes,
     read_header,
     tiff_orientation,
 )
-from labeler.core.images import jpeg_facts as _jpeg_facts
 
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -512,15 +513,10 @@ def head_facts(
     markers up to its scan are all in ``got``, from one walk over them (an export asks for
     both per image); for anything else, from those two functions, given the first
     `HEAD_BYTES` as `image_size` would read them."""
-    if got is not None and os.path.splitext(path)[1].lower() in JPEG_EXTENSIONS:
-        facts = _jpeg_facts(got[0])
+    if got is not None and path_suffix(path).lower() in JPEG_EXTENSIONS:
+        facts = jpeg_upright(got[0], label if label is not None else os.fspath(path))
         if facts is not None:
-            turn, w, h = facts
-            try:
-                check_pixels(w, h)
-            except BadImage as e:
-                raise BadImage(f"{label if label is not None else path}: {e}") from None
-            return turn, ((h, w) if turn in (5, 6, 7, 8) else (w, h))
+            return facts
     if got is not None and (type(got[0]) is not bytes or len(got[0]) > HEAD_BYTES):
         got = (bytes(got[0][:HEAD_BYTES]), got[1] and len(got[0]) <= HEAD_BYTES)
     turn = head_orientation(Path(path), got)  # type: ignore[arg-type]
