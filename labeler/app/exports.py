@@ -37,6 +37,7 @@ from labeler.core.formats.export import (
     remove_created,
     remove_leftovers,
 )
+from labeler.core.gcpause import gc_paused
 from labeler.core.model import ImageRecord
 from labeler.core.progress import ProgressFn, ShouldStop, never_stop, no_progress
 from labeler.store.project import Project
@@ -122,6 +123,7 @@ def export_file_names(images: Sequence[ImageRecord]) -> dict[int, str]:
     return names
 
 
+@gc_paused()  # a hundred thousand objects that live until the end (labeler.core.gcpause)
 def export_project(
     project: Project,
     fmt: str,

@@ -50,6 +50,7 @@ from labeler.core.formats.model import (
     class_table,
     imported_instances,
 )
+from labeler.core.gcpause import gc_paused
 from labeler.core.linking import (
     ImageJob,
     WrittenImage,
@@ -79,6 +80,7 @@ class ExportCancelled(LabelerError):
     """Raised when ``should_stop`` asked the export to stop; nothing was changed on disk."""
 
 
+@gc_paused()  # many objects that live until the end (labeler.core.gcpause)
 def export_dataset(
     fmt: str,
     items: Sequence[ExportItem],
@@ -696,8 +698,14 @@ def _key(k: Any) -> str:
 
 
 def _json_value(v: Any, indent: int) -> str:
-    """``v`` as ``json.dumps`` with an indent of 2 writes it at ``indent`` spaces."""
-    if type(v) is str:
+    """``v`` as ``json.dumps`` with an indent of 2 writes it at ``indent`` spaces. Plain
+    values, lists and string-keyed dicts are laid out here; anything else (a tuple, a
+    subclass, a float that is not finite, a key that is not a string) by ``json`` itself,
+    its errors included. (``json``'s encoder with an indent is Python that leaves reference
+    cycles behind: a few dozen objects per call, which the export's paused collector would
+    keep until the end.)"""
+    t = type(v)
+    if t is str:
         return encode_basestring(v)
     if v is None:
         return "null"
@@ -705,16 +713,24 @@ def _json_value(v: Any, indent: int) -> str:
         return "true"
     if v is False:
         return "false"
-    if type(v) is int:
+    if t is int:
         return int.__repr__(v)
-    if type(v) is dict and all(type(k) is str and type(x) is str for k, x in v.items()):
+    if t is float and math.isfinite(v):
+        return float.__repr__(v)
+    if t is dict and all(type(k) is str for k in v):
         if not v:
             return "{}"
         pad = " " * (indent + 2)
         body = ",\n".join(
-            f"{pad}{encode_basestring(k)}: {encode_basestring(v[k])}" for k in sorted(v)
+            f"{pad}{encode_basestring(k)}: {_json_value(v[k], indent + 2)}" for k in sorted(v)
         )
         return f"{{\n{body}\n{' ' * indent}}}"
+    if t is list:
+        if not v:
+            return "[]"
+        pad = " " * (indent + 2)
+        body = ",\n".join(pad + _json_value(x, indent + 2) for x in v)
+        return f"[\n{body}\n{' ' * indent}]"
     text = json.dumps(v, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return text.replace("\n", "\n" + " " * indent)
 
