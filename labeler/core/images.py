@@ -318,10 +318,10 @@ JPEG_SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB
 
 
 def jpeg_facts(data: bytes | memoryview) -> tuple[int, int, int] | None:
-    """(orientation, width, height) as `labeler.core.formats._io`'s general JPEG readers read them, from
-    the bytes themselves; None for what they would read differently or need more for (a
-    marker without a length, a short segment, bytes that end before the scan): the caller
-    then asks them."""
+    """(orientation, width, height) as the general JPEG readers of
+    `labeler.core.formats._io` read them, from the bytes themselves; None for what they
+    would read differently or need more for (a marker without a length, a short segment,
+    bytes that end before the scan): the caller then asks them."""
     if data[:2] != b"\xff\xd8":
         return None
     n, pos = len(data), 2

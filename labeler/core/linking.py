@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from labeler.core.errors import LabelerError
-from labeler.core.files import Signature, link_or_copy, read_written
+from labeler.core.files import Signature, WrittenFile, link_or_copy, read_written
 from labeler.core.images import (
     JPEG_EXTENSIONS,
     jpeg_upright,
@@ -107,7 +107,7 @@ def check_size_on_disk(name: str, size: tuple[int, int], recorded: tuple[int, in
         raise LabelerError(f"{name}: the image is {w}x{h} on disk but {rw}x{rh} in the project")
 
 
-def _read_back(dst: str):  # noqa: ANN202 - a WrittenFile whose ``seen`` is the header's facts
+def _read_back(dst: str) -> WrittenFile:  # ``seen``: the header's facts
     return read_written(dst, lambda first, whole: header_facts(dst, first, whole))
 
 

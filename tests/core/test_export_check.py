@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from labeler.core.errors import LabelerError
 from labeler.core.formats import EXPORTERS, export_dataset
 from labeler.core.formats.base import Placed
-from labeler.core.formats.export import LaidOut, _image_record, _image_record_text, manifest_json
+from labeler.core.formats.export import LaidOut, _image_record_text, manifest_json
 from labeler.core.formats.model import ExportItem
 from labeler.core.images import is_image_path
 from labeler.core.linking import WrittenImage
@@ -213,6 +213,21 @@ def test_records_laid_out_a_batch_at_a_time_are_what_json_dumps_writes(records, 
 
 
 _text = st.text(max_size=10)
+
+
+def _image_record(p, w, project_paths):
+    """The manifest's record of one image, as a dict: what `_image_record_text` writes."""
+    return {
+        "file": p.path,
+        "file_name": p.item.file_name,
+        "image_id": p.item.image_id,
+        "project_path": project_paths.get(p.item.image_id),
+        "split": p.item.split,
+        "sha256": w.sha256,
+        "source_sha256": p.item.sha256,
+        "generated": p.item.generated,
+        "provenance": dict(p.item.provenance),
+    }
 
 
 @settings(max_examples=500, deadline=None)

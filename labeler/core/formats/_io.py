@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from labeler.core.errors import LabelerError
-from labeler.core.files import link_or_copy  # noqa: F401  (formats link images with it)
 from labeler.core.held import is_held
 from labeler.core.images import (
     JPEG_EXTENSIONS,

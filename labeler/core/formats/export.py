@@ -570,8 +570,8 @@ def _write_manifest(
     images: LaidOut,
     texts: Mapping[str, ReadBack],
 ) -> bytes:
-    """Write ``manifest.json``; returns its bytes. ``images`` is the list of `_image_record`
-    laid out (`lay_out`) while the images were still being written; the hashes are those of
+    """Write ``manifest.json``; returns its bytes. ``images`` is the list of records
+    (`_image_record_text`) laid out while the images were still being written; the hashes are those of
     the files as read back: images by `linking.write_image`, annotation files by `_read_back`
     (each file hashed once)."""
     doc = {
@@ -595,8 +595,10 @@ _RECORD_PAD, _RECORD_INNER = " " * 4, " " * 6  # a record of a list at the manif
 
 
 def _image_record_text(p: Placed, w: WrittenImage, project_paths: Mapping[int, str]) -> str:
-    """`_image_record` as `LaidOut.add` lays it out (the same text: the keys in sorted order,
-    each value by `_json_value`), without building the dict."""
+    """The manifest's record of one image written (``file``, ``file_name``, ``generated``,
+    ``image_id``, ``project_path``, ``provenance``, ``sha256``, ``source_sha256``, ``split``)
+    as `LaidOut.add` would lay out its dict: the keys in sorted order, each value by
+    `_json_value`, without building the dict."""
     it, i = p.item, _RECORD_INNER
     return (
         f"{_RECORD_PAD}{{\n"
@@ -611,21 +613,6 @@ def _image_record_text(p: Placed, w: WrittenImage, project_paths: Mapping[int, s
         f'{i}"split": {_json_value(it.split, 6)}\n'
         f"{_RECORD_PAD}}}"
     )
-
-
-def _image_record(p: Placed, w: WrittenImage, project_paths: Mapping[int, str]) -> dict[str, Any]:
-    """The manifest's record of one image written."""
-    return {
-        "file": p.path,
-        "file_name": p.item.file_name,
-        "image_id": p.item.image_id,
-        "project_path": project_paths.get(p.item.image_id),
-        "split": p.item.split,
-        "sha256": w.sha256,
-        "source_sha256": p.item.sha256,
-        "generated": p.item.generated,
-        "provenance": dict(p.item.provenance),
-    }
 
 
 _LISTS = ("images", "annotation_files")  # a record per file: the bulk of a manifest
@@ -645,7 +632,7 @@ def manifest_json(doc: Mapping[str, Any]) -> str:
         if key in doc:
             got = doc[key]
             laid = got if isinstance(got, LaidOut) else lay_out(got)
-            text = text.replace(f'"{token}-{key}"', laid.text(2), 1)
+            text = text.replace(f'"{token}-{key}"', laid.text(), 1)
     return text
 
 
@@ -677,11 +664,10 @@ class LaidOut:
             )
             parts.append(f"{pad}{{\n{body}\n{pad}}}")
 
-    def text(self, indent: int) -> str:
-        assert indent == self._INDENT
+    def text(self) -> str:
         if not self.parts:
             return "[]"
-        return "[\n" + ",\n".join(self.parts) + "\n" + " " * indent + "]"
+        return "[\n" + ",\n".join(self.parts) + "\n" + " " * self._INDENT + "]"
 
 
 def lay_out(records: Sequence[Mapping[str, Any]]) -> LaidOut:
